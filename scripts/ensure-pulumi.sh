@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Makes a Pulumi CLI available to this project, then prints which one.
+#
+# 1. A `pulumi` already on PATH whose version is v3.MIN or newer (and below v4) is used as is.
+# 2. Otherwise the pinned release is built from Go modules (tools/pulumi-cli/go.mod and
+#    tools/pulumi-language-python/go.mod, checksum-verified by their go.sum files), together
+#    with the two helper scripts the CLI expects beside it, into a cache folder keyed by the
+#    pins, and .tools/bin (ignored by git) points at it. A second run, or a fresh clone on the
+#    same machine, reuses the cache; Go's own module and build caches stay where Go keeps them.
+#
+# Environment:
+#   RESTART_TRIGGER_BUILD_PULUMI=1  build the pinned CLI even if a compatible one is on PATH
+#   RESTART_TRIGGER_CACHE           cache folder (default: ${XDG_CACHE_HOME:-~/.cache}/restart-trigger)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cli_mod="$root/tools/pulumi-cli"
+host_mod="$root/tools/pulumi-language-python"
+
+pinned="$(awk '$1 == "github.com/pulumi/pulumi/pkg/v3" {print $2; exit}' "$cli_mod/go.mod")"
+host_pinned="$(awk '$1 == "github.com/pulumi/pulumi/sdk/v3" {print $2; exit}' "$host_mod/go.mod")"
+min_minor="$(echo "$pinned" | cut -d. -f2)"
+
+# A version string like v3.259.0 -> "3 259"; anything else -> empty.
+major_minor() { sed -nE 's/^v?([0-9]+)\.([0-9]+)\..*/\1 \2/p' <<<"$1"; }
+
+if [ -z "${RESTART_TRIGGER_BUILD_PULUMI:-}" ]; then
+  # Look for a pulumi on PATH that is not our own build.
+  clean_path="$(tr ':' '\n' <<<"$PATH" | grep -vxF "$root/.tools/bin" | paste -sd: -)"
+  if existing="$(PATH="$clean_path" command -v pulumi 2>/dev/null)"; then
+    version="$("$existing" version 2>/dev/null || true)"
+    read -r major minor <<<"$(major_minor "$version")" || true
+    if [ "${major:-}" = 3 ] && [ "${minor:-0}" -ge "$min_minor" ]; then
+      rm -rf "$root/.tools/bin"
+      echo "pulumi: using $existing ($version)"
+      exit 0
+    fi
+    echo "pulumi: $existing ($version) is not v3.$min_minor or newer; building the pinned $pinned" >&2
+  fi
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "pulumi: no compatible pulumi on PATH and no Go toolchain to build $pinned; install Go 1.25 or newer, or Pulumi CLI v3.$min_minor+" >&2
+  exit 1
+fi
+
+key="$(cat "$cli_mod/go.mod" "$cli_mod/go.sum" "$host_mod/go.mod" "$host_mod/go.sum" "$0" | sha256sum | cut -c1-12)"
+cache_root="${RESTART_TRIGGER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/restart-trigger}"
+dest="$cache_root/pulumi-$pinned-$key"
+
+if [ ! -x "$dest/bin/pulumi" ]; then
+  echo "pulumi: building $pinned (CLI) and the Python language host ($host_pinned) from Go modules into $dest" >&2
+  start=$(date +%s)
+  tmp="$dest.tmp.$$"
+  rm -rf "$tmp"
+  mkdir -p "$tmp/bin"
+  export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
+  ldflags() { echo "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$1"; }
+  (cd "$cli_mod" && go build -trimpath -ldflags "$(ldflags "$pinned")" \
+      -o "$tmp/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+  (cd "$host_mod" && go build -trimpath -ldflags "$(ldflags "$host_pinned")" \
+      -o "$tmp/bin/pulumi-language-python" github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python)
+  # The executor and the dynamic-provider launcher ship in the sdk module's python/ folder.
+  sdk_dir="$(cd "$cli_mod" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)"
+  install -m 0755 "$sdk_dir/python/cmd/pulumi-language-python-exec" "$tmp/bin/"
+  install -m 0755 "$sdk_dir/python/dist/pulumi-resource-pulumi-python" "$tmp/bin/"
+  rm -rf "$dest"
+  mv "$tmp" "$dest"
+  echo "pulumi: built in $(( $(date +%s) - start ))s" >&2
+fi
+
+mkdir -p "$root/.tools"
+if [ -d "$root/.tools/bin" ] && [ ! -L "$root/.tools/bin" ]; then rm -rf "$root/.tools/bin"; fi
+ln -sfn "$dest/bin" "$root/.tools/bin"
+echo "pulumi: using $root/.tools/bin/pulumi ($("$root/.tools/bin/pulumi" version)), built from Go modules"

@@ -1,0 +1,158 @@
+"""Drive the real Pulumi CLI from tests.
+
+The environment comes from ``scripts/env.sh`` (the project's one place for offline,
+non-interactive defaults), with the backend moved to a temporary folder so tests never touch
+the demo stack's state. Test programs live in ``tests/e2e/programs/<name>/`` and are copied to a
+temporary folder per test, so stack config files never land in the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+PROGRAMS = REPO / "tests" / "e2e" / "programs"
+
+# Credentials and settings from the developer's own shell must not leak into tests.
+_SCRUBBED_PREFIXES = ("ALICLOUD_", "ALIBABA_CLOUD_", "PULUMI_")
+
+
+@cache
+def _env_from_script() -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+    out = subprocess.run(
+        ["bash", "-c", 'source "$1" && env -0', "env.sh", str(REPO / "scripts" / "env.sh")],
+        env=base,
+        check=True,
+        capture_output=True,
+    ).stdout
+    pairs = (item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+    return dict(pairs)
+
+
+def pulumi_env(backend_dir: Path, home_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment for one test's CLI runs: scripts/env.sh, a private backend and HOME."""
+    env = dict(_env_from_script())
+    env["PULUMI_BACKEND_URL"] = f"file://{backend_dir}"
+    env["HOME"] = str(home_dir)  # no ~/.aliyun/config.json of the developer's
+    # Test programs are copied outside the repo: let the program and the dynamic provider
+    # process (started by the engine) import `providers` from the checkout.
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra)
+    return env
+
+
+@cache
+def cli_identity() -> tuple[str, str]:
+    """(path, version) of the pulumi the tests run."""
+    env = _env_from_script()
+    path = shutil.which("pulumi", path=env["PATH"])
+    if path is None:
+        raise RuntimeError("no pulumi CLI on PATH: run `make setup` (scripts/ensure-pulumi.sh)")
+    version = subprocess.run(
+        [path, "version"], env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    return path, version
+
+
+class PulumiError(AssertionError):
+    """A CLI command failed; carries its output for the test report."""
+
+
+@dataclass
+class Result:
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def copy_program(name: str, dest: Path) -> Path:
+    """Copy tests/e2e/programs/<name> to dest, pointing its virtualenv at the repo's .venv."""
+    shutil.copytree(PROGRAMS / name, dest, dirs_exist_ok=True)
+    manifest = dest / "Pulumi.yaml"
+    text = manifest.read_text().replace("virtualenv: .venv", f"virtualenv: {REPO / '.venv'}")
+    manifest.write_text(text)
+    return dest
+
+
+class Stack:
+    """One stack of a program folder, driven through the CLI."""
+
+    def __init__(self, workdir: Path, name: str, env: dict[str, str]) -> None:
+        self.workdir = workdir
+        self.name = name
+        self.env = env
+        self.log: list[Result] = []
+
+    def run(self, *args: str, check: bool = True, timeout: float = 900) -> Result:
+        cmd = ["pulumi", *args, "--non-interactive"]
+        proc = subprocess.run(
+            cmd,
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        result = Result(cmd, proc.returncode, proc.stdout, proc.stderr)
+        self.log.append(result)
+        if check and proc.returncode != 0:
+            raise PulumiError(
+                f"`{' '.join(cmd)}` exited {proc.returncode}\n--- stdout\n{proc.stdout}"
+                f"\n--- stderr\n{proc.stderr}"
+            )
+        return result
+
+    # Stack lifecycle -----------------------------------------------------------------------
+    def init(self) -> Result:
+        return self.run("stack", "init", self.name)
+
+    def config_set(self, key: str, value: str, *, secret: bool = False) -> Result:
+        args = ["config", "set", "-s", self.name, key, value]
+        if secret:
+            args.append("--secret")
+        return self.run(*args)
+
+    def preview(self, *extra: str, check: bool = True) -> Result:
+        return self.run("preview", "-s", self.name, *extra, check=check)
+
+    def preview_json(self, *extra: str) -> dict[str, Any]:
+        return json.loads(self.run("preview", "-s", self.name, "--json", *extra).stdout)
+
+    def up(self, *extra: str, check: bool = True) -> Result:
+        return self.run("up", "-s", self.name, "--yes", "--skip-preview", *extra, check=check)
+
+    def refresh(self, *extra: str, check: bool = True) -> Result:
+        return self.run("refresh", "-s", self.name, "--yes", "--skip-preview", *extra, check=check)
+
+    def destroy(self, *extra: str, check: bool = True) -> Result:
+        return self.run("destroy", "-s", self.name, "--yes", "--skip-preview", *extra, check=check)
+
+    def export(self) -> dict[str, Any]:
+        return json.loads(self.run("stack", "export", "-s", self.name).stdout)
+
+    def outputs(self, *, show_secrets: bool = False) -> dict[str, Any]:
+        args = ["stack", "output", "-s", self.name, "--json"]
+        if show_secrets:
+            args.append("--show-secrets")
+        return json.loads(self.run(*args).stdout)
+
+    def rm(self) -> Result:
+        return self.run("stack", "rm", self.name, "--yes")
+
+    def resources(self, type_suffix: str = "") -> list[dict[str, Any]]:
+        """Resources in the exported state, optionally only those whose type ends with suffix."""
+        deployment = self.export()["deployment"]
+        return [r for r in deployment.get("resources", []) if r["type"].endswith(type_suffix)]

@@ -1,0 +1,199 @@
+"""The credential chain: stack config, then environment, then the aliyun CLI profile file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from providers.aliyun import Credentials, CredentialsError, ResolvedSettings, resolve_settings
+
+KEY_ID = "test-access-key-id"
+SECRET = "test-secret-value-0123456789"
+TOKEN = "test-sts-token-abcdefghijklmnop"
+
+
+@pytest.fixture
+def no_profile(tmp_path):
+    return tmp_path / "missing-config.json"
+
+
+def write_profiles(tmp_path, profiles, current=None):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"current": current, "profiles": profiles}))
+    return path
+
+
+def test_stack_config_wins_over_environment(no_profile):
+    settings = resolve_settings(
+        {"alicloud:accessKey": "config-key", "alicloud:secretKey": "config-secret"},
+        {"ALICLOUD_ACCESS_KEY": "env-key", "ALICLOUD_SECRET_KEY": "env-secret"},
+        no_profile,
+    )
+    assert isinstance(settings, ResolvedSettings)
+    assert settings.credentials == Credentials("config-key", "config-secret")
+    assert settings.sources["access_key_id"] == "stack config alicloud:accessKey"
+
+
+def test_alicloud_env_names_win_over_alibaba_cloud_names(no_profile):
+    environ = {
+        "ALICLOUD_ACCESS_KEY": "a",
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": "b",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "s",
+        "ALIBABA_CLOUD_SECURITY_TOKEN": "t-token",
+    }
+    creds = resolve_settings({}, environ, no_profile).credentials
+    assert (creds.access_key_id, creds.access_key_secret, creds.security_token) == (
+        "a",
+        "s",
+        "t-token",
+    )
+
+
+def test_config_and_environment_merge_per_setting_like_terraform(no_profile):
+    settings = resolve_settings(
+        {"accessKey": KEY_ID},
+        {"ALICLOUD_SECRET_KEY": SECRET, "ALICLOUD_REGION": "cn-shanghai"},
+        no_profile,
+    )
+    assert settings.credentials == Credentials(KEY_ID, SECRET)
+    assert settings.region == "cn-shanghai"
+    assert settings.sources["access_key_secret"] == "environment ALICLOUD_SECRET_KEY"
+
+
+def test_region_precedence_and_default(tmp_path, no_profile):
+    base = {"alicloud:accessKey": KEY_ID, "alicloud:secretKey": SECRET}
+    assert resolve_settings({**base, "alicloud:region": "cn-hangzhou"}, {}, no_profile).region == (
+        "cn-hangzhou"
+    )
+    assert resolve_settings(base, {"ALIBABA_CLOUD_REGION": "eu-west-1"}, no_profile).region == (
+        "eu-west-1"
+    )
+    assert resolve_settings(base, {}, no_profile).region == "cn-beijing"
+
+
+def test_profile_file_is_used_when_config_and_env_have_no_keys(tmp_path):
+    path = write_profiles(
+        tmp_path,
+        [
+            {"name": "default", "mode": "AK", "access_key_id": "k0", "access_key_secret": "s0"},
+            {
+                "name": "sts",
+                "mode": "StsToken",
+                "access_key_id": KEY_ID,
+                "access_key_secret": SECRET,
+                "sts_token": TOKEN,
+                "region_id": "cn-shenzhen",
+            },
+        ],
+        current="default",
+    )
+    named = resolve_settings({"alicloud:profile": "sts"}, {}, path)
+    assert named.credentials == Credentials(KEY_ID, SECRET, TOKEN)
+    assert named.region == "cn-shenzhen"
+
+    via_env = resolve_settings({}, {"ALICLOUD_PROFILE": "sts"}, path)
+    assert via_env.credentials.security_token == TOKEN
+
+    current = resolve_settings({}, {}, path)
+    assert current.credentials == Credentials("k0", "s0")
+
+
+def test_profile_path_can_come_from_the_environment(tmp_path):
+    path = write_profiles(
+        tmp_path,
+        [{"name": "p", "mode": "AK", "access_key_id": "k", "access_key_secret": "s"}],
+        current="p",
+    )
+    settings = resolve_settings({}, {"ALICLOUD_SHARED_CREDENTIALS_FILE": str(path)})
+    assert settings.credentials == Credentials("k", "s")
+
+
+def test_config_keys_beat_the_profile(tmp_path):
+    path = write_profiles(
+        tmp_path,
+        [{"name": "p", "mode": "AK", "access_key_id": "k", "access_key_secret": "s"}],
+        current="p",
+    )
+    settings = resolve_settings({"accessKey": KEY_ID, "secretKey": SECRET}, {}, path)
+    assert settings.credentials == Credentials(KEY_ID, SECRET)
+
+
+def test_unsupported_profile_mode_is_a_clear_error(tmp_path):
+    path = write_profiles(tmp_path, [{"name": "r", "mode": "RamRoleArn"}], current="r")
+    with pytest.raises(CredentialsError, match="RamRoleArn.*supported modes are AK, StsToken"):
+        resolve_settings({}, {}, path)
+
+
+def test_a_named_profile_that_does_not_exist_is_an_error(tmp_path):
+    path = write_profiles(tmp_path, [{"name": "a", "mode": "AK"}], current="a")
+    with pytest.raises(CredentialsError, match="'nope' not found"):
+        resolve_settings({"profile": "nope"}, {}, path)
+
+
+def test_missing_credentials_error_names_config_keys_and_env_vars(no_profile):
+    with pytest.raises(CredentialsError) as excinfo:
+        resolve_settings({}, {}, no_profile)
+    message = str(excinfo.value)
+    for name in (
+        "alicloud:accessKey",
+        "alicloud:secretKey",
+        "ALICLOUD_ACCESS_KEY",
+        "ALICLOUD_SECRET_KEY",
+        "ALIBABA_CLOUD_ACCESS_KEY_ID",
+        "alicloud:profile",
+    ):
+        assert name in message
+
+
+def test_half_a_key_pair_is_an_error_naming_the_missing_half(no_profile):
+    with pytest.raises(CredentialsError, match="alicloud:secretKey"):
+        resolve_settings({}, {"ALICLOUD_ACCESS_KEY": KEY_ID}, no_profile)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '[{"edas": "http://127.0.0.1:8080", "ecs": "ecs.example"}, {"webplus": "wp.example"}]',
+        [{"edas": "http://127.0.0.1:8080"}, {"webplus": "wp.example"}],
+        {"edas": "http://127.0.0.1:8080", "webplus": "https://wp.example"},
+    ],
+)
+def test_endpoints_accept_json_string_list_or_dict(raw, no_profile):
+    settings = resolve_settings(
+        {"alicloud:accessKey": KEY_ID, "alicloud:secretKey": SECRET, "alicloud:endpoints": raw},
+        {},
+        no_profile,
+    )
+    assert settings.endpoints == {"edas": "http://127.0.0.1:8080", "webplus": "https://wp.example"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "match"),
+    [
+        ("[{", "not valid JSON"),
+        ('"just a string"', "list of objects"),
+        ('[{"edas": "http://10.0.0.1"}]', r"alicloud:endpoints\[edas\].*loopback"),
+    ],
+)
+def test_bad_endpoints_are_clear_errors(raw, match, no_profile):
+    with pytest.raises(CredentialsError, match=match):
+        resolve_settings(
+            {"accessKey": KEY_ID, "secretKey": SECRET, "endpoints": raw}, {}, no_profile
+        )
+
+
+def test_repr_and_str_mask_the_secret_and_the_token():
+    creds = Credentials(KEY_ID, SECRET, TOKEN)
+    for text in (repr(creds), str(creds), f"{creds}", repr(ResolvedSettings(creds, "cn-hangzhou"))):
+        assert SECRET not in text
+        assert TOKEN not in text
+    assert "****" in repr(creds)
+
+
+def test_sources_name_where_values_came_from_never_the_values(no_profile):
+    settings = resolve_settings(
+        {}, {"ALICLOUD_ACCESS_KEY": KEY_ID, "ALICLOUD_SECRET_KEY": SECRET}, no_profile
+    )
+    assert SECRET not in str(settings.sources)
+    assert settings.sources["access_key_secret"] == "environment ALICLOUD_SECRET_KEY"

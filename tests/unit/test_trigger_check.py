@@ -1,0 +1,116 @@
+"""check(): every bad input is refused at preview, naming the field and the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from providers.restart_trigger import RestartTriggerProvider
+from providers.targets import UNKNOWN
+
+EDAS = {"kind": "edas", "app_id": "app-1"}
+WEB = {"kind": "webplus", "env_id": "we-1"}
+
+
+def check(**overrides):
+    news = {"hash": "sha256:abc", "targets": [EDAS], **overrides}
+    result = RestartTriggerProvider().check({}, news)
+    return result, {f.property: f.reason for f in result.failures}
+
+
+def test_valid_inputs_pass_and_get_defaults():
+    result, failures = check()
+    assert failures == {}
+    assert result.inputs["wait"] is True
+    assert result.inputs["restart_on_create"] is False
+    assert result.inputs["timeout"] == 1800
+    assert result.inputs["targets"] == [EDAS]
+
+
+def test_targets_without_kind_are_recognised_by_their_id_field():
+    result, failures = check(targets=[{"app_id": "app-1"}, {"env_id": "we-1", "batch_size": 2}])
+    assert failures == {}
+    assert result.inputs["targets"] == [
+        {"kind": "edas", "app_id": "app-1"},
+        {"kind": "webplus", "env_id": "we-1", "batch_size": 2},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "words"),
+    [
+        ({"hash": ""}, "hash", "non-empty"),
+        ({"hash": 42}, "hash", "hash_paths"),
+        ({"targets": []}, "targets", "at least one"),
+        ({"targets": "app-1"}, "targets", "must be a list"),
+        ({"targets": [{"app_id": ""}]}, "targets[0].app_id", "non-empty"),
+        ({"targets": [{"app_id": "   "}]}, "targets[0].app_id", "non-empty"),
+        ({"targets": [{"app_id": 7}]}, "targets[0].app_id", "non-empty string"),
+        ({"targets": [{"app_id": "a b"}]}, "targets[0].app_id", "whitespace"),
+        ({"targets": [{"app_id": "a", "env_id": "b"}]}, "targets[0]", "not both"),
+        ({"targets": [{"batch_size": 1}]}, "targets[0]", "EdasApplication(app_id=...)"),
+        ({"targets": [EDAS, EDAS]}, "targets[1]", "duplicate target edas:app-1"),
+        ({"targets": [{"app_id": "a", "ecc_ids": "e1"}]}, "targets[0].ecc_ids", "list"),
+        ({"targets": [{"app_id": "a", "ecc_ids": []}]}, "targets[0].ecc_ids", "leave ecc_ids out"),
+        (
+            {"targets": [{"app_id": "a", "ecc_ids": ["e1", "e1"]}]},
+            "targets[0].ecc_ids[1]",
+            "duplicate",
+        ),
+        ({"targets": [{"app_id": "a", "ecc_ids": ["e1,e2"]}]}, "targets[0].ecc_ids[0]", "commas"),
+        ({"targets": [{"env_id": "we", "batch_size": 0}]}, "targets[0].batch_size", "at least 1"),
+        ({"targets": [{"env_id": "we", "batch_size": 1.5}]}, "targets[0].batch_size", "whole"),
+        ({"targets": [{"env_id": "we", "batch_size": True}]}, "targets[0].batch_size", "whole"),
+        (
+            {"targets": [{"env_id": "we", "batch_percent": 101}]},
+            "targets[0].batch_percent",
+            "between 1 and 100",
+        ),
+        (
+            {"targets": [{"env_id": "we", "batch_size": 1, "batch_percent": 50}]},
+            "targets[0].batch_percent",
+            "not both",
+        ),
+        (
+            {"targets": [{"env_id": "we", "batch_interval": -1}]},
+            "targets[0].batch_interval",
+            "at least 0",
+        ),
+        (
+            {"targets": [{"env_id": "we", "pause_between_batches": "yes"}]},
+            "targets[0].pause_between_batches",
+            "true or false",
+        ),
+        ({"targets": [{"env_id": "we", "batchsize": 1}]}, "targets[0].batchsize", "unknown field"),
+        ({"targets": [{"kind": "ecs", "app_id": "a"}]}, "targets[0].kind", "'edas' or 'webplus'"),
+        ({"targets": [{"kind": "edas", "env_id": "we"}]}, "targets[0]", "takes no env_id"),
+        ({"timeout": -5}, "timeout", "more than 0"),
+        ({"timeout": 0}, "timeout", "more than 0"),
+        ({"timeout": "10m"}, "timeout", "number of seconds"),
+        ({"max_parallel": 0}, "max_parallel", "at least 1"),
+        ({"wait": "yes"}, "wait", "true or false"),
+        ({"restart_on_create": 1}, "restart_on_create", "true or false"),
+        ({"endpoint": "http://edas.example.com"}, "endpoint", "loopback"),
+        ({"endpoint": "ftp://127.0.0.1:1"}, "endpoint", "http"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_field(overrides, field, words):
+    _result, failures = check(**overrides)
+    assert field in failures, failures
+    assert words.lower() in failures[field].lower(), failures[field]
+
+
+def test_http_endpoint_on_loopback_is_accepted():
+    _result, failures = check(endpoint="http://127.0.0.1:18931")
+    assert failures == {}
+
+
+def test_unknown_values_during_preview_are_not_refused():
+    _result, failures = check(
+        hash=UNKNOWN, targets=[{"kind": "edas", "app_id": UNKNOWN}, UNKNOWN], region=UNKNOWN
+    )
+    assert failures == {}
+
+
+def test_every_problem_is_reported_at_once():
+    _result, failures = check(hash="", timeout=-1, targets=[{"app_id": ""}, {"env_id": ""}])
+    assert set(failures) >= {"hash", "timeout", "targets[0].app_id", "targets[1].env_id"}

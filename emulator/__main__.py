@@ -1,0 +1,73 @@
+"""Command line: ``python -m emulator --host 127.0.0.1 --port 0 [--state F] [--seed F]``.
+
+Prints the base URL as the first stdout line, serves until SIGTERM/SIGINT, then saves the
+state (if ``--state``) and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from types import FrameType
+
+from emulator.faults import FaultConfig, FaultInjector
+from emulator.server import Emulator, EmulatorServer
+from emulator.state import World
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m emulator", description="Local EDAS and Web+ OpenAPI emulator."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind (0: pick a free one)")
+    parser.add_argument("--state", help="JSON file to load state from and persist state to")
+    parser.add_argument("--seed", help="seed JSON file merged into the state at start")
+    parser.add_argument(
+        "--faults",
+        help="initial fault configuration: inline JSON, or @FILE to read it from a file",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    return parser.parse_args(argv)
+
+
+def _load_json(text_or_file: str) -> dict:
+    if text_or_file.startswith("@"):
+        with open(text_or_file[1:], encoding="utf-8") as handle:
+            return json.load(handle)
+    return json.loads(text_or_file)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the emulator until a termination signal."""
+    args = parse_args(argv)
+    world = World(state_path=args.state)
+    world.load()
+    if args.seed:
+        with open(args.seed, encoding="utf-8") as handle:
+            world.merge_seed(json.load(handle))
+    world.save()
+    faults = FaultInjector(FaultConfig.from_dict(_load_json(args.faults)) if args.faults else None)
+    emulator = Emulator(world, faults, verbose=args.verbose)
+    server = EmulatorServer((args.host, args.port), emulator)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(server.base_url, flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        world.save()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

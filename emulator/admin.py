@@ -1,0 +1,96 @@
+"""The unsigned JSON admin API under ``/__emulator__/`` (documented in emulator/README.md).
+
+Faults never apply here, and nothing here is journaled.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from emulator import __version__
+from emulator.faults import FaultConfig, FaultInjector
+from emulator.journal import Journal
+from emulator.state import SeedError, World
+
+PREFIX = "/__emulator__/"
+
+
+@dataclass
+class AdminResult:
+    """An admin answer: HTTP status and a JSON-able body."""
+
+    status: int
+    body: Any
+
+
+def _error(status: int, message: str) -> AdminResult:
+    return AdminResult(status, {"error": message})
+
+
+class AdminApi:
+    """Dispatches admin requests to the world, the fault injector and the journal."""
+
+    def __init__(self, world: World, faults: FaultInjector, journal: Journal) -> None:
+        self.world = world
+        self.faults = faults
+        self.journal = journal
+
+    def handle(self, method: str, path: str, query: str, body: bytes) -> AdminResult:
+        """Answer one admin request."""
+        name = path[len(PREFIX) :].strip("/")
+        try:
+            payload = json.loads(body.decode("utf-8")) if body.strip() else None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return _error(400, f"the body is not valid JSON: {exc}")
+        try:
+            return self._dispatch(method, name, parse_qs(query), payload)
+        except (SeedError, ValueError, TypeError) as exc:
+            return _error(400, str(exc))
+
+    def _dispatch(
+        self, method: str, name: str, query: dict[str, list[str]], payload: Any
+    ) -> AdminResult:
+        if name == "health" and method == "GET":
+            return AdminResult(200, {"ok": True, "version": __version__})
+        if name == "seed" and method == "POST":
+            if not isinstance(payload, dict):
+                return _error(400, "POST /__emulator__/seed needs a JSON object")
+            self.world.merge_seed(payload)
+            self.world.save()
+            return AdminResult(200, self._state())
+        if name == "state":
+            if method == "GET":
+                return AdminResult(200, self._state())
+            if method == "DELETE":
+                self.world.reset()
+                self.world.save()
+                return AdminResult(200, self._state())
+        if name == "journal":
+            if method == "GET":
+                since = int((query.get("since") or ["0"])[0])
+                return AdminResult(200, {"entries": self.journal.entries(since)})
+            if method == "DELETE":
+                self.journal.clear()
+                return AdminResult(200, {"entries": []})
+        if name == "faults":
+            if method == "GET":
+                return AdminResult(200, self.faults.config.to_dict())
+            if method == "PUT":
+                self.faults.configure(FaultConfig.from_dict(payload or {}))
+                return AdminResult(200, self.faults.config.to_dict())
+            if method == "PATCH":
+                merged = {**self.faults.config.to_dict(), **(payload or {})}
+                self.faults.configure(FaultConfig.from_dict(merged))
+                return AdminResult(200, self.faults.config.to_dict())
+            if method == "DELETE":
+                self.faults.configure(FaultConfig())
+                return AdminResult(200, self.faults.config.to_dict())
+        return _error(404, f"no admin endpoint {method} {PREFIX}{name}")
+
+    def _state(self) -> dict[str, Any]:
+        self.world.settle(time.time())
+        return self.world.to_dict(redact=True)

@@ -46,7 +46,13 @@ def new_stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callab
         home = tmp_path / f"home-{n}"
         backend.mkdir()
         home.mkdir()
-        env = pulumi_env(backend, home, PULUMI_CONFIG_PASSPHRASE="e2e-test-passphrase", **extra_env)
+        env = pulumi_env(
+            backend,
+            home,
+            PULUMI_CONFIG_PASSPHRASE="e2e-test-passphrase",
+            PULUMI_HOME=str(home / ".pulumi"),
+            **extra_env,
+        )
         stack = Stack(workdir, f"e2e-{uuid.uuid4().hex[:8]}", env)
         stack.init()
         created.append(stack)
@@ -56,3 +62,72 @@ def new_stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callab
     for stack in created:
         stack.destroy(check=False)
         stack.run("stack", "rm", stack.name, "--yes", "--force", check=False)
+
+
+@pytest.fixture
+def trigger_stack(new_stack, emulator):
+    """Factory: the project's example program on a new stack, pointed at the test emulator.
+
+    trigger_stack(triggers, files={"config/api/app.properties": "..."}, sts=True) writes the
+    config files into the program folder, sets ``restart-trigger:triggers`` and the
+    ``alicloud:*`` credentials (secrets) and endpoints, and returns the Stack.
+    """
+    from tests.support.emulator import (
+        TEST_ACCESS_KEY_ID,
+        TEST_ACCESS_KEY_SECRET,
+        TEST_REGION,
+        TEST_STS_ACCESS_KEY_ID,
+        TEST_STS_ACCESS_KEY_SECRET,
+        TEST_STS_TOKEN,
+    )
+
+    def make(triggers, files, *, sts: bool = False) -> Stack:
+        stack = new_stack("main")
+        for rel, text in files.items():
+            path = stack.workdir / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        if sts:
+            stack.config_set("alicloud:accessKey", TEST_STS_ACCESS_KEY_ID)
+            stack.config_set("alicloud:secretKey", TEST_STS_ACCESS_KEY_SECRET, secret=True)
+            stack.config_set("alicloud:securityToken", TEST_STS_TOKEN, secret=True)
+        else:
+            stack.config_set("alicloud:accessKey", TEST_ACCESS_KEY_ID)
+            stack.config_set("alicloud:secretKey", TEST_ACCESS_KEY_SECRET, secret=True)
+        stack.config_set("alicloud:region", TEST_REGION)
+        stack.run(
+            "config",
+            "set",
+            "-s",
+            stack.name,
+            "--path",
+            "alicloud:endpoints[0].edas",
+            emulator.base_url,
+        )
+        stack.run(
+            "config",
+            "set",
+            "-s",
+            stack.name,
+            "--path",
+            "alicloud:endpoints[0].webplus",
+            emulator.base_url,
+        )
+        set_triggers(stack, triggers)
+        return stack
+
+    return make
+
+
+def set_triggers(stack: Stack, triggers) -> None:
+    """Write ``restart-trigger:triggers`` into the stack's config file (JSON is valid YAML)."""
+    import json
+
+    path = stack.workdir / f"Pulumi.{stack.name}.yaml"
+    lines = [
+        line
+        for line in path.read_text().splitlines()
+        if not line.startswith("  restart-trigger:triggers:")
+    ]
+    lines.append(f"  restart-trigger:triggers: {json.dumps(triggers)}")
+    path.write_text("\n".join(lines) + "\n")

@@ -79,8 +79,17 @@ class Result:
 
 
 def copy_program(name: str, dest: Path) -> Path:
-    """Copy tests/e2e/programs/<name> to dest, pointing its virtualenv at the repo's .venv."""
-    shutil.copytree(PROGRAMS / name, dest, dirs_exist_ok=True)
+    """Copy a program to dest, pointing its virtualenv at the repo's .venv.
+
+    ``main`` is the project's own example stack (Pulumi.yaml and __main__.py at the repo
+    root); other names are folders under tests/e2e/programs/.
+    """
+    if name == "main":
+        dest.mkdir(parents=True, exist_ok=True)
+        for file in ("Pulumi.yaml", "__main__.py"):
+            shutil.copy(REPO / file, dest / file)
+    else:
+        shutil.copytree(PROGRAMS / name, dest, dirs_exist_ok=True)
     manifest = dest / "Pulumi.yaml"
     text = manifest.read_text().replace("virtualenv: .venv", f"virtualenv: {REPO / '.venv'}")
     manifest.write_text(text)

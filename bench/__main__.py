@@ -1,0 +1,284 @@
+"""`make bench`: RestartTrigger's figures, measured side by side in one run on the emulator.
+
+    python -m bench [--runs 3] [--quick] [--only P1,P3] [--json FILE]
+
+P1  `pulumi preview` and a no-change `pulumi up` of 200 RestartTriggers vs 200 no-op dynamic
+    resources (the floor every Python dynamic provider pays): medians and ratios.
+P2  bytes of state per trigger (vs per no-op resource) and the length of `__provider`.
+P3  fan-out: 50 targets whose change orders take T seconds, restarted in one `up`, as 50
+    single-target triggers and as one trigger with 50 targets: wall time / T.
+P4  hash_paths over a generated tree vs sha256sum over the same bytes (bench/hash_paths_bench.py).
+P5  status calls per restart as a function of T.
+
+Everything runs the real CLI (the one `make setup` provides) against a local emulator; nothing
+leaves the machine. Figures vary with load: compare ratios measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.support.emulator import (  # noqa: E402
+    TEST_ACCESS_KEY_ID,
+    TEST_ACCESS_KEY_SECRET,
+    TEST_REGION,
+    TEST_SEED,
+    EmulatorProcess,
+)
+from tests.support.fleet import fleet_seed  # noqa: E402
+from tests.support.pulumi_cli import Stack, cli_identity, copy_program, pulumi_env  # noqa: E402
+
+
+class Bench:
+    """Owns a temporary folder, one emulator, and the stacks made in it."""
+
+    def __init__(self, workdir: Path, emulator: EmulatorProcess) -> None:
+        self.workdir = workdir
+        self.emulator = emulator
+        self.stacks: list[Stack] = []
+
+    def fleet_stack(self, **config: Any) -> Stack:
+        n = len(self.stacks)
+        program = copy_program("fleet", self.workdir / f"fleet-{n}")
+        backend, home = self.workdir / f"backend-{n}", self.workdir / f"home-{n}"
+        backend.mkdir()
+        home.mkdir()
+        env = pulumi_env(
+            backend, home, PULUMI_CONFIG_PASSPHRASE="bench", PULUMI_HOME=str(home / ".pulumi")
+        )
+        stack = Stack(program, f"bench-{n}", env)
+        stack.init()
+        stack.config_set("alicloud:accessKey", TEST_ACCESS_KEY_ID)
+        stack.config_set("alicloud:secretKey", TEST_ACCESS_KEY_SECRET, secret=True)
+        stack.config_set("alicloud:region", TEST_REGION)
+        for product in ("edas", "webplus"):
+            stack.run(
+                "config",
+                "set",
+                "-s",
+                stack.name,
+                "--path",
+                f"alicloud:endpoints[0].{product}",
+                self.emulator.base_url,
+            )
+        self.configure(stack, **config)
+        self.stacks.append(stack)
+        return stack
+
+    @staticmethod
+    def configure(stack: Stack, **config: Any) -> None:
+        for key, value in config.items():
+            stack.config_set(
+                f"fleet:{key}", str(value).lower() if isinstance(value, bool) else str(value)
+            )
+
+    def reset_world(self, n: int, kind: str, duration_s: float) -> None:
+        self.emulator.reset()
+        self.emulator.clear_faults()
+        self.emulator.seed(TEST_SEED)
+        self.emulator.seed(fleet_seed(n, kind, duration_s))
+        self.emulator.clear_journal()
+
+    def close(self) -> None:
+        for stack in self.stacks:
+            stack.destroy(check=False)
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def median_of(runs: int, fn) -> float:
+    return statistics.median(timed(fn) for _ in range(runs))
+
+
+def p1_p2(bench: Bench, runs: int, count: int) -> dict[str, Any]:
+    bench.reset_world(count, "edas", 0.2)
+    triggers = bench.fleet_stack(kind="trigger", count=count)
+    noops = bench.fleet_stack(kind="noop", count=count)
+    for stack in (triggers, noops):
+        stack.up()
+    out: dict[str, Any] = {"count": count}
+    for name, stack in (("trigger", triggers), ("noop", noops)):
+        out[f"{name}_preview_s"] = median_of(runs, lambda s=stack: s.preview())
+        out[f"{name}_up_s"] = median_of(runs, lambda s=stack: s.up())
+    out["preview_ratio"] = out["trigger_preview_s"] / out["noop_preview_s"]
+    out["up_ratio"] = out["trigger_up_s"] / out["noop_up_s"]
+    assert not [e for e in bench.emulator.journal() if e["action"].startswith("Restart")], (
+        "P1 made restart calls"
+    )
+
+    def per_resource(stack: Stack, suffix: str) -> tuple[float, int]:
+        resources = stack.resources(suffix)
+        sizes = [len(json.dumps(r, separators=(",", ":"))) for r in resources]
+        provider = len(resources[0]["inputs"]["__provider"])
+        return statistics.mean(sizes), provider
+
+    out["trigger_state_bytes"], out["trigger_provider_len"] = per_resource(
+        triggers, "RestartTrigger"
+    )
+    out["noop_state_bytes"], out["noop_provider_len"] = per_resource(noops, "Noop")
+    for stack in (triggers, noops):
+        stack.destroy()
+    return out
+
+
+def p3(bench: Bench, targets: int, duration_s: float) -> dict[str, Any]:
+    out: dict[str, Any] = {"targets": targets, "T_s": duration_s}
+    shapes = {"single_target_triggers": (targets, 1), "one_trigger": (1, targets)}
+    for name, (count, per) in shapes.items():
+        bench.reset_world(targets, "mixed", duration_s)
+        stack = bench.fleet_stack(
+            kind="trigger", count=count, targets_per_resource=per, target_kind="mixed", hash="v1"
+        )
+        stack.up()
+        bench.configure(stack, hash="v2")
+        bench.emulator.clear_journal()
+        wall = timed(stack.up)
+        restarts = [
+            e
+            for e in bench.emulator.journal()
+            if e["action"].startswith("Restart") and e["status"] == 200
+        ]
+        assert len(restarts) == targets, f"{name}: {len(restarts)} restarts for {targets} targets"
+        out[f"{name}_wall_s"] = wall
+        out[f"{name}_wall_over_T"] = wall / duration_s
+        stack.destroy()
+    return out
+
+
+def p5(bench: Bench, durations: list[float]) -> dict[str, Any]:
+    rows = []
+    for duration in durations:
+        bench.reset_world(1, "edas", duration)
+        stack = bench.fleet_stack(kind="trigger", count=1, hash="v1", timeout=3600)
+        stack.up()
+        bench.configure(stack, hash="v2")
+        bench.emulator.clear_journal()
+        wall = timed(stack.up)
+        polls = [e for e in bench.emulator.journal() if e["action"] == "GetChangeOrderInfo"]
+        rows.append({"T_s": duration, "status_calls": len(polls), "wall_s": wall})
+        stack.destroy()
+    return {"rows": rows}
+
+
+def p4(quick: bool) -> dict[str, Any]:
+    from bench.hash_paths_bench import main as hash_bench
+
+    args = ["--files", "2000", "--total-mb", "100"] if quick else []
+    return hash_bench(args + ["--runs", "3" if quick else "5"])
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    mem = ""
+    try:
+        kb = int(next(x for x in open("/proc/meminfo") if x.startswith("MemTotal")).split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB"
+    except (OSError, StopIteration, ValueError):
+        pass
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    return f"{platform.machine()}, {cpus} cores{mem}, {python}"
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [
+        f"machine: {results['machine']}",
+        f"pulumi: {results['pulumi']}",
+        "",
+        "| figure | RestartTrigger | floor / baseline | ratio |",
+        "|---|---|---|---|",
+    ]
+    if "P1" in results:
+        r = results["P1"]
+        lines.append(
+            f"| P1 `preview`, {r['count']} resources (median) | {r['trigger_preview_s']:.2f} s | "
+            f"{r['noop_preview_s']:.2f} s (no-op dynamic) | {r['preview_ratio']:.2f} |"
+        )
+        lines.append(
+            f"| P1 no-change `up`, {r['count']} resources (median) | {r['trigger_up_s']:.2f} s | "
+            f"{r['noop_up_s']:.2f} s (no-op dynamic) | {r['up_ratio']:.2f} |"
+        )
+        lines.append(
+            f"| P2 state per resource | {r['trigger_state_bytes']:.0f} B | "
+            f"{r['noop_state_bytes']:.0f} B (no-op dynamic) | "
+            f"{r['trigger_state_bytes'] / r['noop_state_bytes']:.2f} |"
+        )
+        lines.append(
+            f"| P2 length of `__provider` | {r['trigger_provider_len']} chars | "
+            f"{r['noop_provider_len']} chars | |"
+        )
+    if "P3" in results:
+        r = results["P3"]
+        lines.append(
+            f"| P3 {r['targets']} targets, T={r['T_s']:g} s: one trigger with {r['targets']} "
+            f"targets | {r['one_trigger_wall_s']:.1f} s = {r['one_trigger_wall_over_T']:.1f} T | "
+            f"{r['targets']} single-target triggers: {r['single_target_triggers_wall_s']:.1f} s = "
+            f"{r['single_target_triggers_wall_over_T']:.1f} T | "
+            f"{r['single_target_triggers_wall_s'] / r['one_trigger_wall_s']:.1f}x faster |"
+        )
+    if "P4" in results:
+        r = results["P4"]
+        lines.append(
+            f"| P4 `hash_paths` over {r['files']:,} files, {r['bytes'] / 1e6:.0f} MB (median) | "
+            f"{r['hash_paths_MBps']:.0f} MB/s, peak RSS {r['peak_rss_bytes'] / 2**20:.0f} MiB | "
+            f"`sha256sum` {r['sha256sum_MBps']:.0f} MB/s | {r['ratio']:.2f} |"
+        )
+    if "P5" in results:
+        for row in results["P5"]["rows"]:
+            lines.append(
+                f"| P5 status calls for one restart, T={row['T_s']:g} s | "
+                f"{row['status_calls']} calls | | {row['status_calls'] / row['T_s']:.2f} per s |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs per median (default 3)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--only", default="P1,P3,P4,P5", help="which figures (default all)")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    only = {x.strip().upper() for x in args.only.split(",")}
+
+    path, version = cli_identity()
+    results: dict[str, Any] = {"machine": machine(), "pulumi": f"{version} ({path})"}
+    with tempfile.TemporaryDirectory(prefix="rt-bench-") as tmp, EmulatorProcess() as emu:
+        bench = Bench(Path(tmp), emu)
+        try:
+            if "P1" in only or "P2" in only:
+                results["P1"] = p1_p2(bench, args.runs, 20 if args.quick else 200)
+            if "P3" in only:
+                results["P3"] = p3(bench, 10 if args.quick else 50, 2.0 if args.quick else 5.0)
+            if "P5" in only:
+                results["P5"] = p5(bench, [1.0, 4.0] if args.quick else [2.0, 10.0, 30.0, 60.0])
+        finally:
+            bench.close()
+    if "P4" in only:
+        results["P4"] = p4(args.quick)
+    print()
+    print(table(results))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    return results
+
+
+if __name__ == "__main__":
+    main()

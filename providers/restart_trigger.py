@@ -47,6 +47,7 @@ from providers.targets import (
     WebPlusEnvironment,
     is_unknown,
     parse_targets,
+    show,
     target_keys,
 )
 
@@ -125,18 +126,18 @@ def _check_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[dynamic
         if value is None:
             inputs[name] = default
         elif not is_unknown(value) and not isinstance(value, bool):
-            failures.add(name, f"must be true or false, got {value!r}")
+            failures.add(name, f"must be true or false, got {show(value)}")
 
     timeout = news.get("timeout")
     if timeout is None:
         inputs["timeout"] = DEFAULT_TIMEOUT
     elif not is_unknown(timeout):
         if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-            failures.add("timeout", f"must be a number of seconds, got {timeout!r}")
+            failures.add("timeout", f"must be a number of seconds, got {show(timeout)}")
         elif not 0 < timeout <= MAX_TIMEOUT:
             failures.add(
                 "timeout",
-                f"must be more than 0 and at most {MAX_TIMEOUT} seconds, got {timeout!r}",
+                f"must be more than 0 and at most {MAX_TIMEOUT} seconds, got {show(timeout)}",
             )
 
     max_parallel = news.get("max_parallel")
@@ -150,7 +151,7 @@ def _check_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[dynamic
             failures.add(
                 "max_parallel",
                 f"must be a whole number of at least 1 (or left out for all at once), "
-                f"got {max_parallel!r}",
+                f"got {show(max_parallel)}",
             )
 
     region = news.get("region")

@@ -61,6 +61,13 @@ def is_unknown(value: Any) -> bool:
     return value == UNKNOWN
 
 
+def show(value: Any) -> str:
+    """A value as the user wrote it: Pulumi sends every number as a float (2 -> 2.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value)
+
+
 def _check_id(value: Any, path: str, what: str, failures: Failures) -> None:
     if is_unknown(value):
         return
@@ -80,18 +87,18 @@ def _check_int(
     if value is None or is_unknown(value):
         return
     if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-        failures.add(path, f"must be a whole number, got {value!r}")
+        failures.add(path, f"must be a whole number, got {show(value)}")
         return
     if value < low or (high is not None and value > high):
         bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        failures.add(path, f"must be {bound}, got {value!r}")
+        failures.add(path, f"must be {bound}, got {show(value)}")
 
 
 def _check_bool(value: Any, path: str, failures: Failures) -> None:
     if value is None or is_unknown(value):
         return
     if not isinstance(value, bool):
-        failures.add(path, f"must be true or false, got {value!r}")
+        failures.add(path, f"must be true or false, got {show(value)}")
 
 
 def _as_int(value: Any) -> int | None:

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from pulumi.output import Unknown
+
 from providers.aliyun import AliyunClient, BusinessError, RestartResult
 
 # The value Pulumi puts in place of an input that is not known yet (during preview).
@@ -58,7 +60,12 @@ class Failures:
 
 
 def is_unknown(value: Any) -> bool:
-    return value == UNKNOWN
+    """True for an input not known yet (a preview before an Output resolves).
+
+    The SDK hands check/diff such values as ``pulumi.output.Unknown`` objects; the raw wire
+    sentinel string is accepted too.
+    """
+    return isinstance(value, Unknown) or (isinstance(value, str) and value == UNKNOWN)
 
 
 def show(value: Any) -> str:

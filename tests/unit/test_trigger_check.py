@@ -111,6 +111,18 @@ def test_unknown_values_during_preview_are_not_refused():
     assert failures == {}
 
 
+def test_unknown_objects_from_the_sdk_are_not_refused():
+    from pulumi.output import Unknown
+
+    _result, failures = check(
+        hash=Unknown(),
+        targets=[{"kind": "edas", "app_id": Unknown(), "ecc_ids": [Unknown()]}, Unknown()],
+        endpoint=Unknown(),
+        timeout=Unknown(),
+    )
+    assert failures == {}
+
+
 def test_every_problem_is_reported_at_once():
     _result, failures = check(hash="", timeout=-1, targets=[{"app_id": ""}, {"env_id": ""}])
     assert set(failures) >= {"hash", "timeout", "targets[0].app_id", "targets[1].env_id"}

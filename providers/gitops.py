@@ -1,0 +1,507 @@
+"""Summarize ``pulumi preview --json`` as Markdown: which targets a change would restart.
+
+Meant for a pull-request comment in a GitOps flow::
+
+    pulumi preview --json > preview.json
+    python -m providers.gitops preview.json > comment.md
+
+Only ``RestartTrigger`` resources are read; everything else in the preview is ignored. What a
+step means follows the provider's ``diff`` (see ``providers/restart_trigger.py``):
+
+* ``update`` with a different ``hash``: every target restarts;
+* ``update`` with the same ``hash``: options only, nothing restarts;
+* ``create``: restarts only with ``restart_on_create``;
+* ``replace`` (target set or region changed): a new trigger, restarting only with
+  ``restart_on_create``;
+* ``delete``: nothing restarts.
+
+Values not known until apply (Pulumi's unknown sentinel in the preview JSON) are shown as
+"(known after apply)"; a hash not known yet counts as a *possible* restart. The output is
+deterministic: rows are sorted, and no time, duration or random id from the preview is shown.
+
+This module is pure: it reads the preview JSON only and imports nothing from the provider,
+Pulumi or any cloud client (``python -m providers.gitops`` still loads the ``providers``
+package, so run it with the project's virtualenv). Bad input exits 2 with a message on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+TRIGGER_TYPE = "pulumi-python:dynamic/restart:RestartTrigger"
+# The value Pulumi writes for an input that is not known yet (same as pulumi.runtime.rpc).
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+# The signature key Pulumi uses for a serialized secret value.
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"
+KNOWN_AFTER_APPLY = "(known after apply)"
+
+DEFAULT_TIMEOUT = 1800  # the provider's default, used when the input is absent
+HASH_CHARS = 12
+OPTIONS = ("restart_on_create", "wait", "timeout", "max_parallel", "region", "endpoint")
+
+# Step ops, grouped by what they mean for a trigger.
+_REPLACE_OPS = ("replace", "create-replacement", "delete-replaced")
+_IGNORED_OPS = frozenset(
+    {
+        "same",
+        "read",
+        "refresh",
+        "read-replacement",
+        "discard",
+        "discard-replaced",
+        "remove-pending-replace",
+    }
+)
+
+
+class PreviewFormatError(ValueError):
+    """The input is not the output of ``pulumi preview --json``."""
+
+
+# -- value helpers ------------------------------------------------------------------------------
+def _is_unknown(value: Any) -> bool:
+    return isinstance(value, str) and value == UNKNOWN
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, Mapping) and _SECRET_SIG in value
+
+
+def _cell(text: str) -> str:
+    """Make text safe inside a Markdown table cell (one line, no column break)."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _code(text: str) -> str:
+    text = " ".join(str(text).split())
+    fence = "``" if "`" in text else "`"
+    pad = " " if fence == "``" else ""
+    return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
+
+
+def short_hash(value: Any) -> str:
+    """``sha256:<hex>`` -> its first 12 hex digits; other values shown as they are (cut)."""
+    if value is None:
+        return "—"
+    if _is_unknown(value):
+        return KNOWN_AFTER_APPLY
+    if _is_secret(value) or value == "[secret]":
+        return "[secret]"
+    text = str(value)
+    if text.startswith("sha256:"):
+        return text[len("sha256:") : len("sha256:") + HASH_CHARS]
+    return text if len(text) <= HASH_CHARS + 4 else text[:HASH_CHARS] + "…"
+
+
+def _show(value: Any) -> str:
+    """One option value in words."""
+    if value is None:
+        return "unset"
+    if _is_unknown(value):
+        return KNOWN_AFTER_APPLY
+    if _is_secret(value):
+        return "[secret]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# -- targets ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    """One target as written in the trigger's ``targets`` input."""
+
+    kind: str  # "edas", "webplus" or "unknown"
+    ident: str
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.ident}"
+
+    @property
+    def label(self) -> str:
+        if self.kind == "edas":
+            return f"EDAS app {self.ident}"
+        if self.kind == "webplus":
+            return f"Web+ env {self.ident}"
+        return f"target {self.ident}"
+
+    def strategy(self) -> str:
+        """How this target restarts: which instances, in which batches."""
+        raw = self.raw
+        if self.kind == "edas":
+            ecc = raw.get("ecc_ids")
+            if ecc is None:
+                return "all instances"
+            if _is_unknown(ecc):
+                return f"ECC {KNOWN_AFTER_APPLY}"
+            if isinstance(ecc, list):
+                return "ECC " + ",".join(
+                    KNOWN_AFTER_APPLY if _is_unknown(e) else str(e) for e in ecc
+                )
+            return f"ECC {_show(ecc)}"
+        if self.kind == "webplus":
+            parts = []
+            size, percent = raw.get("batch_size"), raw.get("batch_percent")
+            if size is not None:
+                parts.append(f"batches of {_show(size)}")
+            elif percent is not None:
+                parts.append(f"{_show(percent)}% per batch")
+            else:
+                parts.append("default batches")
+            if raw.get("batch_interval") is not None:
+                parts.append(f"batch interval {_show(raw['batch_interval'])}")
+            pause = raw.get("pause_between_batches")
+            if pause is True:
+                parts.append("pause between batches")
+            elif _is_unknown(pause):
+                parts.append(f"pause between batches {KNOWN_AFTER_APPLY}")
+            return ", ".join(parts)
+        return KNOWN_AFTER_APPLY
+
+
+def parse_targets(raw: Any) -> list[Target]:
+    """The targets of a trigger's inputs, tolerant of unknowns and odd shapes."""
+    if raw is None:
+        return []
+    if _is_unknown(raw) or not isinstance(raw, list):
+        return [Target("unknown", KNOWN_AFTER_APPLY)]
+    out = []
+    for entry in raw:
+        if not isinstance(entry, Mapping):
+            out.append(Target("unknown", KNOWN_AFTER_APPLY))
+            continue
+        kind = entry.get("kind")
+        if kind not in ("edas", "webplus"):
+            kind = "edas" if "app_id" in entry else "webplus" if "env_id" in entry else "unknown"
+        ident = entry.get("app_id" if kind == "edas" else "env_id")
+        text = KNOWN_AFTER_APPLY if ident is None or _is_unknown(ident) else str(ident)
+        out.append(Target(kind, text, entry))
+    return out
+
+
+def _trigger_strategy(inputs: Mapping[str, Any], n_targets: int) -> str:
+    """The trigger-wide part of the strategy: waiting and parallelism."""
+    parts = []
+    wait = inputs.get("wait", True)
+    timeout = inputs.get("timeout")
+    if wait is False:
+        parts.append("no wait")
+    elif _is_unknown(wait):
+        parts.append(f"wait {KNOWN_AFTER_APPLY}")
+    else:
+        parts.append(f"wait up to {_show(DEFAULT_TIMEOUT if timeout is None else timeout)}s")
+    max_parallel = inputs.get("max_parallel")
+    if max_parallel is not None and n_targets > 1:
+        parts.append(f"{_show(max_parallel)} at a time")
+    return ", ".join(parts)
+
+
+# -- steps --------------------------------------------------------------------------------------
+@dataclass
+class TriggerChange:
+    """What the preview plans for one RestartTrigger."""
+
+    name: str
+    urn: str
+    op: str  # create, update, replace, delete, import
+    old: Mapping[str, Any] | None
+    new: Mapping[str, Any] | None
+    replace_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def sort_key(self) -> tuple[str, str]:
+        return (self.name, self.urn)
+
+    @property
+    def old_hash(self) -> Any:
+        return (self.old or {}).get("hash")
+
+    @property
+    def new_hash(self) -> Any:
+        return (self.new or {}).get("hash")
+
+    def restarts(self) -> bool | None:
+        """True: restarts; False: does not; None: depends on a value known only at apply."""
+        if self.op == "update":
+            if _is_unknown(self.new_hash) or _is_unknown(self.old_hash):
+                return None
+            return self.old_hash != self.new_hash
+        if self.op in ("create", "replace"):
+            flag = (self.new or {}).get("restart_on_create")
+            return None if _is_unknown(flag) else flag is True
+        return False
+
+
+def _name_and_type(urn: str) -> tuple[str, str]:
+    parts = urn.split("::", 3)
+    if len(parts) != 4 or not parts[0].startswith("urn:pulumi:"):
+        return "", ""
+    return parts[3], parts[2].rsplit("$", 1)[-1]
+
+
+def _stack_of(urn: str) -> str:
+    head = urn.split("::", 1)[0]
+    return head[len("urn:pulumi:") :] if head.startswith("urn:pulumi:") else ""
+
+
+def _inputs(state: Any) -> Mapping[str, Any] | None:
+    if not isinstance(state, Mapping):
+        return None
+    inputs = state.get("inputs")
+    if isinstance(inputs, Mapping) and inputs:
+        return inputs
+    outputs = state.get("outputs")
+    return outputs if isinstance(outputs, Mapping) else {}
+
+
+def load_preview(preview: Any) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """Validate the shape of ``pulumi preview --json`` output; return (steps, diagnostics)."""
+    hint = "expected the JSON printed by `pulumi preview --json`"
+    if not isinstance(preview, Mapping):
+        raise PreviewFormatError(f"the input is a JSON {type(preview).__name__}, {hint}")
+    if "steps" not in preview:
+        keys = ", ".join(sorted(map(str, preview))) or "none"
+        raise PreviewFormatError(f'no "steps" key (keys: {keys}); {hint}')
+    steps = preview.get("steps") or []
+    diagnostics = preview.get("diagnostics") or []
+    if not isinstance(steps, list) or not all(
+        isinstance(s, Mapping) and isinstance(s.get("op"), str) and isinstance(s.get("urn"), str)
+        for s in steps
+    ):
+        raise PreviewFormatError(f'"steps" must be a list of {{"op", "urn", ...}} objects; {hint}')
+    if not isinstance(diagnostics, list):
+        raise PreviewFormatError(f'"diagnostics" must be a list; {hint}')
+    return steps, [d for d in diagnostics if isinstance(d, Mapping)]
+
+
+def trigger_changes(steps: Sequence[Mapping[str, Any]]) -> list[TriggerChange]:
+    """One TriggerChange per trigger the steps touch, merging replacement steps by URN."""
+    by_urn: dict[str, TriggerChange] = {}
+    for step in steps:
+        op, urn = step["op"], step["urn"]
+        name, type_ = _name_and_type(urn)
+        if type_ != TRIGGER_TYPE or op in _IGNORED_OPS:
+            continue
+        old, new = _inputs(step.get("oldState")), _inputs(step.get("newState"))
+        reasons = [str(r) for r in step.get("replaceReasons") or []]
+        if op in _REPLACE_OPS:
+            op = "replace"
+        elif op in ("import", "import-replacement"):
+            op = "import"
+        elif op not in ("create", "update", "delete"):
+            op = "update"  # an op this version does not know: judge it by its hashes
+        seen = by_urn.get(urn)
+        if seen is None:
+            by_urn[urn] = TriggerChange(name, urn, op, old, new, reasons)
+            continue
+        # A replacement shown as several steps: keep the first known old/new and all reasons.
+        seen.old = seen.old or old
+        seen.new = seen.new or new
+        seen.replace_reasons = sorted(set(seen.replace_reasons) | set(reasons))
+    return sorted(by_urn.values(), key=lambda c: c.sort_key)
+
+
+# -- rendering ----------------------------------------------------------------------------------
+def _changed_options(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    out = []
+    for key in OPTIONS:
+        if old.get(key) != new.get(key):
+            out.append(f"{key} {_show(old.get(key))} → {_show(new.get(key))}")
+    old_t = {t.key: t for t in parse_targets(old.get("targets"))}
+    new_t = {t.key: t for t in parse_targets(new.get("targets"))}
+    for key in sorted(old_t.keys() & new_t.keys()):
+        before, after = old_t[key].strategy(), new_t[key].strategy()
+        if before != after:
+            out.append(f"{new_t[key].label}: {before} → {after}")
+    if old_t.keys() != new_t.keys():
+        added = ", ".join(new_t[k].label for k in sorted(new_t.keys() - old_t.keys()))
+        removed = ", ".join(old_t[k].label for k in sorted(old_t.keys() - new_t.keys()))
+        if added:
+            out.append(f"adds {added}")
+        if removed:
+            out.append(f"drops {removed}")
+    return out
+
+
+def _target_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    before = ", ".join(sorted(t.label for t in parse_targets(old.get("targets")))) or "none"
+    after = ", ".join(sorted(t.label for t in parse_targets(new.get("targets")))) or "none"
+    return f"{before} → {after}"
+
+
+def _replace_what(change: TriggerChange) -> str:
+    old, new = change.old or {}, change.new or {}
+    reasons = change.replace_reasons or [
+        k for k in ("targets", "region") if old.get(k) != new.get(k)
+    ]
+    parts = []
+    if "targets" in reasons:
+        parts.append(f"targets changed ({_target_change(old, new)})")
+    if "region" in reasons:
+        parts.append(f"region changed ({_show(old.get('region'))} → {_show(new.get('region'))})")
+    parts += [f"{r} changed" for r in reasons if r not in ("targets", "region")]
+    return "; ".join(parts) or "replaced"
+
+
+def _why_restart(change: TriggerChange, sure: bool) -> str:
+    if change.op == "update":
+        if not sure:
+            return "hash known only at apply: restarts if it changed"
+        extra = _changed_options(change.old or {}, change.new or {})
+        return "hash changed" + (f" (also: {'; '.join(extra)})" if extra else "")
+    flag = "restart_on_create" if sure else f"restart_on_create {KNOWN_AFTER_APPLY}"
+    if change.op == "replace":
+        return f"replaced, {_replace_what(change)}; new trigger has {flag}"
+    return f"new trigger with {flag}"
+
+
+def _quiet_line(change: TriggerChange) -> str:
+    name = _code(change.name)
+    if change.op == "create":
+        return f"- {name}: created, no restart (restart_on_create is off)"
+    if change.op == "replace":
+        return f"- {name}: replaced, {_replace_what(change)}; the new trigger does not restart"
+    if change.op == "delete":
+        return f"- {name}: deleted; deleting a trigger restarts nothing"
+    if change.op == "import":
+        return f"- {name}: imported, no restart"
+    changed = _changed_options(change.old or {}, change.new or {})
+    return f"- {name}: options only, no restart" + (f" ({'; '.join(changed)})" if changed else "")
+
+
+def _restart_rows(change: TriggerChange, sure: bool) -> list[tuple[str, ...]]:
+    new = change.new or {}
+    targets = parse_targets(new.get("targets"))
+    common = _trigger_strategy(new, len(targets))
+    old_hash = short_hash(change.old_hash) if change.op != "create" else "—"
+    hashes = f"{old_hash} → {short_hash(change.new_hash)}"
+    why = _why_restart(change, sure)
+    rows = []
+    for target in sorted(targets, key=lambda t: (t.kind, t.ident)):
+        rows.append(
+            (
+                _code(change.name),
+                _cell(target.label),
+                _cell(f"{target.strategy()}; {common}"),
+                _cell(hashes),
+                _cell(why),
+            )
+        )
+    return rows
+
+
+def summarize_preview(preview: dict) -> str:
+    """Render the restarts (and quiet trigger changes) a ``pulumi preview --json`` plans.
+
+    Raises PreviewFormatError when ``preview`` does not have the shape of that output.
+    """
+    steps, diagnostics = load_preview(preview)
+    changes = trigger_changes(steps)
+    stacks = sorted({_stack_of(s["urn"]) for s in steps} - {""})
+
+    lines = ["### Restart preview" + (f" (stack {_code(stacks[0])})" if len(stacks) == 1 else "")]
+    lines.append("")
+
+    errors = sorted(
+        " ".join(str(d.get("message", "")).removeprefix("error: ").split())
+        for d in diagnostics
+        if d.get("severity") == "error"
+    )
+    if errors:
+        lines.append("> [!WARNING]")
+        lines.append("> The preview failed, so this summary may be incomplete:")
+        lines += [f"> - {_cell(e)}" for e in errors]
+        lines.append("")
+
+    rows: list[tuple[str, ...]] = []
+    quiet: list[str] = []
+    for change in changes:
+        restarts = change.restarts()
+        if restarts is False:
+            quiet.append(_quiet_line(change))
+        else:
+            rows += _restart_rows(change, sure=restarts is True)
+
+    if rows:
+        maybe = sum(1 for c in changes if c.restarts() is None)
+        count = len(rows)
+        lines.append(f"**{count} target{'s' if count != 1 else ''} would restart.**")
+        if maybe:
+            lines.append(
+                f"({maybe} trigger{'s depend' if maybe != 1 else ' depends'} on values known "
+                "only at apply: listed as possible restarts.)"
+            )
+        lines.append("")
+        lines.append("| Trigger | Target | Strategy | Hash | Why |")
+        lines.append("|---|---|---|---|---|")
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+    elif errors:
+        lines.append("**No restarts found** in what the failed preview planned.")
+    else:
+        lines.append("**No restarts.**")
+
+    if quiet:
+        lines.append("")
+        lines.append("#### Trigger changes without restart")
+        lines.append("")
+        lines += quiet
+    return "\n".join(lines) + "\n"
+
+
+# -- command line -------------------------------------------------------------------------------
+def _read(path: str | None, stdin: TextIO) -> tuple[str, str]:
+    if path in (None, "-"):
+        return stdin.read(), "stdin"
+    with open(path, encoding="utf-8") as handle:
+        return handle.read(), path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m providers.gitops [FILE]``: Markdown to stdout; 0 on success, 2 on bad input."""
+    parser = argparse.ArgumentParser(
+        prog="python -m providers.gitops",
+        description="Summarize `pulumi preview --json` output as Markdown: the restarts it plans.",
+    )
+    parser.add_argument("file", nargs="?", help="the preview JSON (default: stdin)")
+    args = parser.parse_args(argv)
+    try:
+        text, where = _read(args.file, sys.stdin)
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    if not text.strip():
+        print(
+            f"error: {where} is empty; expected the JSON printed by `pulumi preview --json` "
+            "(did the preview fail before printing it?)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        preview = json.loads(text)
+    except json.JSONDecodeError as exc:
+        print(
+            f"error: {where} is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
+            "expected the output of `pulumi preview --json` (not the text preview)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        markdown = summarize_preview(preview)
+    except PreviewFormatError as exc:
+        print(f"error: {where}: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

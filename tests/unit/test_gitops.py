@@ -1,0 +1,362 @@
+"""providers.gitops: `pulumi preview --json` -> Markdown summary of the restarts it plans.
+
+``fixtures/preview_mixed.json`` is a real preview of the example stack (written by
+tests/e2e/test_gitops_preview.py); the other cases are built in the same shape.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from providers.gitops import (
+    KNOWN_AFTER_APPLY,
+    TRIGGER_TYPE,
+    UNKNOWN,
+    PreviewFormatError,
+    main,
+    short_hash,
+    summarize_preview,
+)
+
+FIXTURE = Path(__file__).parent / "fixtures" / "preview_mixed.json"
+H1 = "sha256:" + "a1" * 32
+H2 = "sha256:" + "b2" * 32
+STACK_URN = "urn:pulumi:dev::restart-trigger::pulumi:pulumi:Stack::restart-trigger-dev"
+
+EXPECTED_MIXED = """\
+### Restart preview (stack `e2e-stack`)
+
+**2 targets would restart.**
+
+| Trigger | Target | Strategy | Hash | Why |
+|---|---|---|---|---|
+| `api` | EDAS app test-app-0000-0000-0000-000000000001 | ECC test-ecc-0001-a,test-ecc-0001-b; \
+wait up to 1800s | 5e78e033bcbc → 2959979a8ebb | hash changed |
+| `canary` | Web+ env we-test00000000000000000002 | 50% per batch, pause between batches; \
+no wait | — → 0e9a01e97ab7 | new trigger with restart_on_create |
+
+#### Trigger changes without restart
+
+- `both`: replaced, targets changed (EDAS app test-app-0000-0000-0000-000000000002, \
+Web+ env we-test00000000000000000002 → EDAS app test-app-0000-0000-0000-000000000002); \
+the new trigger does not restart
+- `old`: deleted; deleting a trigger restarts nothing
+- `web`: options only, no restart (timeout 1800 → 600)
+- `worker`: created, no restart (restart_on_create is off)
+"""
+
+
+def load_fixture() -> dict[str, Any]:
+    return json.loads(FIXTURE.read_text())
+
+
+def inputs(hash_: Any = H1, targets: Any = None, **options: Any) -> dict[str, Any]:
+    """Trigger inputs as check() normalizes them (defaults filled in)."""
+    out = {
+        "hash": hash_,
+        "targets": targets if targets is not None else [{"kind": "edas", "app_id": "app-1"}],
+        "restart_on_create": False,
+        "timeout": 1800,
+        "wait": True,
+    }
+    out.update(options)
+    return out
+
+
+def step(
+    op: str,
+    name: str,
+    old: dict[str, Any] | None = None,
+    new: dict[str, Any] | None = None,
+    type_: str = TRIGGER_TYPE,
+    **extra: Any,
+) -> dict[str, Any]:
+    urn = f"urn:pulumi:dev::restart-trigger::pulumi:pulumi:Stack${type_}::{name}"
+    out: dict[str, Any] = {"op": op, "urn": urn, "detailedDiff": None, **extra}
+    if old is not None:
+        out["oldState"] = {"urn": urn, "type": type_, "inputs": old, "outputs": old}
+    if new is not None:
+        out["newState"] = {"urn": urn, "type": type_, "inputs": new}
+    return out
+
+
+def preview(*steps: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    stack = {"op": "same", "urn": STACK_URN, "detailedDiff": None}
+    return {"config": {}, "steps": [stack, *steps], "changeSummary": {}, **extra}
+
+
+def rows(markdown: str) -> list[list[str]]:
+    return [
+        [c.strip() for c in line.strip("|").split(" | ")]
+        for line in markdown.splitlines()
+        if line.startswith("| `")
+    ]
+
+
+# -- the real preview -----------------------------------------------------------------------------
+def test_real_preview_fixture_summarizes_to_the_expected_markdown():
+    assert summarize_preview(load_fixture()) == EXPECTED_MIXED
+
+
+def test_real_preview_fixture_has_the_shape_the_summary_relies_on():
+    data = load_fixture()
+    ops = {s["urn"].rsplit("::", 1)[1]: s["op"] for s in data["steps"]}
+    assert ops == {
+        "restart-trigger-e2e-stack": "same",
+        "api": "update",
+        "web": "update",
+        "both": "replace",
+        "old": "delete",
+        "canary": "create",
+        "worker": "create",
+    }
+    both = next(s for s in data["steps"] if s["urn"].endswith("::both"))
+    assert both["replaceReasons"] == ["targets"]
+
+
+def test_output_does_not_depend_on_step_order():
+    data = load_fixture()
+    for seed in range(5):
+        shuffled = copy.deepcopy(data)
+        random.Random(seed).shuffle(shuffled["steps"])
+        assert summarize_preview(shuffled) == EXPECTED_MIXED
+
+
+def test_non_trigger_resources_are_ignored():
+    noop = "pulumi-python:dynamic/noop:Noop"
+    data = preview(
+        step("update", "src", {"value": "a"}, {"value": "b"}, type_=noop),
+        step("create", "other", None, {"hash": H2, "restart_on_create": True}, type_=noop),
+    )
+    assert summarize_preview(data) == "### Restart preview (stack `dev`)\n\n**No restarts.**\n"
+
+
+def test_nothing_changed_says_no_restarts():
+    same = step("same", "api", inputs(), inputs())
+    out = summarize_preview(preview(same))
+    assert "**No restarts.**" in out
+    assert "without restart" not in out
+    assert "|" not in out
+
+
+# -- what restarts --------------------------------------------------------------------------------
+def test_hash_change_restarts_every_target_of_the_trigger_sorted():
+    targets = [
+        {"kind": "webplus", "env_id": "we-2", "batch_size": 2},
+        {"kind": "edas", "app_id": "app-9"},
+        {"kind": "webplus", "env_id": "we-1", "batch_interval": 5},
+    ]
+    data = preview(
+        step(
+            "update", "z", inputs(H1, targets, max_parallel=2), inputs(H2, targets, max_parallel=2)
+        )
+    )
+    assert rows(summarize_preview(data)) == [
+        ["`z`", "EDAS app app-9", "all instances; wait up to 1800s, 2 at a time",
+         "a1a1a1a1a1a1 → b2b2b2b2b2b2", "hash changed"],
+        ["`z`", "Web+ env we-1", "default batches, batch interval 5; wait up to 1800s, 2 at a time",
+         "a1a1a1a1a1a1 → b2b2b2b2b2b2", "hash changed"],
+        ["`z`", "Web+ env we-2", "batches of 2; wait up to 1800s, 2 at a time",
+         "a1a1a1a1a1a1 → b2b2b2b2b2b2", "hash changed"],
+    ]  # fmt: skip
+
+
+def test_hash_change_with_other_changes_names_them_and_still_restarts():
+    old = inputs(H1, [{"kind": "edas", "app_id": "a"}])
+    new = inputs(H2, [{"kind": "edas", "app_id": "b"}], wait=False)
+    [row] = rows(summarize_preview(preview(step("update", "t", old, new))))
+    assert row[1] == "EDAS app b"
+    assert row[2] == "all instances; no wait"
+    assert row[4] == "hash changed (also: wait true → false; adds EDAS app b; drops EDAS app a)"
+
+
+def test_create_restarts_only_with_restart_on_create():
+    data = preview(
+        step("create", "quiet", None, inputs()),
+        step("create", "loud", None, inputs(H2, restart_on_create=True)),
+    )
+    out = summarize_preview(data)
+    assert rows(out) == [
+        ["`loud`", "EDAS app app-1", "all instances; wait up to 1800s",
+         "— → b2b2b2b2b2b2", "new trigger with restart_on_create"],
+    ]  # fmt: skip
+    assert "- `quiet`: created, no restart (restart_on_create is off)" in out
+
+
+def test_replace_for_region_is_quiet_unless_restart_on_create():
+    old, new = inputs(region="cn-hangzhou"), inputs(region="cn-shanghai")
+    out = summarize_preview(preview(step("replace", "r", old, new, replaceReasons=["region"])))
+    assert "**No restarts.**" in out
+    assert (
+        "- `r`: replaced, region changed (cn-hangzhou → cn-shanghai); "
+        "the new trigger does not restart"
+    ) in out
+    new["restart_on_create"] = True
+    [row] = rows(summarize_preview(preview(step("replace", "r", old, new))))
+    assert row[4] == (
+        "replaced, region changed (cn-hangzhou → cn-shanghai); new trigger has restart_on_create"
+    )
+
+
+def test_replacement_steps_are_merged_into_one_trigger():
+    old = inputs(targets=[{"kind": "edas", "app_id": "a"}])
+    new = inputs(targets=[{"kind": "edas", "app_id": "b"}], restart_on_create=True)
+    data = preview(
+        step("create-replacement", "m", old, new, replaceReasons=["targets"]),
+        step("replace", "m", old, new, replaceReasons=["targets"]),
+        step("delete-replaced", "m", old, None),
+    )
+    out = summarize_preview(data)
+    assert rows(out) == [
+        ["`m`", "EDAS app b", "all instances; wait up to 1800s", "a1a1a1a1a1a1 → a1a1a1a1a1a1",
+         "replaced, targets changed (EDAS app a → EDAS app b); new trigger has restart_on_create"],
+    ]  # fmt: skip
+    assert "without restart" not in out
+
+
+def test_options_only_change_lists_each_change_including_target_settings():
+    targets_old = [{"kind": "webplus", "env_id": "we-1", "batch_size": 1}]
+    targets_new = [{"kind": "webplus", "env_id": "we-1", "batch_percent": 25}]
+    old = inputs(targets=targets_old)
+    new = inputs(targets=targets_new, max_parallel=3, endpoint="http://127.0.0.1:9")
+    out = summarize_preview(preview(step("update", "w", old, new)))
+    assert "**No restarts.**" in out
+    assert (
+        "- `w`: options only, no restart (max_parallel unset → 3; endpoint unset → "
+        "http://127.0.0.1:9; Web+ env we-1: batches of 1 → 25% per batch)"
+    ) in out
+
+
+def test_delete_and_import_restart_nothing():
+    data = preview(step("delete", "gone", inputs(), None), step("import", "imp", None, inputs()))
+    out = summarize_preview(data)
+    assert "**No restarts.**" in out
+    assert "- `gone`: deleted; deleting a trigger restarts nothing" in out
+    assert "- `imp`: imported, no restart" in out
+
+
+# -- unknowns -------------------------------------------------------------------------------------
+def test_unknown_hash_is_a_possible_restart_shown_as_known_after_apply():
+    out = summarize_preview(preview(step("update", "u", inputs(H1), inputs(UNKNOWN))))
+    [row] = rows(out)
+    assert row[3] == f"a1a1a1a1a1a1 → {KNOWN_AFTER_APPLY}"
+    assert row[4] == "hash known only at apply: restarts if it changed"
+    assert "(1 trigger depends on values known only at apply: listed as possible restarts.)" in out
+    assert UNKNOWN not in out
+
+
+def test_unknown_target_ids_and_lists_do_not_crash():
+    unknown_id = [{"kind": "edas", "app_id": UNKNOWN, "ecc_ids": UNKNOWN}]
+    data = preview(
+        step("update", "a", inputs(H1, unknown_id), inputs(H2, unknown_id)),
+        step("create", "b", None, inputs(UNKNOWN, UNKNOWN, restart_on_create=UNKNOWN)),
+    )
+    out = summarize_preview(data)
+    assert rows(out) == [
+        ["`a`", f"EDAS app {KNOWN_AFTER_APPLY}", f"ECC {KNOWN_AFTER_APPLY}; wait up to 1800s",
+         "a1a1a1a1a1a1 → b2b2b2b2b2b2", "hash changed"],
+        ["`b`", f"target {KNOWN_AFTER_APPLY}", f"{KNOWN_AFTER_APPLY}; wait up to 1800s",
+         f"— → {KNOWN_AFTER_APPLY}", f"new trigger with restart_on_create {KNOWN_AFTER_APPLY}"],
+    ]  # fmt: skip
+    assert UNKNOWN not in out
+
+
+# -- rendering details ----------------------------------------------------------------------------
+def test_failed_preview_warns_and_does_not_claim_no_restarts():
+    diagnostics = [
+        {"urn": "u", "severity": "error", "message": "error: resource 'bad': hash | invalid\n"},
+        {"urn": "u", "severity": "warning", "message": "warning: ignore me"},
+    ]
+    out = summarize_preview(preview(diagnostics=diagnostics))
+    assert "> The preview failed, so this summary may be incomplete:" in out
+    assert "> - resource 'bad': hash \\| invalid" in out
+    assert "ignore me" not in out
+    assert "**No restarts.**" not in out
+    assert "**No restarts found**" in out
+
+
+def test_table_cells_are_escaped():
+    targets = [{"kind": "edas", "app_id": "a|b"}]
+    out = summarize_preview(
+        preview(step("update", "x|y", inputs(H1, targets), inputs(H2, targets)))
+    )
+    [line] = [line for line in out.splitlines() if line.startswith("| `")]
+    assert line.startswith("| `x\\|y` | EDAS app a\\|b |")
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("sha256:" + "0123456789abcdef" * 4, "0123456789ab"),
+        ("v1", "v1"),
+        ("x" * 40, "x" * 12 + "…"),
+        (UNKNOWN, KNOWN_AFTER_APPLY),
+        (None, "—"),
+        ("[secret]", "[secret]"),
+    ],
+)
+def test_short_hash(value, shown):
+    assert short_hash(value) == shown
+
+
+# -- input validation and the command line --------------------------------------------------------
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "the input is a JSON list"),
+        ({"resources": []}, 'no "steps" key (keys: resources)'),
+        ({"steps": {"op": "same"}}, '"steps" must be a list'),
+        ({"steps": [{"op": "same"}]}, '"steps" must be a list'),
+    ],
+)
+def test_summarize_refuses_what_is_not_preview_json(data, message):
+    with pytest.raises(PreviewFormatError, match="pulumi preview --json") as info:
+        summarize_preview(data)
+    assert message in str(info.value)
+
+
+def test_steps_null_is_an_empty_preview():
+    assert "**No restarts.**" in summarize_preview({"steps": None})
+
+
+def test_main_reads_a_file_and_writes_markdown(capsys):
+    assert main([str(FIXTURE)]) == 0
+    out, err = capsys.readouterr()
+    assert out == EXPECTED_MIXED
+    assert err == ""
+
+
+def test_main_reads_stdin(capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO(FIXTURE.read_text()))
+    assert main([]) == 0
+    assert capsys.readouterr().out == EXPECTED_MIXED
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "is empty"),
+        ("Previewing update (dev):\n", "is not JSON (Expecting value at line 1 column 1)"),
+        ('{"stack": "dev"}', 'no "steps" key'),
+    ],
+)
+def test_main_explains_bad_input_on_stderr(text, message, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    assert main(["-"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("error: stdin")
+    assert message in err
+    assert "pulumi preview --json" in err
+
+
+def test_main_reports_a_missing_file(tmp_path, capsys):
+    assert main([str(tmp_path / "nope.json")]) == 2
+    assert "cannot read" in capsys.readouterr().err

@@ -33,6 +33,7 @@ from providers.aliyun import (
     AliyunClient,
     AliyunError,
     NotFoundError,
+    RetryPolicy,
     resolve_settings,
     validate_endpoint,
 )
@@ -65,6 +66,9 @@ DEFAULT_TIMEOUT = 1800
 MAX_TIMEOUT = 24 * 3600
 # Status polling: first look soon (restarts of small apps are quick), then back off.
 POLL_FIRST, POLL_FACTOR, POLL_MAX = 0.5, 1.5, 10.0
+# More patience than the client's default (5 attempts): throttling and 5xx mean "not now", and
+# giving up fails the whole trigger, so its next `up` would restart every target again.
+RESTART_RETRY = RetryPolicy(max_attempts=10, max_delay=10.0)
 
 INPUTS = (
     "hash",
@@ -252,6 +256,7 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
             settings.credentials,
             region=props.get("region") or settings.region,
             endpoints=endpoints or None,
+            retry=RESTART_RETRY,
         )
 
     def _restart(self, props: Mapping[str, Any], previous: Mapping[str, Any]) -> dict[str, Any]:

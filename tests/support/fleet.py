@@ -20,12 +20,22 @@ def fleet_seed(n: int, kind: str = "edas", duration_s: float = 0.5, region: str 
     for k, ident in target_ids(n, kind):
         if k == "edas":
             seed["edas_applications"].append(
-                {"app_id": ident, "region": region, "name": ident, "ecc_ids": [f"{ident}-ecc"],
-                 "change_duration_s": duration_s}
+                {
+                    "app_id": ident,
+                    "region": region,
+                    "name": ident,
+                    "ecc_ids": [f"{ident}-ecc"],
+                    "change_duration_s": duration_s,
+                }
             )
         else:
             seed["webplus_environments"].append(
-                {"env_id": ident, "region": region, "name": ident, "status": "RUNNING",
-                 "change_duration_s": duration_s}
+                {
+                    "env_id": ident,
+                    "region": region,
+                    "name": ident,
+                    "status": "RUNNING",
+                    "change_duration_s": duration_s,
+                }
             )
     return seed

@@ -1,0 +1,232 @@
+"""Soak: 100 restarts through the real Pulumi CLI while the emulator misbehaves.
+
+The fleet program (tests/e2e/programs/fleet) declares 10 RestartTriggers of 10 targets each,
+alternating EDAS applications and Web+ environments. The first ``pulumi up`` creates them
+without restarting anything. Then the emulator starts injecting faults into every product
+call (restarts, the "was it accepted?" checks and the status polls alike):
+
+* ~20 % throttling (``Throttling.User``),
+* ~10 % server errors (500, 502, 503, 504 at random),
+* ~2 % connections dropped before the request is processed (nothing applied),
+* ~2 % connections dropped after it was processed (a restart *was* created, its answer lost),
+  plus the first 2 of each kind for certain, so every run takes both paths (~6 % drops in all),
+
+with a fixed fault seed (the interleaving of ~40 concurrent calls still varies from run to run,
+so the exact counts do too), and ``fleet:hash`` changes. That ``pulumi up`` must succeed, and the
+emulator's journal and state must show exactly one restart per target (no double restart
+even where the answer was lost, none missing, none failed), with every change id in the
+Pulumi state being the one the emulator issued.
+
+The counts (restart calls sent, throttled, 5xx, dropped before/after, recovered) are printed,
+attached to the test's ``user_properties`` (JUnit XML) and written in the terminal summary.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+
+import pytest
+
+from tests.support.emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, TEST_REGION
+from tests.support.fleet import fleet_seed, target_ids
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+TRIGGERS, PER_TRIGGER = 10, 10
+N_TARGETS = TRIGGERS * PER_TRIGGER
+CHANGE_DURATION_S = 0.5
+RESTARTS = {"RestartApplication", "RestartAppEnv"}
+CHECKS = {"ListRecentChangeOrder", "DescribeAppEnvStatus"}
+POLLS = {"GetChangeOrderInfo", "DescribeChange"}
+FAULTS = {
+    "seed": 20240611,
+    "actions": None,  # every product call: restarts, acceptance checks and status polls
+    "throttle_rate": 0.20,
+    "error_rate": 0.10,
+    "error_status": [500, 502, 503, 504],
+    "drop_before_rate": 0.02,
+    "drop_after_rate": 0.02,
+    # The rates alone leave a run without a single drop now and then (~130 restart calls):
+    # the first 2 requests (restart calls, sent before anything else) are dropped before
+    # processing, and the first 2 processed requests (restart calls too) after it.
+    "drop_before_count": 2,
+    "drop_after_count": 2,
+}
+TRIGGER_TYPE = "RestartTrigger"
+
+
+def fleet_config(emulator, **overrides):
+    config = {
+        "fleet:kind": "trigger",
+        "fleet:count": TRIGGERS,
+        "fleet:targets_per_resource": PER_TRIGGER,
+        "fleet:target_kind": "mixed",
+        "fleet:hash": "v1",
+        # a hung update fails the test in minutes, not after the default 30
+        "fleet:timeout": 150,
+        "alicloud:region": TEST_REGION,
+        "alicloud:endpoints": [{"edas": emulator.base_url, "webplus": emulator.base_url}],
+    }
+    config.update(overrides)
+    return config
+
+
+def write_config(stack, config) -> None:
+    """Replace the stack's config (JSON values are valid YAML); keep the encryption salt."""
+    path = stack.workdir / f"Pulumi.{stack.name}.yaml"
+    kept = [line for line in path.read_text().splitlines() if line.startswith("encryptionsalt")]
+    lines = [*kept, "config:", *(f"  {k}: {json.dumps(v)}" for k, v in config.items())]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def target_of(entry) -> str | None:
+    params = {**(entry.get("query") or {}), **(entry.get("form") or {})}
+    return params.get("AppId") or params.get("EnvId")
+
+
+def key_of(kind: str, ident: str) -> str:
+    return f"{kind}:{ident}"
+
+
+class _SoakSummary:
+    """Writes the soak's counts in the final terminal summary (a plugin registered at run time)."""
+
+    lines: list[str] = []
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        for line in self.lines:
+            terminalreporter.write_line(line)
+
+
+_SUMMARY = _SoakSummary()
+
+
+def _report(request: pytest.FixtureRequest, counts: dict[str, int]) -> str:
+    text = "fault soak: " + ", ".join(f"{k}={v}" for k, v in counts.items())
+    print(text)
+    for name, value in counts.items():
+        request.node.user_properties.append((f"soak_{name}", value))
+    manager = request.config.pluginmanager
+    if not manager.is_registered(_SUMMARY):
+        manager.register(_SUMMARY, "restart-trigger-fault-soak-summary")
+    _SUMMARY.lines.append(f"{request.node.nodeid}: {text}")
+    return text
+
+
+def test_100_restarts_under_throttling_5xx_and_dropped_connections(emulator, new_stack, request):
+    emulator.seed(fleet_seed(N_TARGETS, "mixed", CHANGE_DURATION_S))
+    stack = new_stack(
+        "fleet",
+        ALICLOUD_ACCESS_KEY=TEST_ACCESS_KEY_ID,
+        ALICLOUD_SECRET_KEY=TEST_ACCESS_KEY_SECRET,
+    )
+    write_config(stack, fleet_config(emulator))
+
+    # 1. no faults: the triggers are created and nothing restarts
+    stack.up()
+    assert [e for e in emulator.journal() if e["action"] in RESTARTS] == []
+    triggers = stack.resources(TRIGGER_TYPE)
+    assert len(triggers) == TRIGGERS
+
+    # 2. faults on, hash changed: every target restarts once, and the update succeeds
+    emulator.clear_journal()
+    emulator.set_faults(FAULTS)
+    write_config(stack, fleet_config(emulator, **{"fleet:hash": "v2"}))
+    started = time.monotonic()
+    up = stack.up(check=False)
+    took = time.monotonic() - started
+    emulator.clear_faults()
+    journal = emulator.journal()
+    state = emulator.state()
+
+    restarts = [e for e in journal if e["action"] in RESTARTS]
+    faults = Counter(e["fault"] for e in restarts)
+    applied = [e for e in restarts if e["applied"]]
+    lost = {e["result_id"] for e in applied if e["fault"] == "drop_after"}
+    busy = [e for e in restarts if e["code"] in ("603", "EnvOnChanging")]
+    other_calls = [e for e in journal if e["action"] not in RESTARTS]
+
+    resources = stack.resources(TRIGGER_TYPE)
+    ids_in_state = {}
+    statuses_in_state = {}
+    for resource in resources:
+        ids_in_state.update(resource["outputs"].get("change_order_ids") or {})
+        statuses_in_state.update(resource["outputs"].get("statuses") or {})
+    recovered = lost & set(ids_in_state.values())
+
+    counts = {
+        "restart_calls_sent": len(restarts),
+        "throttled": faults["throttle"] + faults["qps_limit"],
+        "5xx": sum(n for f, n in faults.items() if f and f.startswith("error_")),
+        "5xx_503": faults["error_503"],
+        "dropped_before": faults["drop_before"],
+        "dropped_after": faults["drop_after"],
+        "recovered": len(recovered),
+        "refused_busy": len(busy),
+        "restarts_applied": len(applied),
+        "check_calls": sum(1 for e in other_calls if e["action"] in CHECKS),
+        "status_polls": sum(1 for e in other_calls if e["action"] in POLLS),
+        "faults_on_checks_and_polls": sum(1 for e in other_calls if e["fault"]),
+        "up_seconds": round(took),
+    }
+    summary = _report(request, counts)
+
+    known = (
+        "\nKNOWN BUG: a restart gave up after RetryPolicy.max_attempts (5) throttled/5xx attempts; "
+        "see test_a_restart_survives_five_throttled_attempts_in_a_row"
+        if "giving up after 5 attempt(s)" in up.output
+        else ""
+    )
+    assert up.returncode == 0, f"{summary}{known}\n--- pulumi up output\n{up.output[-6000:]}"
+    # the faults really fired, on every path
+    assert counts["throttled"] and counts["5xx"] and counts["dropped_before"], summary
+    assert counts["dropped_after"], summary
+
+    # exactly one restart change order per target: none twice, none missing
+    per_target = Counter(target_of(e) for e in applied)
+    expected = {ident for _kind, ident in target_ids(N_TARGETS, "mixed")}
+    assert set(per_target) == expected, summary
+    twice = {t: n for t, n in per_target.items() if n != 1}
+    assert twice == {}, f"restarted more than once: {twice}\n{summary}"
+    assert busy == [], f"a restart was refused as busy: a double restart was attempted\n{summary}"
+    edas_orders = state["edas_change_orders"]
+    web_changes = state["webplus_changes"]
+    assert len(edas_orders) + len(web_changes) == N_TARGETS, summary
+    assert not [c for c in [*edas_orders, *web_changes] if c["fails"]], summary
+
+    # every lost answer was recovered by the client's check (not resent)
+    assert recovered == lost, f"lost answers not recovered: {lost - recovered}\n{summary}"
+
+    # the Pulumi state holds all 100 change ids, exactly those the emulator issued
+    issued = {key_of("edas", o["app_id"]): o["change_order_id"] for o in edas_orders}
+    issued.update({key_of("webplus", c["env_id"]): c["change_id"] for c in web_changes})
+    assert ids_in_state == issued, summary
+    assert set(statuses_in_state.values()) == {"succeeded"}, summary
+    assert {r["outputs"]["restarted_hash"] for r in resources} == {"v2"}, summary
+
+    # 3. converged: another up (no faults) changes nothing and restarts nothing
+    emulator.clear_journal()
+    again = stack.up()
+    assert f"{TRIGGERS + 1} unchanged" in again.output
+    assert [e for e in emulator.journal() if e["action"] in RESTARTS] == []
+
+
+def test_a_restart_survives_five_throttled_attempts_in_a_row(emulator, new_stack):
+    """Deterministic form of the soak's intermittent failure: exactly 5 throttled restarts."""
+    emulator.seed(fleet_seed(1, "edas", CHANGE_DURATION_S))
+    stack = new_stack(
+        "fleet",
+        ALICLOUD_ACCESS_KEY=TEST_ACCESS_KEY_ID,
+        ALICLOUD_SECRET_KEY=TEST_ACCESS_KEY_SECRET,
+    )
+    single = {"fleet:count": 1, "fleet:targets_per_resource": 1, "fleet:target_kind": "edas"}
+    write_config(stack, fleet_config(emulator, **single))
+    stack.up()
+    emulator.set_faults({"throttle_count": 5, "actions": ["RestartApplication"]})
+    write_config(stack, fleet_config(emulator, **single, **{"fleet:hash": "v2"}))
+    up = stack.up(check=False)
+    throttled = [e for e in emulator.journal() if e["fault"] == "throttle"]
+    assert len(throttled) == 5
+    assert up.returncode == 0, up.output[-3000:]

@@ -112,8 +112,46 @@ def _as_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+class _Target:
+    """What every kind of target shares: restart once, waiting while another change runs."""
+
+    def _send_restart(self, client: AliyunClient, known_change_ids: list[str]) -> RestartResult:
+        raise NotImplementedError
+
+    def _busy(self, client: AliyunClient, exc: BusinessError) -> bool:
+        """Whether a refusal means "another change is still running"."""
+        raise NotImplementedError
+
+    def restart(
+        self,
+        client: AliyunClient,
+        *,
+        known_change_ids: Sequence[str] = (),
+        deadline: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> RestartResult:
+        """Restart the target; while another change still runs on it, wait and try again.
+
+        A change still running (say, the restart of an interrupted ``pulumi up``) makes the
+        service refuse a new one. Waiting for it beats failing: the restart this update owes
+        still happens, once, after it. Other refusals, or running out of time (``deadline``, on
+        ``clock``), raise the service's error. ``known_change_ids`` are never mistaken for this
+        restart when a lost answer has to be looked up.
+        """
+        delay = 1.0
+        while True:
+            try:
+                return self._send_restart(client, list(known_change_ids))
+            except BusinessError as exc:
+                if clock() + delay > deadline or not self._busy(client, exc):
+                    raise
+            sleep(delay)
+            delay = min(delay * 1.5, 10.0)
+
+
 @dataclass(frozen=True)
-class EdasApplication:
+class EdasApplication(_Target):
     """An EDAS application in an ECS cluster, restarted with ``RestartApplication``.
 
     Args:
@@ -167,62 +205,22 @@ class EdasApplication:
         ecc = raw.get("ecc_ids")
         return cls(app_id=raw["app_id"], ecc_ids=tuple(ecc) if ecc else None)
 
-    def restart(
-        self,
-        client: AliyunClient,
-        *,
-        known_change_ids: Sequence[str] = (),
-        deadline: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> RestartResult:
-        """Restart the application; if another change order is running, wait for it first."""
-
-        def busy(exc: BusinessError) -> bool:
-            # EDAS refuses with a body Code whose value is not documented; what is known is
-            # that a change order in progress blocks a new one, so look for one.
-            orders = client.list_recent_change_orders(self.app_id)
-            return any(_edas_in_progress(order.get("Status")) for order in orders)
-
-        return _restart_when_idle(
-            lambda: client.restart_application(
-                self.app_id,
-                ecc_ids=list(self.ecc_ids) if self.ecc_ids else None,
-                known_change_ids=list(known_change_ids),
-            ),
-            busy,
-            deadline,
-            clock,
-            sleep,
+    def _send_restart(self, client: AliyunClient, known_change_ids: list[str]) -> RestartResult:
+        return client.restart_application(
+            self.app_id,
+            ecc_ids=list(self.ecc_ids) if self.ecc_ids else None,
+            known_change_ids=known_change_ids,
         )
+
+    def _busy(self, client: AliyunClient, exc: BusinessError) -> bool:
+        # EDAS refuses with a body Code whose value is not documented; what is known is that a
+        # change order in progress blocks a new one, so look for one.
+        orders = client.list_recent_change_orders(self.app_id)
+        return any(_edas_in_progress(order.get("Status")) for order in orders)
 
     def status(self, client: AliyunClient, change_id: str) -> ChangeStatus:
         info = client.get_change_order_info(change_id)
         return decode_edas_status(info)
-
-
-def _restart_when_idle(
-    restart: Callable[[], RestartResult],
-    busy: Callable[[BusinessError], bool],
-    deadline: float,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-) -> RestartResult:
-    """Call ``restart``; while it is refused because another change is running, wait & retry.
-
-    A change still running (say, the restart of an interrupted ``pulumi up``) makes the service
-    refuse a new one. Waiting for it beats failing: the restart this update owes still happens,
-    once, after it. Other refusals, or running out of time, raise the service's error.
-    """
-    delay = 1.0
-    while True:
-        try:
-            return restart()
-        except BusinessError as exc:
-            if clock() + delay > deadline or not busy(exc):
-                raise
-        sleep(delay)
-        delay = min(delay * 1.5, 10.0)
 
 
 def _edas_in_progress(status: Any) -> bool:
@@ -277,7 +275,7 @@ def decode_edas_status(info: Mapping[str, Any]) -> ChangeStatus:
 
 
 @dataclass(frozen=True)
-class WebPlusEnvironment:
+class WebPlusEnvironment(_Target):
     """A Web+ environment, restarted with ``RestartAppEnv``.
 
     Args:
@@ -334,30 +332,18 @@ class WebPlusEnvironment:
             pause_between_batches=raw.get("pause_between_batches"),
         )
 
-    def restart(
-        self,
-        client: AliyunClient,
-        *,
-        known_change_ids: Sequence[str] = (),
-        deadline: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> RestartResult:
-        """Restart the environment; if another change is running, wait for it first."""
-        return _restart_when_idle(
-            lambda: client.restart_app_env(
-                self.env_id,
-                batch_size=self.batch_size,
-                batch_percent=self.batch_percent,
-                batch_interval=self.batch_interval,
-                pause_between_batches=self.pause_between_batches,
-                known_change_ids=list(known_change_ids),
-            ),
-            lambda exc: exc.code == "EnvOnChanging",
-            deadline,
-            clock,
-            sleep,
+    def _send_restart(self, client: AliyunClient, known_change_ids: list[str]) -> RestartResult:
+        return client.restart_app_env(
+            self.env_id,
+            batch_size=self.batch_size,
+            batch_percent=self.batch_percent,
+            batch_interval=self.batch_interval,
+            pause_between_batches=self.pause_between_batches,
+            known_change_ids=known_change_ids,
         )
+
+    def _busy(self, client: AliyunClient, exc: BusinessError) -> bool:
+        return exc.code == "EnvOnChanging"
 
     def status(self, client: AliyunClient, change_id: str) -> ChangeStatus:
         change = client.describe_change(self.env_id, change_id)

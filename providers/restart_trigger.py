@@ -37,6 +37,7 @@ from providers.aliyun import (
     resolve_settings,
     validate_endpoint,
 )
+from providers.aliyun.credentials import parse_endpoints
 from providers.aliyun.endpoints import validate_region
 from providers.targets import (
     FAILED,
@@ -162,17 +163,40 @@ def _check_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[dynamic
     if region is not None and not is_unknown(region):
         try:
             validate_region(region)
-        except (TypeError, ValueError) as exc:
-            failures.add("region", str(exc))
+        except (TypeError, ValueError):
+            failures.add(
+                "region",
+                f"{show(region)} is not a valid Alibaba Cloud region id (lowercase words joined "
+                "by '-', e.g. 'cn-hangzhou'); fix this trigger's region or leave it out to use "
+                "alicloud:region",
+            )
 
     endpoint = news.get("endpoint")
     if endpoint is not None and not is_unknown(endpoint):
         try:
             inputs["endpoint"] = validate_endpoint(endpoint, field="endpoint")
         except (TypeError, ValueError) as exc:
-            failures.add("endpoint", str(exc))
+            failures.add("endpoint", str(exc).removeprefix("endpoint: "))
 
     return inputs, [dynamic.CheckFailure(path, reason) for path, reason in failures.items]
+
+
+def _check_stack_config(config: Mapping[str, Any]) -> list[dynamic.CheckFailure]:
+    """The alicloud:* settings that can be judged without credentials, so that a typo there
+    fails the preview instead of the first restart. Missing credentials are deliberately not
+    reported: previews run without secrets (GitOps), and the deploy job may bring them."""
+    failures = []
+    region = config.get("alicloud:region")
+    if region:
+        try:
+            validate_region(region)
+        except ValueError as exc:
+            failures.append(dynamic.CheckFailure("alicloud:region", str(exc)))
+    try:
+        parse_endpoints(config.get("alicloud:endpoints"))
+    except ValueError as exc:
+        failures.append(dynamic.CheckFailure("alicloud:endpoints", str(exc)))
+    return failures
 
 
 def _targets(props: Mapping[str, Any]) -> list[EdasApplication | WebPlusEnvironment]:
@@ -196,6 +220,7 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
     # -- engine callbacks --------------------------------------------------------------------
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
         inputs, failures = _check_inputs(news)
+        failures += _check_stack_config(getattr(self, "_stack_config", {}))
         return dynamic.CheckResult(inputs, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:

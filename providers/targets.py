@@ -78,7 +78,9 @@ def show(value: Any) -> str:
 def _check_id(value: Any, path: str, what: str, failures: Failures) -> None:
     if is_unknown(value):
         return
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
+        failures.add(path, f"must be a string: the {what}, got {show(value)}; quote it in YAML")
+    elif not value.strip():
         failures.add(
             path, f'must be a non-empty string: the {what}, e.g. {path.split(".")[-1]}="..."'
         )
@@ -435,9 +437,18 @@ def parse_targets(raw: Any, path: str = "targets") -> ParsedTargets:
     if is_unknown(raw):
         out.normalized = raw
         return out
+    if raw is None:
+        out.failures.add(
+            path,
+            "is required: list what to restart, e.g. [{app_id: <EDAS application id>}] or "
+            "[{env_id: <Web+ environment id>}]",
+        )
+        return out
     if not isinstance(raw, list):
         out.failures.add(
-            path, f"must be a list of EdasApplication/WebPlusEnvironment, got {type(raw).__name__}"
+            path,
+            f"must be a list of EdasApplication/WebPlusEnvironment (or mappings with app_id / "
+            f"env_id), got {type(raw).__name__}; write a list even for one target",
         )
         return out
     if not raw:

@@ -61,7 +61,7 @@ _LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 def validate_region(region: str) -> str:
     """Return ``region`` stripped, or raise ``ValueError`` if it is not like ``cn-hangzhou``."""
-    value = (region or "").strip()
+    value = region.strip() if isinstance(region, str) else ""
     if not _REGION_RE.match(value):
         raise ValueError(
             f"region: {region!r} is not a valid Alibaba Cloud region id "
@@ -117,7 +117,12 @@ def validate_endpoint(url: str, *, field: str = "endpoint") -> str:
     is only allowed for loopback hosts. ``field`` names the setting in error messages (e.g.
     ``alicloud:endpoints[edas]``). Raises ``ValueError`` explaining what is wrong and how to fix it.
     """
-    if not isinstance(url, str) or not url.strip():
+    if not isinstance(url, str):
+        raise ValueError(
+            f"{field}: must be a URL string such as 'https://edas.cn-hangzhou.aliyuncs.com', "
+            f"got {url!r}"
+        )
+    if not url.strip():
         raise ValueError(f"{field}: endpoint is empty; give a host or an https:// URL")
     raw = url.strip()
     if "://" not in raw:

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 PROGRAMS = REPO / "tests" / "e2e" / "programs"
 
 # Credentials and settings from the developer's own shell must not leak into tests.
-_SCRUBBED_PREFIXES = ("ALICLOUD_", "ALIBABA_CLOUD_", "PULUMI_")
+_SCRUBBED_PREFIXES = ("ALICLOUD_", "ALIBABA_CLOUD_", "ALIBABACLOUD_", "PULUMI_")
 
 
 @cache

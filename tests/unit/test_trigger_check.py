@@ -44,7 +44,7 @@ def test_targets_without_kind_are_recognised_by_their_id_field():
         ({"targets": "app-1"}, "targets", "must be a list"),
         ({"targets": [{"app_id": ""}]}, "targets[0].app_id", "non-empty"),
         ({"targets": [{"app_id": "   "}]}, "targets[0].app_id", "non-empty"),
-        ({"targets": [{"app_id": 7}]}, "targets[0].app_id", "non-empty string"),
+        ({"targets": [{"app_id": 7}]}, "targets[0].app_id", "must be a string"),
         ({"targets": [{"app_id": "a b"}]}, "targets[0].app_id", "whitespace"),
         ({"targets": [{"app_id": "a", "env_id": "b"}]}, "targets[0]", "not both"),
         ({"targets": [{"batch_size": 1}]}, "targets[0]", "EdasApplication(app_id=...)"),
@@ -126,3 +126,29 @@ def test_unknown_objects_from_the_sdk_are_not_refused():
 def test_every_problem_is_reported_at_once():
     _result, failures = check(hash="", timeout=-1, targets=[{"app_id": ""}, {"env_id": ""}])
     assert set(failures) >= {"hash", "timeout", "targets[0].app_id", "targets[1].env_id"}
+
+
+def configured(config):
+    from pulumi.dynamic import Config, ConfigureRequest
+
+    provider = RestartTriggerProvider()
+    provider.configure(ConfigureRequest(Config(config, "restart-trigger")))
+    return provider
+
+
+def test_stack_config_mistakes_are_refused_at_check_without_credentials():
+    provider = configured(
+        {
+            "alicloud:region": "CN Hangzhou",
+            "alicloud:endpoints": '[{"edas": "http://edas.example.com"}]',
+        }
+    )
+    result = provider.check({}, {"hash": "h", "targets": [EDAS]})
+    failures = {f.property: f.reason for f in result.failures}
+    assert "alicloud:region" in failures
+    assert "loopback" in failures["alicloud:endpoints"]
+
+
+def test_missing_credentials_do_not_fail_check():
+    provider = configured({"alicloud:region": "cn-hangzhou"})
+    assert provider.check({}, {"hash": "h", "targets": [EDAS]}).failures == []

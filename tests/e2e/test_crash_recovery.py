@@ -27,7 +27,6 @@ kills the whole process tree, as a machine crash would.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -37,13 +36,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, TEST_REGION
+from tests.support.emulator import (
+    RESTARTS,
+    TEST_ACCESS_KEY_ID,
+    TEST_ACCESS_KEY_SECRET,
+    TEST_REGION,
+    target_of,
+)
 from tests.support.fleet import fleet_seed, target_ids
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CHANGE_DURATION_S = 20.0
-RESTARTS = {"RestartApplication", "RestartAppEnv"}
 POLLS = {"GetChangeOrderInfo", "DescribeChange"}
 BUSY_CODES = {"603", "EnvOnChanging"}
 TRIGGER_TYPE = "RestartTrigger"
@@ -62,19 +66,6 @@ def fleet_config(emulator, hash_value: str):
         "alicloud:region": TEST_REGION,
         "alicloud:endpoints": [{"edas": emulator.base_url, "webplus": emulator.base_url}],
     }
-
-
-def write_config(stack, config) -> None:
-    """Replace the stack's config (JSON values are valid YAML); keep the encryption salt."""
-    path = stack.workdir / f"Pulumi.{stack.name}.yaml"
-    kept = [line for line in path.read_text().splitlines() if line.startswith("encryptionsalt")]
-    lines = [*kept, "config:", *(f"  {k}: {json.dumps(v)}" for k, v in config.items())]
-    path.write_text("\n".join(lines) + "\n")
-
-
-def target_of(entry) -> str | None:
-    params = {**(entry.get("query") or {}), **(entry.get("form") or {})}
-    return params.get("AppId") or params.get("EnvId")
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -159,13 +150,13 @@ def test_kill_9_during_the_status_wait_then_cancel_and_up_converges(
         ALICLOUD_ACCESS_KEY=TEST_ACCESS_KEY_ID,
         ALICLOUD_SECRET_KEY=TEST_ACCESS_KEY_SECRET,
     )
-    write_config(stack, fleet_config(emulator, "v1"))
+    stack.write_config(fleet_config(emulator, "v1"))
     stack.up()
     assert [e for e in emulator.journal() if e["action"] in RESTARTS] == []
 
     # 1. `pulumi up` with a new hash, killed once both restarts were accepted and it polls
     emulator.clear_journal()
-    write_config(stack, fleet_config(emulator, "v2"))
+    stack.write_config(fleet_config(emulator, "v2"))
     log = tmp_path / "interrupted-up.log"
     with log.open("w") as out:
         proc = subprocess.Popen(

@@ -23,13 +23,18 @@ attached to the test's ``user_properties`` (JUnit XML) and written in the termin
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 
 import pytest
 
-from tests.support.emulator import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, TEST_REGION
+from tests.support.emulator import (
+    RESTARTS,
+    TEST_ACCESS_KEY_ID,
+    TEST_ACCESS_KEY_SECRET,
+    TEST_REGION,
+    target_of,
+)
 from tests.support.fleet import fleet_seed, target_ids
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -37,7 +42,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 TRIGGERS, PER_TRIGGER = 10, 10
 N_TARGETS = TRIGGERS * PER_TRIGGER
 CHANGE_DURATION_S = 0.5
-RESTARTS = {"RestartApplication", "RestartAppEnv"}
 CHECKS = {"ListRecentChangeOrder", "DescribeAppEnvStatus"}
 POLLS = {"GetChangeOrderInfo", "DescribeChange"}
 FAULTS = {
@@ -71,19 +75,6 @@ def fleet_config(emulator, **overrides):
     }
     config.update(overrides)
     return config
-
-
-def write_config(stack, config) -> None:
-    """Replace the stack's config (JSON values are valid YAML); keep the encryption salt."""
-    path = stack.workdir / f"Pulumi.{stack.name}.yaml"
-    kept = [line for line in path.read_text().splitlines() if line.startswith("encryptionsalt")]
-    lines = [*kept, "config:", *(f"  {k}: {json.dumps(v)}" for k, v in config.items())]
-    path.write_text("\n".join(lines) + "\n")
-
-
-def target_of(entry) -> str | None:
-    params = {**(entry.get("query") or {}), **(entry.get("form") or {})}
-    return params.get("AppId") or params.get("EnvId")
 
 
 def key_of(kind: str, ident: str) -> str:
@@ -122,7 +113,7 @@ def test_100_restarts_under_throttling_5xx_and_dropped_connections(emulator, new
         ALICLOUD_ACCESS_KEY=TEST_ACCESS_KEY_ID,
         ALICLOUD_SECRET_KEY=TEST_ACCESS_KEY_SECRET,
     )
-    write_config(stack, fleet_config(emulator))
+    stack.write_config(fleet_config(emulator))
 
     # 1. no faults: the triggers are created and nothing restarts
     stack.up()
@@ -133,7 +124,7 @@ def test_100_restarts_under_throttling_5xx_and_dropped_connections(emulator, new
     # 2. faults on, hash changed: every target restarts once, and the update succeeds
     emulator.clear_journal()
     emulator.set_faults(FAULTS)
-    write_config(stack, fleet_config(emulator, **{"fleet:hash": "v2"}))
+    stack.write_config(fleet_config(emulator, **{"fleet:hash": "v2"}))
     started = time.monotonic()
     up = stack.up(check=False)
     took = time.monotonic() - started
@@ -222,10 +213,10 @@ def test_a_restart_survives_five_throttled_attempts_in_a_row(emulator, new_stack
         ALICLOUD_SECRET_KEY=TEST_ACCESS_KEY_SECRET,
     )
     single = {"fleet:count": 1, "fleet:targets_per_resource": 1, "fleet:target_kind": "edas"}
-    write_config(stack, fleet_config(emulator, **single))
+    stack.write_config(fleet_config(emulator, **single))
     stack.up()
     emulator.set_faults({"throttle_count": 5, "actions": ["RestartApplication"]})
-    write_config(stack, fleet_config(emulator, **single, **{"fleet:hash": "v2"}))
+    stack.write_config(fleet_config(emulator, **single, **{"fleet:hash": "v2"}))
     up = stack.up(check=False)
     throttled = [e for e in emulator.journal() if e["fault"] == "throttle"]
     assert len(throttled) == 5

@@ -22,7 +22,16 @@ import pytest
 
 from providers.gitops import summarize_preview
 from tests.e2e.conftest import set_triggers
-from tests.support.emulator import TEST_APP_ID, TEST_ECC_IDS, TEST_ENV_ID, TEST_REGION
+from tests.support.emulator import (
+    EXTRA_WORLD,
+    RESTARTS,
+    TEST_APP2_ID,
+    TEST_APP_ID,
+    TEST_ECC_IDS,
+    TEST_ENV2_ID,
+    TEST_ENV_ID,
+    target_of,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -30,17 +39,7 @@ FIXTURE = Path(__file__).resolve().parents[1] / "unit" / "fixtures" / "preview_m
 FIXTURE_STACK = "e2e-stack"
 FIXTURE_URL = "http://127.0.0.1:8080"
 
-RESTARTS = {"RestartApplication", "RestartAppEnv"}
-APP2 = "test-app-0000-0000-0000-000000000002"
-ENV2 = "we-test00000000000000000002"
-EXTRA_WORLD = {
-    "edas_applications": [
-        {"app_id": APP2, "region": TEST_REGION, "name": "test-app-2", "ecc_ids": ["ecc-2a"]}
-    ],
-    "webplus_environments": [
-        {"env_id": ENV2, "region": TEST_REGION, "name": "test-env-2", "status": "RUNNING"}
-    ],
-}
+APP2, ENV2 = TEST_APP2_ID, TEST_ENV2_ID
 
 API = {
     "name": "api",
@@ -88,12 +87,6 @@ def table_rows(markdown: str) -> list[dict[str, str]]:
 def split_row(line: str) -> list[str]:
     """The cells of a Markdown table row, honouring escaped pipes (``\\|``)."""
     return [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
-
-
-def target_of(entry: dict[str, Any]) -> str | None:
-    """The AppId or EnvId a journaled restart call named."""
-    params = {**(entry.get("query") or {}), **(entry.get("form") or {})}
-    return params.get("AppId") or params.get("EnvId")
 
 
 def scrub(preview: dict[str, Any], stack_name: str, base_url: str) -> dict[str, Any]:

@@ -12,27 +12,22 @@ from pathlib import Path
 import pytest
 
 from tests.support.emulator import (
+    EXTRA_WORLD,
+    RESTARTS,
     TEST_ACCESS_KEY_SECRET,
+    TEST_APP2_ID,
     TEST_APP_ID,
+    TEST_ENV2_ID,
     TEST_ENV_ID,
     TEST_REGION,
     TEST_STS_ACCESS_KEY_SECRET,
     TEST_STS_TOKEN,
+    target_of,
 )
 
 pytestmark = pytest.mark.e2e
 
-RESTARTS = {"RestartApplication", "RestartAppEnv"}
-APP2 = "test-app-0000-0000-0000-000000000002"
-ENV2 = "we-test00000000000000000002"
-EXTRA_WORLD = {
-    "edas_applications": [
-        {"app_id": APP2, "region": TEST_REGION, "name": "test-app-2", "ecc_ids": ["ecc-2a"]}
-    ],
-    "webplus_environments": [
-        {"env_id": ENV2, "region": TEST_REGION, "name": "test-env-2", "status": "RUNNING"}
-    ],
-}
+APP2, ENV2 = TEST_APP2_ID, TEST_ENV2_ID
 
 TRIGGERS = [
     {"name": "api", "paths": ["config/api"], "targets": [{"app_id": TEST_APP_ID}]},
@@ -56,11 +51,6 @@ def restart_calls(emulator):
 
 def accepted_restarts(emulator):
     return [e for e in restart_calls(emulator) if e["status"] == 200 and e["result_id"]]
-
-
-def target_of(entry):
-    params = {**(entry.get("query") or {}), **(entry.get("form") or {})}
-    return params.get("AppId") or params.get("EnvId")
 
 
 @pytest.fixture

@@ -58,6 +58,28 @@ TEST_SEED: dict[str, Any] = {
 }
 
 
+#: A second app and env, for tests that need more than one target of each kind.
+TEST_APP2_ID = "test-app-0000-0000-0000-000000000002"
+TEST_ENV2_ID = "we-test00000000000000000002"
+EXTRA_WORLD: dict[str, Any] = {
+    "edas_applications": [
+        {"app_id": TEST_APP2_ID, "region": TEST_REGION, "name": "test-app-2", "ecc_ids": ["ecc-2a"]}
+    ],
+    "webplus_environments": [
+        {"env_id": TEST_ENV2_ID, "region": TEST_REGION, "name": "test-env-2", "status": "RUNNING"}
+    ],
+}
+
+#: The journal's action names of the two restart operations.
+RESTARTS = frozenset({"RestartApplication", "RestartAppEnv"})
+
+
+def target_of(entry: dict[str, Any]) -> str | None:
+    """The AppId or EnvId a journal entry was about."""
+    params = {**(entry.get("query") or {}), **(entry.get("form") or {})}
+    return params.get("AppId") or params.get("EnvId")
+
+
 class EmulatorError(RuntimeError):
     """The emulator did not start, or an admin call failed."""
 

@@ -134,6 +134,13 @@ class Stack:
             args.append("--secret")
         return self.run(*args)
 
+    def write_config(self, config: dict[str, Any]) -> None:
+        """Replace the stack's config file (JSON values are valid YAML), keeping its salt."""
+        path = self.workdir / f"Pulumi.{self.name}.yaml"
+        kept = [line for line in path.read_text().splitlines() if line.startswith("encryptionsalt")]
+        lines = [*kept, "config:", *(f"  {k}: {json.dumps(v)}" for k, v in config.items())]
+        path.write_text("\n".join(lines) + "\n")
+
     def preview(self, *extra: str, check: bool = True) -> Result:
         return self.run("preview", "-s", self.name, *extra, check=check)
 

@@ -29,6 +29,7 @@ from typing import Any
 import pulumi
 import pulumi.dynamic as dynamic
 
+from providers import provider_server
 from providers.aliyun import (
     AliyunClient,
     AliyunError,
@@ -216,6 +217,8 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
 
     def configure(self, req: dynamic.ConfigureRequest) -> None:
         self._stack_config = {key: req.config.get(key) for key in CONFIG_KEYS}
+        # Waiting triggers must not queue every other trigger behind 4 server threads.
+        provider_server.widen()
 
     # -- engine callbacks --------------------------------------------------------------------
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
@@ -256,16 +259,16 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
         change_ids: Mapping[str, str] = props.get("change_order_ids") or {}
         if not change_ids:
             return dynamic.ReadResult(id_=id_, outs=props)
-        client = self._client(props)
         statuses = dict(props.get("statuses") or {})
-        for target in _targets(props):
-            change_id = change_ids.get(target.key)
-            if not change_id:
-                continue
-            try:
-                statuses[target.key] = target.status(client, change_id).state
-            except NotFoundError:
-                statuses[target.key] = UNKNOWN_STATE
+        with self._client(props) as client:
+            for target in _targets(props):
+                change_id = change_ids.get(target.key)
+                if not change_id:
+                    continue
+                try:
+                    statuses[target.key] = target.status(client, change_id).state
+                except NotFoundError:
+                    statuses[target.key] = UNKNOWN_STATE
         return dynamic.ReadResult(id_=id_, outs={**props, "statuses": statuses})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
@@ -286,7 +289,6 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
 
     def _restart(self, props: Mapping[str, Any], previous: Mapping[str, Any]) -> dict[str, Any]:
         targets = _targets(props)
-        client = self._client(props)
         timeout = float(props.get("timeout") or DEFAULT_TIMEOUT)
         deadline = time.monotonic() + timeout
         wait = props.get("wait", True) is not False
@@ -294,11 +296,16 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
         workers = min(int(props.get("max_parallel") or len(targets)), len(targets))
         started = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
-        def one(target: EdasApplication | WebPlusEnvironment) -> Outcome:
-            return _restart_one(client, target, known.get(target.key), wait, deadline, timeout)
-
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restart") as pool:
-            outcomes = list(pool.map(one, targets))
+        with (
+            self._client(props) as client,
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restart") as pool,
+        ):
+            outcomes = list(
+                pool.map(
+                    lambda t: _restart_one(client, t, known.get(t.key), wait, deadline, timeout),
+                    targets,
+                )
+            )
 
         failed = [o for o in outcomes if o.failed]
         if failed:

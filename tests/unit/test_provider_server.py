@@ -1,0 +1,56 @@
+"""widen(): more server threads inside `python -m pulumi.dynamic`, nothing anywhere else."""
+
+from __future__ import annotations
+
+import sys
+import types
+from concurrent.futures import ThreadPoolExecutor
+
+from providers import provider_server
+
+
+def fake_server_main(monkeypatch):
+    main = types.ModuleType("__main__")
+    main.__spec__ = types.SimpleNamespace(name="pulumi.dynamic.__main__")
+    monkeypatch.setitem(sys.modules, "__main__", main)
+
+
+def test_outside_the_provider_server_nothing_changes():
+    pool = ThreadPoolExecutor(max_workers=4)
+    try:
+        assert provider_server.widen(64) == 0
+        assert pool._max_workers == 4
+    finally:
+        pool.shutdown()
+
+
+def test_inside_the_provider_server_the_default_pool_grows_and_named_pools_do_not(monkeypatch):
+    fake_server_main(monkeypatch)
+    server_pool = ThreadPoolExecutor(max_workers=4)
+    named = ThreadPoolExecutor(max_workers=2, thread_name_prefix="restart")
+    try:
+        assert provider_server.widen(32) >= 1
+        assert server_pool._max_workers == 32
+        assert named._max_workers == 2
+        # and it really runs more than 4 at a time now
+        import threading
+
+        gate, arrived = threading.Barrier(10, timeout=10), []
+        futures = [server_pool.submit(lambda: arrived.append(gate.wait())) for _ in range(10)]
+        for f in futures:
+            f.result(timeout=10)
+        assert len(arrived) == 10
+    finally:
+        server_pool.shutdown()
+        named.shutdown()
+
+
+def test_the_environment_can_turn_it_off(monkeypatch):
+    fake_server_main(monkeypatch)
+    monkeypatch.setenv("RESTART_TRIGGER_PROVIDER_WORKERS", "0")
+    pool = ThreadPoolExecutor(max_workers=4)
+    try:
+        assert provider_server.widen() == 0
+        assert pool._max_workers == 4
+    finally:
+        pool.shutdown()

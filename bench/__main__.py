@@ -61,19 +61,9 @@ class Bench:
         )
         stack = Stack(program, f"bench-{n}", env)
         stack.init()
-        stack.config_set("alicloud:accessKey", TEST_ACCESS_KEY_ID)
-        stack.config_set("alicloud:secretKey", TEST_ACCESS_KEY_SECRET, secret=True)
-        stack.config_set("alicloud:region", TEST_REGION)
-        for product in ("edas", "webplus"):
-            stack.run(
-                "config",
-                "set",
-                "-s",
-                stack.name,
-                "--path",
-                f"alicloud:endpoints[0].{product}",
-                self.emulator.base_url,
-            )
+        stack.use_account(
+            self.emulator.base_url, TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, region=TEST_REGION
+        )
         self.configure(stack, **config)
         self.stacks.append(stack)
         return stack

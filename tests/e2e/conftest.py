@@ -88,31 +88,17 @@ def trigger_stack(new_stack, emulator):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
         if sts:
-            stack.config_set("alicloud:accessKey", TEST_STS_ACCESS_KEY_ID)
-            stack.config_set("alicloud:secretKey", TEST_STS_ACCESS_KEY_SECRET, secret=True)
-            stack.config_set("alicloud:securityToken", TEST_STS_TOKEN, secret=True)
+            stack.use_account(
+                emulator.base_url,
+                TEST_STS_ACCESS_KEY_ID,
+                TEST_STS_ACCESS_KEY_SECRET,
+                token=TEST_STS_TOKEN,
+                region=TEST_REGION,
+            )
         else:
-            stack.config_set("alicloud:accessKey", TEST_ACCESS_KEY_ID)
-            stack.config_set("alicloud:secretKey", TEST_ACCESS_KEY_SECRET, secret=True)
-        stack.config_set("alicloud:region", TEST_REGION)
-        stack.run(
-            "config",
-            "set",
-            "-s",
-            stack.name,
-            "--path",
-            "alicloud:endpoints[0].edas",
-            emulator.base_url,
-        )
-        stack.run(
-            "config",
-            "set",
-            "-s",
-            stack.name,
-            "--path",
-            "alicloud:endpoints[0].webplus",
-            emulator.base_url,
-        )
+            stack.use_account(
+                emulator.base_url, TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, region=TEST_REGION
+            )
         set_triggers(stack, triggers)
         return stack
 

@@ -134,6 +134,26 @@ class Stack:
             args.append("--secret")
         return self.run(*args)
 
+    def use_account(
+        self,
+        endpoint: str,
+        access_key_id: str,
+        secret: str,
+        *,
+        token: str | None = None,
+        region: str = "cn-hangzhou",
+    ) -> None:
+        """Point the stack's alicloud:* config at an endpoint (the emulator) with these keys;
+        the secret and the token are stored as secrets, as a user would."""
+        self.config_set("alicloud:accessKey", access_key_id)
+        self.config_set("alicloud:secretKey", secret, secret=True)
+        if token:
+            self.config_set("alicloud:securityToken", token, secret=True)
+        self.config_set("alicloud:region", region)
+        for product in ("edas", "webplus"):
+            path = f"alicloud:endpoints[0].{product}"
+            self.run("config", "set", "-s", self.name, "--path", path, endpoint)
+
     def write_config(self, config: dict[str, Any]) -> None:
         """Replace the stack's config file (JSON values are valid YAML), keeping its salt."""
         path = self.workdir / f"Pulumi.{self.name}.yaml"

@@ -25,8 +25,7 @@ from typing import Any
 import pulumi
 
 from providers import RestartTrigger, hash_paths
-
-OPTIONS = ("restart_on_create", "wait", "timeout", "max_parallel", "region", "endpoint")
+from providers.restart_trigger import OPTIONS
 
 
 class ConfigError(pulumi.RunError, ValueError):

@@ -19,9 +19,9 @@ Values not known until apply (Pulumi's unknown sentinel in the preview JSON) are
 "(known after apply)"; a hash not known yet counts as a *possible* restart. The output is
 deterministic: rows are sorted, and no time, duration or random id from the preview is shown.
 
-This module is pure: it reads the preview JSON only and imports nothing from the provider,
-Pulumi or any cloud client (``python -m providers.gitops`` still loads the ``providers``
-package, so run it with the project's virtualenv). Bad input exits 2 with a message on stderr.
+It reads the preview JSON only and calls nothing; it takes the provider's option names and
+defaults from ``providers.restart_trigger`` so the two cannot drift apart (run it with the
+project's virtualenv). Bad input exits 2 with a message on stderr.
 """
 
 from __future__ import annotations
@@ -33,16 +33,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from providers.restart_trigger import DEFAULT_TIMEOUT, OPTIONS
+from providers.targets import UNKNOWN
+
 TRIGGER_TYPE = "pulumi-python:dynamic/restart:RestartTrigger"
-# The value Pulumi writes for an input that is not known yet (same as pulumi.runtime.rpc).
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 # The signature key Pulumi uses for a serialized secret value.
 _SECRET_SIG = "4dabf18193072939515e22adb298388d"
 KNOWN_AFTER_APPLY = "(known after apply)"
 
-DEFAULT_TIMEOUT = 1800  # the provider's default, used when the input is absent
 HASH_CHARS = 12
-OPTIONS = ("restart_on_create", "wait", "timeout", "max_parallel", "region", "endpoint")
 
 # Step ops, grouped by what they mean for a trigger.
 _REPLACE_OPS = ("replace", "create-replacement", "delete-replaced")

@@ -72,16 +72,9 @@ POLL_FIRST, POLL_FACTOR, POLL_MAX = 0.5, 1.5, 10.0
 # giving up fails the whole trigger, so its next `up` would restart every target again.
 RESTART_RETRY = RetryPolicy(max_attempts=10, max_delay=10.0)
 
-INPUTS = (
-    "hash",
-    "targets",
-    "restart_on_create",
-    "wait",
-    "timeout",
-    "max_parallel",
-    "region",
-    "endpoint",
-)
+# Inputs that tune how a restart runs; changing only these never restarts anything.
+OPTIONS = ("restart_on_create", "wait", "timeout", "max_parallel", "region", "endpoint")
+INPUTS = ("hash", "targets", *OPTIONS)
 # Outputs that describe the last restart, carried over when an update does not restart.
 RESTART_OUTPUTS = (
     "change_order_id",

@@ -505,12 +505,9 @@ def target_keys(raw: Any) -> list[str] | None:
     for entry in raw:
         if not isinstance(entry, Mapping):
             return None
-        if "app_id" in entry:
-            keys.append(f"edas:{entry['app_id']}")
-        elif "env_id" in entry:
-            keys.append(f"webplus:{entry['env_id']}")
-        else:
+        found = [(name, cls) for name, cls in _ID_FIELD.items() if name in entry]
+        if not found or is_unknown(entry[found[0][0]]):
             return None
-        if is_unknown(entry.get("app_id", entry.get("env_id"))):
-            return None
+        name, cls = found[0]
+        keys.append(f"{cls.kind}:{entry[name]}")
     return sorted(keys)

@@ -24,8 +24,8 @@ from typing import Any
 
 import pulumi
 
-from providers import RestartTrigger, hash_paths
-from providers.restart_trigger import OPTIONS
+from restart_trigger import RestartTrigger, hash_paths
+from restart_trigger.inputs import OPTIONS
 
 
 class ConfigError(pulumi.RunError, ValueError):

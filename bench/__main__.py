@@ -31,15 +31,15 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.support.emulator import (  # noqa: E402
+from testbed.emulator import (  # noqa: E402
     TEST_ACCESS_KEY_ID,
     TEST_ACCESS_KEY_SECRET,
     TEST_REGION,
     TEST_SEED,
     EmulatorProcess,
 )
-from tests.support.fleet import fleet_seed  # noqa: E402
-from tests.support.pulumi_cli import Stack, cli_identity, copy_program, pulumi_env  # noqa: E402
+from testbed.fleet import fleet_seed  # noqa: E402
+from testbed.pulumi_cli import Stack, cli_identity, copy_program, pulumi_env  # noqa: E402
 
 
 class Bench:

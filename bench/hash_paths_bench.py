@@ -1,4 +1,4 @@
-"""Throughput benchmark: ``providers.hashing.hash_paths`` against ``sha256sum``.
+"""Throughput benchmark: ``restart_trigger.hashing.hash_paths`` against ``sha256sum``.
 
 Generates a tree of files in a temporary directory (default 10,000 files, about 500 MB, a
 mix of many small config-like files, some medium ones and a few large ones; deterministic
@@ -50,11 +50,11 @@ from pathlib import Path
 from types import ModuleType
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-HASHING_PY = REPO_ROOT / "providers" / "hashing.py"
+HASHING_PY = REPO_ROOT / "providers" / "restart_trigger" / "hashing.py"
 
 
 def _load_hashing() -> ModuleType:
-    """Load providers/hashing.py by path, so the package's other imports (pulumi) stay out."""
+    """Load providers/restart_trigger/hashing.py by path, so the package's other imports (pulumi) stay out."""
     spec = importlib.util.spec_from_file_location("_bench_hashing", HASHING_PY)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

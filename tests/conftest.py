@@ -14,7 +14,7 @@ _REPO_ROOT = str(Path(__file__).resolve().parents[1])
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
-from tests.support.emulator import TEST_SEED, EmulatorProcess  # noqa: E402
+from testbed.emulator import TEST_SEED, EmulatorProcess  # noqa: E402
 
 
 @pytest.fixture(scope="session")

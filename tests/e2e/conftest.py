@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.pulumi_cli import Stack, cli_identity, copy_program, pulumi_env
+from testbed.pulumi_cli import Stack, cli_identity, copy_program, pulumi_env
 
 _ran_e2e: list[str] = []
 
@@ -72,7 +72,7 @@ def trigger_stack(new_stack, emulator):
     config files into the program folder, sets ``restart-trigger:triggers`` and the
     ``alicloud:*`` credentials (secrets) and endpoints, and returns the Stack.
     """
-    from tests.support.emulator import (
+    from testbed.emulator import (
         TEST_ACCESS_KEY_ID,
         TEST_ACCESS_KEY_SECRET,
         TEST_REGION,

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.emulator import (
+from testbed.emulator import (
     TEST_ACCESS_KEY_ID,
     TEST_ACCESS_KEY_SECRET,
     TEST_APP_ID,
@@ -40,7 +40,7 @@ from tests.support.emulator import (
     TEST_SEED,
     EmulatorProcess,
 )
-from tests.support.pulumi_cli import Result, Stack, copy_program, pulumi_env
+from testbed.pulumi_cli import Result, Stack, copy_program, pulumi_env
 
 pytestmark = pytest.mark.e2e
 

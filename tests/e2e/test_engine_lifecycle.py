@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.pulumi_cli import cli_identity
+from testbed.pulumi_cli import cli_identity
 
 pytestmark = pytest.mark.e2e
 

@@ -28,14 +28,14 @@ from collections import Counter
 
 import pytest
 
-from tests.support.emulator import (
+from testbed.emulator import (
     RESTARTS,
     TEST_ACCESS_KEY_ID,
     TEST_ACCESS_KEY_SECRET,
     TEST_REGION,
     target_of,
 )
-from tests.support.fleet import fleet_seed, target_ids
+from testbed.fleet import fleet_seed, target_ids
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.emulator import (
+from testbed.emulator import (
     EXTRA_WORLD,
     RESTARTS,
     TEST_ACCESS_KEY_SECRET,

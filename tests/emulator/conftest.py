@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.emulator import (
+from testbed.emulator import (
     TEST_ACCESS_KEY_ID,
     TEST_ACCESS_KEY_SECRET,
     TEST_REGION,

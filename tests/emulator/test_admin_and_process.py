@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.emulator import (
+from testbed.emulator import (
     REPO_ROOT,
     TEST_ACCESS_KEY_SECRET,
     TEST_APP_ID,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.support.emulator import (
+from testbed.emulator import (
     TEST_ACCESS_KEY_SECRET,
     TEST_APP_ID,
     TEST_ECC_IDS,

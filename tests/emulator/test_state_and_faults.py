@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from tests.support.emulator import TEST_APP_ID, TEST_ECC_IDS, TEST_ENV_ID, EmulatorError
+from testbed.emulator import TEST_APP_ID, TEST_ECC_IDS, TEST_ENV_ID, EmulatorError
 
 pytestmark = pytest.mark.sdk
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.support.emulator import TEST_APP_ID, TEST_ENV_ID
+from testbed.emulator import TEST_APP_ID, TEST_ENV_ID
 
 pytestmark = pytest.mark.sdk
 

@@ -1,4 +1,4 @@
-"""Specification of providers.hashing: hash_paths and hash_values."""
+"""Specification of restart_trigger.hashing: hash_paths and hash_values."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from providers.hashing import hash_paths, hash_values
+from restart_trigger.hashing import hash_paths, hash_values
 
 HEADER = b"restart-trigger/hash_paths/v1\n"
 EMPTY = "sha256:" + hashlib.sha256(HEADER).hexdigest()

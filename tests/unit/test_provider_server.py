@@ -6,7 +6,7 @@ import sys
 import types
 from concurrent.futures import ThreadPoolExecutor
 
-from providers import provider_server
+from restart_trigger import provider_server
 
 
 def fake_server_main(monkeypatch):

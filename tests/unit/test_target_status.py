@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from providers.targets import decode_edas_status, decode_webplus_change
+from restart_trigger.targets.edas import decode_status as decode_edas_status
+from restart_trigger.targets.webplus import decode_change as decode_webplus_change
 
 
 @pytest.mark.parametrize(

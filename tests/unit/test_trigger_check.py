@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from providers.restart_trigger import RestartTriggerProvider
-from providers.targets import UNKNOWN
+from restart_trigger.provider import RestartTriggerProvider
+from restart_trigger.validation import UNKNOWN
 
 EDAS = {"kind": "edas", "app_id": "app-1"}
 WEB = {"kind": "webplus", "env_id": "we-1"}

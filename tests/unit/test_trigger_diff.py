@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from providers.restart_trigger import RestartTriggerProvider
-from providers.targets import UNKNOWN
+from restart_trigger.provider import RestartTriggerProvider
+from restart_trigger.validation import UNKNOWN
 
 OLD = {
     "hash": "sha256:old",

@@ -6,7 +6,7 @@ summary listed were restarted.
 
 The unit fixture ``tests/unit/fixtures/preview_mixed.json`` is this test's preview with
 machine-specific noise removed. Regenerate it with
-``GITOPS_UPDATE_FIXTURE=1 pytest tests/e2e/test_gitops_preview.py``; otherwise the test checks
+``PREVIEW_SUMMARY_UPDATE_FIXTURE=1 pytest tests/e2e/test_preview_summary_e2e.py``; otherwise the test checks
 that the fixture still summarizes exactly like today's real preview (CLI or program drift).
 """
 
@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from providers.gitops import summarize_preview
+from restart_trigger.preview_summary import summarize_preview
 from tests.e2e.conftest import set_triggers
-from tests.support.emulator import (
+from testbed.emulator import (
     EXTRA_WORLD,
     RESTARTS,
     TEST_APP2_ID,
@@ -149,13 +149,13 @@ def test_summary_of_a_real_preview_lists_exactly_the_restarts_up_performs(emulat
 
     # The unit fixture is this very preview: keep it in step with the real CLI.
     scrubbed = scrub(preview, stack.name, emulator.base_url)
-    if os.environ.get("GITOPS_UPDATE_FIXTURE"):
+    if os.environ.get("PREVIEW_SUMMARY_UPDATE_FIXTURE"):
         FIXTURE.parent.mkdir(parents=True, exist_ok=True)
         FIXTURE.write_text(json.dumps(scrubbed, indent=2, sort_keys=True) + "\n")
-    assert FIXTURE.exists(), "run with GITOPS_UPDATE_FIXTURE=1 to create the unit fixture"
+    assert FIXTURE.exists(), "run with PREVIEW_SUMMARY_UPDATE_FIXTURE=1 to create the unit fixture"
     assert summarize_preview(json.loads(FIXTURE.read_text())) == summarize_preview(scrubbed), (
         "tests/unit/fixtures/preview_mixed.json no longer matches the real preview: "
-        "regenerate it with GITOPS_UPDATE_FIXTURE=1"
+        "regenerate it with PREVIEW_SUMMARY_UPDATE_FIXTURE=1"
     )
 
     # What up does is what the summary said: these two targets restart, nothing else.

@@ -5,8 +5,8 @@ Config: app_id (the EDAS app the Noop "app" echoes), setting (drives the hash), 
 
 import pulumi
 
-from providers import EdasApplication, RestartTrigger, hash_values
-from providers.noop import Noop
+from restart_trigger import EdasApplication, RestartTrigger, hash_values
+from testbed.noop import Noop
 
 config = pulumi.Config()
 app = Noop("app", config.require("app_id"))

@@ -3,24 +3,19 @@
 Meant for a pull-request comment in a GitOps flow::
 
     pulumi preview --json > preview.json
-    python -m providers.gitops preview.json > comment.md
+    restart-trigger-preview preview.json > comment.md     # or: python -m restart_trigger.preview_summary
 
 Only ``RestartTrigger`` resources are read; everything else in the preview is ignored. What a
-step means follows the provider's ``diff`` (see ``providers/restart_trigger.py``):
-
-* ``update`` with a different ``hash``: every target restarts;
-* ``update`` with the same ``hash``: options only, nothing restarts;
-* ``create``: restarts only with ``restart_on_create``;
-* ``replace`` (target set or region changed): a new trigger, restarting only with
-  ``restart_on_create``;
-* ``delete``: nothing restarts.
+step means is decided by ``plan.decide``, the same function the provider's ``diff``,
+``create`` and ``update`` call: an update restarts when the hash changed; a create or a
+replacement restarts only with ``restart_on_create``; a delete restarts nothing.
 
 Values not known until apply (Pulumi's unknown sentinel in the preview JSON) are shown as
 "(known after apply)"; a hash not known yet counts as a *possible* restart. The output is
 deterministic: rows are sorted, and no time, duration or random id from the preview is shown.
 
 It reads the preview JSON only and calls nothing; it takes the provider's option names and
-defaults from ``providers.restart_trigger`` so the two cannot drift apart (run it with the
+defaults from ``restart_trigger.provider`` so the two cannot drift apart (run it with the
 project's virtualenv). Bad input exits 2 with a message on stderr.
 """
 
@@ -33,13 +28,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from providers.restart_trigger import DEFAULT_TIMEOUT, OPTIONS
-from providers.targets import UNKNOWN
+from restart_trigger.inputs import DEFAULT_TIMEOUT, OPTIONS
+from restart_trigger.plan import decide
+from restart_trigger.targets import view_targets
+from restart_trigger.validation import KNOWN_AFTER_APPLY, is_secret, is_unknown, shown
 
 TRIGGER_TYPE = "pulumi-python:dynamic/restart:RestartTrigger"
-# The signature key Pulumi uses for a serialized secret value.
-_SECRET_SIG = "4dabf18193072939515e22adb298388d"
-KNOWN_AFTER_APPLY = "(known after apply)"
 
 HASH_CHARS = 12
 
@@ -63,14 +57,6 @@ class PreviewFormatError(ValueError):
 
 
 # -- value helpers ------------------------------------------------------------------------------
-def _is_unknown(value: Any) -> bool:
-    return isinstance(value, str) and value == UNKNOWN
-
-
-def _is_secret(value: Any) -> bool:
-    return isinstance(value, Mapping) and _SECRET_SIG in value
-
-
 def _cell(text: str) -> str:
     """Make text safe inside a Markdown table cell (one line, no column break)."""
     return " ".join(str(text).split()).replace("|", "\\|")
@@ -87,104 +73,14 @@ def short_hash(value: Any) -> str:
     """``sha256:<hex>`` -> its first 12 hex digits; other values shown as they are (cut)."""
     if value is None:
         return "—"
-    if _is_unknown(value):
+    if is_unknown(value):
         return KNOWN_AFTER_APPLY
-    if _is_secret(value) or value == "[secret]":
+    if is_secret(value):
         return "[secret]"
     text = str(value)
     if text.startswith("sha256:"):
         return text[len("sha256:") : len("sha256:") + HASH_CHARS]
     return text if len(text) <= HASH_CHARS + 4 else text[:HASH_CHARS] + "…"
-
-
-def _show(value: Any) -> str:
-    """One option value in words."""
-    if value is None:
-        return "unset"
-    if _is_unknown(value):
-        return KNOWN_AFTER_APPLY
-    if _is_secret(value):
-        return "[secret]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-# -- targets ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Target:
-    """One target as written in the trigger's ``targets`` input."""
-
-    kind: str  # "edas", "webplus" or "unknown"
-    ident: str
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
-
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.ident}"
-
-    @property
-    def label(self) -> str:
-        if self.kind == "edas":
-            return f"EDAS app {self.ident}"
-        if self.kind == "webplus":
-            return f"Web+ env {self.ident}"
-        return f"target {self.ident}"
-
-    def strategy(self) -> str:
-        """How this target restarts: which instances, in which batches."""
-        raw = self.raw
-        if self.kind == "edas":
-            ecc = raw.get("ecc_ids")
-            if ecc is None:
-                return "all instances"
-            if _is_unknown(ecc):
-                return f"ECC {KNOWN_AFTER_APPLY}"
-            if isinstance(ecc, list):
-                return "ECC " + ",".join(
-                    KNOWN_AFTER_APPLY if _is_unknown(e) else str(e) for e in ecc
-                )
-            return f"ECC {_show(ecc)}"
-        if self.kind == "webplus":
-            parts = []
-            size, percent = raw.get("batch_size"), raw.get("batch_percent")
-            if size is not None:
-                parts.append(f"batches of {_show(size)}")
-            elif percent is not None:
-                parts.append(f"{_show(percent)}% per batch")
-            else:
-                parts.append("default batches")
-            if raw.get("batch_interval") is not None:
-                parts.append(f"batch interval {_show(raw['batch_interval'])}")
-            pause = raw.get("pause_between_batches")
-            if pause is True:
-                parts.append("pause between batches")
-            elif _is_unknown(pause):
-                parts.append(f"pause between batches {KNOWN_AFTER_APPLY}")
-            return ", ".join(parts)
-        return KNOWN_AFTER_APPLY
-
-
-def parse_targets(raw: Any) -> list[Target]:
-    """The targets of a trigger's inputs, tolerant of unknowns and odd shapes."""
-    if raw is None:
-        return []
-    if _is_unknown(raw) or not isinstance(raw, list):
-        return [Target("unknown", KNOWN_AFTER_APPLY)]
-    out = []
-    for entry in raw:
-        if not isinstance(entry, Mapping):
-            out.append(Target("unknown", KNOWN_AFTER_APPLY))
-            continue
-        kind = entry.get("kind")
-        if kind not in ("edas", "webplus"):
-            kind = "edas" if "app_id" in entry else "webplus" if "env_id" in entry else "unknown"
-        ident = entry.get("app_id" if kind == "edas" else "env_id")
-        text = KNOWN_AFTER_APPLY if ident is None or _is_unknown(ident) else str(ident)
-        out.append(Target(kind, text, entry))
-    return out
 
 
 def _trigger_strategy(inputs: Mapping[str, Any], n_targets: int) -> str:
@@ -194,13 +90,13 @@ def _trigger_strategy(inputs: Mapping[str, Any], n_targets: int) -> str:
     timeout = inputs.get("timeout")
     if wait is False:
         parts.append("no wait")
-    elif _is_unknown(wait):
+    elif is_unknown(wait):
         parts.append(f"wait {KNOWN_AFTER_APPLY}")
     else:
-        parts.append(f"wait up to {_show(DEFAULT_TIMEOUT if timeout is None else timeout)}s")
+        parts.append(f"wait up to {shown(DEFAULT_TIMEOUT if timeout is None else timeout)}s")
     max_parallel = inputs.get("max_parallel")
     if max_parallel is not None and n_targets > 1:
-        parts.append(f"{_show(max_parallel)} at a time")
+        parts.append(f"{shown(max_parallel)} at a time")
     return ", ".join(parts)
 
 
@@ -229,14 +125,14 @@ class TriggerChange:
         return (self.new or {}).get("hash")
 
     def restarts(self) -> bool | None:
-        """True: restarts; False: does not; None: depends on a value known only at apply."""
+        """True: restarts; False: does not; None: depends on a value known only at apply.
+
+        The provider's own decision (``plan.decide``): an update compares old and new inputs,
+        a create or a replacement is a new trigger."""
         if self.op == "update":
-            if _is_unknown(self.new_hash) or _is_unknown(self.old_hash):
-                return None
-            return self.old_hash != self.new_hash
+            return decide(self.old or {}, self.new or {}).restart
         if self.op in ("create", "replace"):
-            flag = (self.new or {}).get("restart_on_create")
-            return None if _is_unknown(flag) else flag is True
+            return decide(None, self.new or {}).restart
         return False
 
 
@@ -314,11 +210,11 @@ def _changed_options(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
     out = []
     for key in OPTIONS:
         if old.get(key) != new.get(key):
-            out.append(f"{key} {_show(old.get(key))} → {_show(new.get(key))}")
-    old_t = {t.key: t for t in parse_targets(old.get("targets"))}
-    new_t = {t.key: t for t in parse_targets(new.get("targets"))}
+            out.append(f"{key} {shown(old.get(key))} → {shown(new.get(key))}")
+    old_t = {t.key: t for t in view_targets(old.get("targets"))}
+    new_t = {t.key: t for t in view_targets(new.get("targets"))}
     for key in sorted(old_t.keys() & new_t.keys()):
-        before, after = old_t[key].strategy(), new_t[key].strategy()
+        before, after = old_t[key].strategy, new_t[key].strategy
         if before != after:
             out.append(f"{new_t[key].label}: {before} → {after}")
     if old_t.keys() != new_t.keys():
@@ -332,8 +228,8 @@ def _changed_options(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
 
 
 def _target_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
-    before = ", ".join(sorted(t.label for t in parse_targets(old.get("targets")))) or "none"
-    after = ", ".join(sorted(t.label for t in parse_targets(new.get("targets")))) or "none"
+    before = ", ".join(sorted(t.label for t in view_targets(old.get("targets")))) or "none"
+    after = ", ".join(sorted(t.label for t in view_targets(new.get("targets")))) or "none"
     return f"{before} → {after}"
 
 
@@ -346,7 +242,7 @@ def _replace_what(change: TriggerChange) -> str:
     if "targets" in reasons:
         parts.append(f"targets changed ({_target_change(old, new)})")
     if "region" in reasons:
-        parts.append(f"region changed ({_show(old.get('region'))} → {_show(new.get('region'))})")
+        parts.append(f"region changed ({shown(old.get('region'))} → {shown(new.get('region'))})")
     parts += [f"{r} changed" for r in reasons if r not in ("targets", "region")]
     return "; ".join(parts) or "replaced"
 
@@ -379,7 +275,7 @@ def _quiet_line(change: TriggerChange) -> str:
 
 def _restart_rows(change: TriggerChange, sure: bool) -> list[tuple[str, ...]]:
     new = change.new or {}
-    targets = parse_targets(new.get("targets"))
+    targets = view_targets(new.get("targets"))
     common = _trigger_strategy(new, len(targets))
     old_hash = short_hash(change.old_hash) if change.op != "create" else "—"
     hashes = f"{old_hash} → {short_hash(change.new_hash)}"
@@ -390,7 +286,7 @@ def _restart_rows(change: TriggerChange, sure: bool) -> list[tuple[str, ...]]:
             (
                 _code(change.name),
                 _cell(target.label),
-                _cell(f"{target.strategy()}; {common}"),
+                _cell(f"{target.strategy}; {common}"),
                 _cell(hashes),
                 _cell(why),
             )
@@ -465,9 +361,9 @@ def _read(path: str | None, stdin: TextIO) -> tuple[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m providers.gitops [FILE]``: Markdown to stdout; 0 on success, 2 on bad input."""
+    """``python -m restart_trigger.preview_summary [FILE]``: Markdown to stdout; 0 on success, 2 on bad input."""
     parser = argparse.ArgumentParser(
-        prog="python -m providers.gitops",
+        prog="restart-trigger-preview",
         description="Summarize `pulumi preview --json` output as Markdown: the restarts it plans.",
     )
     parser.add_argument("file", nargs="?", help="the preview JSON (default: stdin)")

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 TEST_REGION = "cn-hangzhou"
 TEST_ACCOUNT_ID = "1000000000000042"

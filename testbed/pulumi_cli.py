@@ -1,9 +1,9 @@
-"""Drive the real Pulumi CLI from tests.
+"""Drive the real Pulumi CLI from tests and benchmarks.
 
 The environment comes from ``scripts/env.sh`` (the project's one place for offline,
-non-interactive defaults), with the backend moved to a temporary folder so tests never touch
-the demo stack's state. Test programs live in ``tests/e2e/programs/<name>/`` and are copied to a
-temporary folder per test, so stack config files never land in the repository.
+non-interactive defaults), with the backend moved to a temporary folder so runs never touch
+the demo stack's state. Programs live in ``testbed/programs/<name>/`` and are copied to a
+temporary folder per run, so stack config files never land in the repository.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-PROGRAMS = REPO / "tests" / "e2e" / "programs"
+REPO = Path(__file__).resolve().parents[1]
+PROGRAMS = REPO / "testbed" / "programs"
 
 # Credentials and settings from the developer's own shell must not leak into tests.
 _SCRUBBED_PREFIXES = ("ALICLOUD_", "ALIBABA_CLOUD_", "ALIBABACLOUD_", "PULUMI_")
@@ -42,8 +42,9 @@ def pulumi_env(backend_dir: Path, home_dir: Path, **extra: str) -> dict[str, str
     env = dict(_env_from_script())
     env["PULUMI_BACKEND_URL"] = f"file://{backend_dir}"
     env["HOME"] = str(home_dir)  # no ~/.aliyun/config.json of the developer's
-    # Test programs are copied outside the repo: let the program and the dynamic provider
-    # process (started by the engine) import `providers` from the checkout.
+    # Programs are copied outside the repo: let the program and the dynamic provider process
+    # (started by the engine) import `testbed` (fleet ids, the no-op resource) from the
+    # checkout. `restart_trigger` itself comes from the virtualenv, where it is installed.
     env["PYTHONPATH"] = str(REPO)
     env.update(extra)
     return env

@@ -11,9 +11,9 @@ fleet:timeout              the triggers' timeout option (default 1800)
 
 import pulumi
 
-from providers import EdasApplication, RestartTrigger, WebPlusEnvironment
-from providers.noop import Noop
-from tests.support.fleet import target_ids
+from restart_trigger import EdasApplication, RestartTrigger, WebPlusEnvironment
+from testbed.noop import Noop
+from testbed.fleet import target_ids
 
 config = pulumi.Config("fleet")
 kind = config.get("kind") or "trigger"

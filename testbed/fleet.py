@@ -1,4 +1,4 @@
-"""Ids and emulator seeds for the fleet program (tests/e2e/programs/fleet)."""
+"""Ids and emulator seeds for the fleet program (testbed/programs/fleet)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 import pulumi
 
-from providers.noop import Noop
+from testbed.noop import Noop
 
 value = pulumi.Config().get("value") or "hello"
 resource = Noop("noop", value)

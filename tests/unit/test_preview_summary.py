@@ -1,7 +1,7 @@
-"""providers.gitops: `pulumi preview --json` -> Markdown summary of the restarts it plans.
+"""restart_trigger.preview_summary: `pulumi preview --json` -> Markdown summary of the restarts it plans.
 
 ``fixtures/preview_mixed.json`` is a real preview of the example stack (written by
-tests/e2e/test_gitops_preview.py); the other cases are built in the same shape.
+tests/e2e/test_preview_summary_e2e.py); the other cases are built in the same shape.
 """
 
 from __future__ import annotations
@@ -15,15 +15,14 @@ from typing import Any
 
 import pytest
 
-from providers.gitops import (
-    KNOWN_AFTER_APPLY,
+from restart_trigger.preview_summary import (
     TRIGGER_TYPE,
-    UNKNOWN,
     PreviewFormatError,
     main,
     short_hash,
     summarize_preview,
 )
+from restart_trigger.validation import KNOWN_AFTER_APPLY, UNKNOWN
 
 FIXTURE = Path(__file__).parent / "fixtures" / "preview_mixed.json"
 H1 = "sha256:" + "a1" * 32

@@ -1,0 +1,130 @@
+"""The trigger's inputs and outputs by name, their defaults, and ``check`` of every field.
+
+``check_inputs`` is what the provider's ``check`` runs at ``pulumi preview``: it returns the
+normalized inputs (defaults filled in, targets in canonical form) and every failure as a
+(property path, reason) pair that names the field and the fix. ``check_stack_config`` does the
+same for the ``alicloud:*`` settings that can be judged without credentials.
+
+Pure: no pulumi import, no API call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from restart_trigger.aliyun import (
+    CredentialsError,
+    parse_endpoints,
+    validate_endpoint,
+    validate_region,
+)
+from restart_trigger.targets import parse_targets
+from restart_trigger.validation import Failures, is_number, is_unknown, show
+
+DEFAULT_TIMEOUT = 1800
+MAX_TIMEOUT = 24 * 3600
+
+# Inputs that tune how a restart runs; changing only these never restarts anything.
+OPTIONS = ("restart_on_create", "wait", "timeout", "max_parallel", "region", "endpoint")
+INPUTS = ("hash", "targets", *OPTIONS)
+# Defaults filled in by check (so state shows what was in force).
+DEFAULTS: dict[str, Any] = {"restart_on_create": False, "wait": True, "timeout": DEFAULT_TIMEOUT}
+# Outputs that describe the last restart, carried over when an update does not restart.
+RESTART_OUTPUTS = (
+    "change_order_id",
+    "change_order_ids",
+    "request_ids",
+    "statuses",
+    "restarted_at",
+    "restarted_hash",
+)
+
+
+def inputs_of(props: Mapping[str, Any]) -> dict[str, Any]:
+    """The trigger's inputs out of a props dict (outputs carry them too)."""
+    return {k: props.get(k) for k in INPUTS}
+
+
+def check_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Normalize and check every input; return (inputs, failures)."""
+    failures = Failures()
+    inputs: dict[str, Any] = inputs_of(news)
+
+    h = news.get("hash")
+    if not is_unknown(h) and (not isinstance(h, str) or not h.strip()):
+        failures.add(
+            "hash",
+            "must be a non-empty string, e.g. hash=hash_paths('config/api') or hash_values({...})",
+        )
+
+    parsed = parse_targets(news.get("targets"))
+    inputs["targets"] = parsed.normalized
+    failures.items.extend(parsed.failures.items)
+
+    for name in ("restart_on_create", "wait"):
+        value = news.get(name)
+        if value is None:
+            inputs[name] = DEFAULTS[name]
+        elif not is_unknown(value) and not isinstance(value, bool):
+            failures.add(name, f"must be true or false, got {show(value)}")
+
+    timeout = news.get("timeout")
+    if timeout is None:
+        inputs["timeout"] = DEFAULTS["timeout"]
+    elif not is_unknown(timeout):
+        if not is_number(timeout):
+            failures.add("timeout", f"must be a number of seconds, got {show(timeout)}")
+        elif not 0 < timeout <= MAX_TIMEOUT:
+            failures.add(
+                "timeout",
+                f"must be more than 0 and at most {MAX_TIMEOUT} seconds, got {show(timeout)}",
+            )
+
+    max_parallel = news.get("max_parallel")
+    if max_parallel is not None and not is_unknown(max_parallel):
+        if not is_number(max_parallel) or max_parallel != int(max_parallel) or max_parallel < 1:
+            failures.add(
+                "max_parallel",
+                f"must be a whole number of at least 1 (or left out for all at once), "
+                f"got {show(max_parallel)}",
+            )
+
+    region = news.get("region")
+    if region is not None and not is_unknown(region):
+        try:
+            validate_region(region)
+        except (TypeError, ValueError):
+            failures.add(
+                "region",
+                f"{show(region)} is not a valid Alibaba Cloud region id (lowercase words joined "
+                "by '-', e.g. 'cn-hangzhou'); fix this trigger's region or leave it out to use "
+                "alicloud:region",
+            )
+
+    endpoint = news.get("endpoint")
+    if endpoint is not None and not is_unknown(endpoint):
+        try:
+            inputs["endpoint"] = validate_endpoint(endpoint, field="endpoint")
+        except (TypeError, ValueError) as exc:
+            failures.add("endpoint", str(exc).removeprefix("endpoint: "))
+
+    return inputs, failures.items
+
+
+def check_stack_config(config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The alicloud:* settings that can be judged without credentials, so that a typo there
+    fails the preview instead of the first restart. Missing credentials are deliberately not
+    reported: previews run without secrets (GitOps), and the deploy job may bring them."""
+    failures = []
+    region = config.get("alicloud:region")
+    if region:
+        try:
+            validate_region(region)
+        except ValueError as exc:
+            failures.append(("alicloud:region", str(exc)))
+    try:
+        parse_endpoints(config.get("alicloud:endpoints"))
+    except (CredentialsError, ValueError) as exc:
+        failures.append(("alicloud:endpoints", str(exc)))
+    return failures

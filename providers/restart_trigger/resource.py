@@ -1,0 +1,83 @@
+"""``RestartTrigger``: the resource a Pulumi program declares (the program side).
+
+It only shapes inputs: every check runs in the provider's ``check`` (``inputs.py``), so a
+mistake is reported at ``pulumi preview`` with the field's path, whatever language of config
+(stack YAML, Python literals, Outputs) it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi.dynamic as dynamic
+
+from restart_trigger.inputs import RESTART_OUTPUTS
+from restart_trigger.provider import RestartTriggerProvider
+from restart_trigger.targets import EdasApplication, WebPlusEnvironment
+
+TargetInput = EdasApplication | WebPlusEnvironment | Mapping[str, Any]
+
+
+class RestartTrigger(dynamic.Resource, module="restart", name="RestartTrigger"):
+    """Restarts EDAS applications and Web+ environments when ``hash`` changes.
+
+    Args:
+        resource_name: the Pulumi resource name.
+        targets: what to restart: ``EdasApplication(app_id=..., ecc_ids=[...])`` and/or
+            ``WebPlusEnvironment(env_id=..., batch_size=...)``; ids may be Outputs (of a
+            ``pulumi_alicloud`` resource, say).
+        hash: any string that changes when the targets must restart, typically
+            ``hash_paths("config/api")`` or ``hash_values({...})``.
+        restart_on_create: restart when the trigger is first created (default False).
+        wait: wait for every change order to finish, failing the update if one fails
+            (default True); with False the update ends once the restarts are accepted.
+        timeout: seconds the whole update may take, waits included (default 1800).
+        max_parallel: how many targets restart at the same time (default: all).
+        region: Alibaba Cloud region (default: ``alicloud:region`` config, then the env).
+        endpoint: one endpoint URL for both products, e.g. the local emulator's
+            (default: resolved per region; ``alicloud:endpoints`` config also works).
+
+    Outputs: ``change_order_id`` (with one target), ``change_order_ids`` (``{"edas:<app_id>" |
+    "webplus:<env_id>": id}``), ``request_ids``, ``statuses`` (running, paused, succeeded,
+    failed, unknown), ``restarted_at`` (UTC, ISO 8601) and ``restarted_hash``.
+    """
+
+    hash: pulumi.Output[str]
+    targets: pulumi.Output[list[dict[str, Any]]]
+    change_order_id: pulumi.Output[str | None]
+    change_order_ids: pulumi.Output[dict[str, str]]
+    request_ids: pulumi.Output[dict[str, str]]
+    statuses: pulumi.Output[dict[str, str]]
+    restarted_at: pulumi.Output[str | None]
+    restarted_hash: pulumi.Output[str | None]
+
+    def __init__(
+        self,
+        resource_name: str,
+        targets: Sequence[TargetInput] | pulumi.Input[Any],
+        hash: pulumi.Input[str],  # noqa: A002 - the public name of the input
+        *,
+        restart_on_create: pulumi.Input[bool] | None = None,
+        wait: pulumi.Input[bool] | None = None,
+        timeout: pulumi.Input[float] | None = None,
+        max_parallel: pulumi.Input[int] | None = None,
+        region: pulumi.Input[str] | None = None,
+        endpoint: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        if isinstance(targets, list | tuple):
+            targets = [t.to_input() if hasattr(t, "to_input") else t for t in targets]
+        props: dict[str, Any] = {
+            "hash": hash,
+            "targets": targets,
+            "restart_on_create": restart_on_create,
+            "wait": wait,
+            "timeout": timeout,
+            "max_parallel": max_parallel,
+            "region": region,
+            "endpoint": endpoint,
+        }
+        props.update({name: None for name in RESTART_OUTPUTS})
+        super().__init__(RestartTriggerProvider(), resource_name, props, opts)

@@ -1,0 +1,218 @@
+"""The kinds of target a trigger restarts, one module each, and the one parser of the
+``targets`` input that the provider (``check``, ``diff``, ``update``) and the preview summary
+share.
+
+=============  =====================  ==========  =====================================
+kind           input class            key         API
+=============  =====================  ==========  =====================================
+``edas``       ``EdasApplication``    ``edas:``   EDAS ``RestartApplication``
+``webplus``    ``WebPlusEnvironment`` ``webplus:`` Web+ ``RestartAppEnv``
+=============  =====================  ==========  =====================================
+
+A new kind is a module with an input class and a :class:`~restart_trigger.targets.base.Target`
+subclass, listed in ``KINDS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from restart_trigger.targets.base import (
+    FAILED,
+    PAUSED,
+    RUNNING,
+    SUCCEEDED,
+    UNKNOWN_STATE,
+    ChangeStatus,
+    Target,
+)
+from restart_trigger.targets.edas import EdasApplication, EdasTarget
+from restart_trigger.targets.webplus import WebPlusEnvironment, WebPlusTarget
+from restart_trigger.validation import KNOWN_AFTER_APPLY, Failures, is_unknown
+
+KINDS: dict[str, type[Target]] = {cls.kind: cls for cls in (EdasTarget, WebPlusTarget)}
+INPUT_CLASSES = (EdasApplication, WebPlusEnvironment)
+_BY_ID_FIELD = {cls.id_field: cls for cls in KINDS.values()}
+
+__all__ = [
+    "FAILED",
+    "KINDS",
+    "PAUSED",
+    "RUNNING",
+    "SUCCEEDED",
+    "UNKNOWN_STATE",
+    "ChangeStatus",
+    "EdasApplication",
+    "ParsedTargets",
+    "Target",
+    "TargetView",
+    "WebPlusEnvironment",
+    "parse_targets",
+    "target_keys",
+    "view_targets",
+]
+
+
+def _example() -> str:
+    return " or ".join(f"[{{{cls.id_field}: ...}}]" for cls in KINDS.values())
+
+
+def kind_of(raw: Mapping[str, Any], path: str, failures: Failures | None = None) -> type[Target] | None:
+    """The kind of one ``targets`` entry: its ``kind`` field, else the id field it has.
+
+    With ``failures``, a missing, contradictory or unknown kind is reported there."""
+    report = failures.add if failures is not None else (lambda _p, _r: None)
+    kind = raw.get("kind")
+    has = [name for name in _BY_ID_FIELD if name in raw]
+    if kind is not None and not is_unknown(kind):
+        cls = KINDS.get(kind)
+        if cls is None:
+            names = ", ".join(repr(k) for k in KINDS)
+            report(f"{path}.kind", f"must be one of {names}, got {kind!r}")
+            return None
+        wrong = [name for name in has if _BY_ID_FIELD[name] is not cls]
+        if wrong:
+            report(path, f"a {kind} target takes no {wrong[0]}: use one entry per target")
+            return None
+        return cls
+    if len(has) > 1:
+        report(
+            path,
+            f"set only one of {', '.join(has)}: each entry is one target; use one entry per "
+            "target",
+        )
+        return None
+    if not has:
+        inputs = " or ".join(f"{c.__name__}({k.id_field}=...)" for c, k in _input_kinds())
+        report(path, f"names no target: use {inputs}")
+        return None
+    return _BY_ID_FIELD[has[0]]
+
+
+def _input_kinds() -> list[tuple[type, type[Target]]]:
+    return list(zip(INPUT_CLASSES, KINDS.values(), strict=True))
+
+
+@dataclass
+class ParsedTargets:
+    """What :func:`parse_targets` found: the targets (when valid), the normalized input
+    dicts (stored as the trigger's input), and the failures."""
+
+    targets: list[Target] = field(default_factory=list)
+    normalized: Any = field(default_factory=list)
+    failures: Failures = field(default_factory=Failures)
+
+
+def parse_targets(raw: Any, path: str = "targets") -> ParsedTargets:
+    """Check the ``targets`` input field by field and build the targets.
+
+    Unknown values (a preview before an Output resolves) are let through unchecked; targets
+    with an unknown id are not built (so ``targets`` is then partial).
+    """
+    out = ParsedTargets()
+    if is_unknown(raw):
+        out.normalized = raw
+        return out
+    if raw is None:
+        out.failures.add(path, f"is required: list what to restart, e.g. {_example()}")
+        return out
+    if not isinstance(raw, list):
+        names = "/".join(cls.__name__ for cls in INPUT_CLASSES)
+        out.failures.add(
+            path,
+            f"must be a list of {names} (or mappings with "
+            f"{' / '.join(_BY_ID_FIELD)}), got {type(raw).__name__}; write a list even for one "
+            "target",
+        )
+        return out
+    if not raw:
+        out.failures.add(path, "must name at least one target")
+        return out
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(raw):
+        here = f"{path}[{i}]"
+        if is_unknown(entry):
+            out.normalized.append(entry)
+            continue
+        if not isinstance(entry, Mapping):
+            names = " or ".join(cls.__name__ for cls in INPUT_CLASSES)
+            out.failures.add(here, f"must be a {names}, got {entry!r}")
+            continue
+        cls = kind_of(entry, here, out.failures)
+        if cls is None:
+            continue
+        extra = sorted(set(entry) - cls.fields)
+        if extra:
+            allowed = ", ".join(sorted(cls.fields - {"kind"}))
+            out.failures.add(
+                f"{here}.{extra[0]}", f"unknown field for a {cls.kind} target; allowed: {allowed}"
+            )
+        before = len(out.failures)
+        cls.validate(entry, here, out.failures)
+        normalized = {
+            "kind": cls.kind,
+            **{k: v for k, v in entry.items() if k != "kind" and v is not None},
+        }
+        out.normalized.append(normalized)
+        if len(out.failures) != before or is_unknown(entry[cls.id_field]):
+            continue
+        target = cls.from_input(normalized)
+        if target.key in seen:
+            out.failures.add(
+                here, f"duplicate target {target.key} (also {path}[{seen[target.key]}])"
+            )
+            continue
+        seen[target.key] = i
+        out.targets.append(target)
+    return out
+
+
+def target_keys(raw: Any) -> list[str] | None:
+    """The sorted keys of a stored ``targets`` input, or None when any is not known."""
+    if not isinstance(raw, list):
+        return None
+    keys = []
+    for entry in raw:
+        if not isinstance(entry, Mapping):
+            return None
+        cls = kind_of(entry, "")
+        if cls is None or is_unknown(entry.get(cls.id_field)) or entry.get(cls.id_field) is None:
+            return None
+        keys.append(f"{cls.kind}:{entry[cls.id_field]}")
+    return sorted(keys)
+
+
+@dataclass(frozen=True)
+class TargetView:
+    """One target as a reader of a preview sees it (values may not be known yet)."""
+
+    kind: str
+    ident: str
+    label: str
+    strategy: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.ident}"
+
+
+def view_targets(raw: Any) -> list[TargetView]:
+    """The targets of a trigger's inputs as a preview shows them: tolerant of unknowns and of
+    shapes ``check`` would refuse."""
+    if raw is None:
+        return []
+    unknown = TargetView("unknown", KNOWN_AFTER_APPLY, f"target {KNOWN_AFTER_APPLY}", KNOWN_AFTER_APPLY)
+    if is_unknown(raw) or not isinstance(raw, list):
+        return [unknown]
+    out = []
+    for entry in raw:
+        cls = kind_of(entry, "") if isinstance(entry, Mapping) else None
+        if cls is None:
+            out.append(unknown)
+            continue
+        ident = entry.get(cls.id_field)
+        text = KNOWN_AFTER_APPLY if ident is None or is_unknown(ident) else str(ident)
+        out.append(TargetView(cls.kind, text, f"{cls.title} {text}", cls.strategy(entry)))
+    return out

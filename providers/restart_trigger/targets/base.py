@@ -1,0 +1,134 @@
+"""What every kind of target shares: the change status it reports, and "restart once, waiting
+while another change runs".
+
+A kind of target is one module in this package (``edas``, ``webplus``, ...), holding two
+classes:
+
+* the *input* class users write in a Pulumi program (``EdasApplication(app_id=...)``): fields
+  may be Pulumi Outputs, and ``to_input()`` turns it into the plain dict stored as an input;
+* the *target* class (a :class:`Target`) that the provider rebuilds from that dict once every
+  value is known and checked: plain typed fields, and the kind's knowledge of the API: its
+  fields and their checks, how it restarts, when a refusal means "busy", how its status reads,
+  how it is labelled in the preview summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from restart_trigger.aliyun import AliyunClient, BusinessError, RestartResult
+from restart_trigger.backoff import Backoff, Deadline
+from restart_trigger.validation import Failures
+
+RUNNING, PAUSED, SUCCEEDED, FAILED, UNKNOWN_STATE = (
+    "running",
+    "paused",
+    "succeeded",
+    "failed",
+    "unknown",
+)
+
+# While another change runs on a target, its restart is refused: look again after 1 s, then
+# back off to every 10 s (a restart of a large application takes minutes).
+BUSY_BACKOFF = Backoff(first=1.0, factor=1.5, cap=10.0)
+
+
+@dataclass(frozen=True)
+class ChangeStatus:
+    """Where one change order (EDAS) or change (Web+) stands.
+
+    ``state`` is one of running, paused, succeeded, failed, unknown; ``detail`` is the raw
+    status in words (e.g. ``EDAS status 3 (failed)``); ``message`` is the failing task's error
+    message when the API gives one.
+    """
+
+    state: str
+    detail: str
+    message: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (SUCCEEDED, FAILED)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target the provider restarts: one per kind, built by ``from_input`` from a checked
+    input dict. Subclasses set the class attributes and implement the methods below."""
+
+    kind: ClassVar[str]
+    """The ``kind`` written in inputs, and the prefix of the target's key."""
+    id_field: ClassVar[str]
+    """The input field that names the target (``app_id``, ``env_id``)."""
+    fields: ClassVar[frozenset[str]]
+    """Every field an input dict of this kind may have (``kind`` included)."""
+    title: ClassVar[str]
+    """How the kind reads in words (``EDAS app``)."""
+
+    @property
+    def ident(self) -> str:
+        return getattr(self, self.id_field)
+
+    @property
+    def key(self) -> str:
+        """``<kind>:<id>``: the target's name in outputs (``change_order_ids``) and messages."""
+        return f"{self.kind}:{self.ident}"
+
+    # -- the kind's inputs ----------------------------------------------------------------------
+    @classmethod
+    def validate(cls, raw: Mapping[str, Any], path: str, failures: Failures) -> None:
+        """Add a failure for every bad field of ``raw`` (its id and options)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_input(cls, raw: Mapping[str, Any]) -> Target:
+        """Build the target from a checked input dict with every value known."""
+        raise NotImplementedError
+
+    @classmethod
+    def strategy(cls, raw: Mapping[str, Any]) -> str:
+        """How a target written as ``raw`` restarts (which instances, which batches), in
+        words, for the preview summary; values not known yet read "(known after apply)"."""
+        raise NotImplementedError
+
+    # -- the kind's API -------------------------------------------------------------------------
+    def send_restart(self, client: AliyunClient, known_change_ids: list[str]) -> RestartResult:
+        """Ask the service to restart the target once (the client never resends blindly)."""
+        raise NotImplementedError
+
+    def is_busy(self, client: AliyunClient, refusal: BusinessError) -> bool:
+        """Whether a refusal means "another change is still running on this target"."""
+        raise NotImplementedError
+
+    def status(self, client: AliyunClient, change_id: str) -> ChangeStatus:
+        """Where the change ``change_id`` of this target stands."""
+        raise NotImplementedError
+
+    # -- shared ---------------------------------------------------------------------------------
+    def restart(
+        self,
+        client: AliyunClient,
+        *,
+        known_change_ids: list[str],
+        deadline: Deadline,
+    ) -> RestartResult:
+        """Restart the target; while another change still runs on it, wait and try again.
+
+        A change still running (say, the restart of an interrupted ``pulumi up``) makes the
+        service refuse a new one. Waiting for it beats failing: the restart this update owes
+        still happens, once, after it. Other refusals, or running out of time, raise the
+        service's error. ``known_change_ids`` are never mistaken for this restart when a lost
+        answer has to be looked up.
+        """
+        tries = BUSY_BACKOFF.start(deadline)
+        while True:
+            tries.record_attempt()
+            try:
+                return self.send_restart(client, known_change_ids)
+            except BusinessError as refusal:
+                delay = tries.next_delay()
+                if delay is None or not self.is_busy(client, refusal):
+                    raise
+            tries.wait(delay)

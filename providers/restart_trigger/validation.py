@@ -1,0 +1,123 @@
+"""Field checks shared by the trigger's inputs and every kind of target.
+
+A check never raises: it adds ``(property path, reason)`` to a :class:`Failures`, so that
+``check`` reports every bad field of a preview at once, each naming the field and the fix.
+Values Pulumi does not know yet (a preview before an Output resolves) pass unchecked.
+
+Pure: no pulumi import. ``is_unknown`` recognises the SDK's ``Unknown`` objects only when
+the SDK is already loaded (in a process without pulumi, no such object can exist).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+# The value Pulumi puts in place of an input that is not known yet, on the wire and in
+# `pulumi preview --json` (sdk/python/lib/pulumi/runtime/rpc.py UNKNOWN).
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+# The key that marks a serialized secret value (sdk/python/lib/pulumi/runtime/rpc.py).
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+KNOWN_AFTER_APPLY = "(known after apply)"
+
+
+class Failures:
+    """Collects check failures as (property path, reason) pairs."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, path: str, reason: str) -> None:
+        self.items.append((path, reason))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def is_unknown(value: Any) -> bool:
+    """True for an input not known yet: the SDK's ``pulumi.output.Unknown`` (what check and
+    diff receive) or the raw wire sentinel (what preview JSON holds)."""
+    if isinstance(value, str):
+        return value == UNKNOWN
+    output = sys.modules.get("pulumi.output")
+    unknown_type = getattr(output, "Unknown", None)
+    return isinstance(unknown_type, type) and isinstance(value, unknown_type)
+
+
+def show(value: Any) -> str:
+    """A value as the user wrote it: Pulumi sends every number as a float (2 -> 2.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value)
+
+
+def is_secret(value: Any) -> bool:
+    """A secret as it appears in preview JSON (or its masked text)."""
+    return (isinstance(value, dict) and SECRET_SIG in value) or value == "[secret]"
+
+
+def shown(value: Any) -> str:
+    """A value in words for summaries: unknowns, secrets, booleans and Pulumi's floats as a
+    reader expects them."""
+    if value is None:
+        return "unset"
+    if is_unknown(value):
+        return KNOWN_AFTER_APPLY
+    if is_secret(value):
+        return "[secret]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def check_id(value: Any, path: str, what: str, failures: Failures) -> None:
+    """An id the API takes as one token: a non-empty string, no whitespace, no commas."""
+    if is_unknown(value):
+        return
+    if not isinstance(value, str):
+        failures.add(path, f"must be a string: the {what}, got {show(value)}; quote it in YAML")
+    elif not value.strip():
+        failures.add(
+            path, f'must be a non-empty string: the {what}, e.g. {path.split(".")[-1]}="..."'
+        )
+    elif value != value.strip() or any(c.isspace() for c in value):
+        failures.add(path, f"must not contain whitespace: got {value!r}")
+    elif "," in value:
+        failures.add(path, f"must be a single id without commas: got {value!r}")
+
+
+def check_int(
+    value: Any, path: str, failures: Failures, *, low: int, high: int | None = None
+) -> None:
+    """An optional whole number within [low, high]."""
+    if value is None or is_unknown(value):
+        return
+    if isinstance(value, bool) or not is_number(value) or value != int(value):
+        failures.add(path, f"must be a whole number, got {show(value)}")
+        return
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        failures.add(path, f"must be {bound}, got {show(value)}")
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool): NaN and infinities are no number of anything."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value)
+
+
+def check_bool(value: Any, path: str, failures: Failures) -> None:
+    """An optional true/false."""
+    if value is None or is_unknown(value):
+        return
+    if not isinstance(value, bool):
+        failures.add(path, f"must be true or false, got {show(value)}")
+
+
+def as_int(value: Any) -> int | None:
+    """A checked whole number (Pulumi sends floats) as an int."""
+    return None if value is None else int(value)

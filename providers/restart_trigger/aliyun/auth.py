@@ -10,9 +10,9 @@ The signer is built from the steps of the specification, each a small function:
 6. ``signature``          hex HMAC-SHA256 of the string to sign, keyed with the raw secret
 7. ``authorization``      ``ACS3-HMAC-SHA256 Credential=..,SignedHeaders=..,Signature=..``
 
-Signed headers: ``host`` (with a non-default port), ``content-type`` when present, every
-``x-acs-*`` header, plus any names given in ``extra_signed_headers``. Each call to the handler
-(i.e. each attempt, including retries) gets a fresh ``x-acs-date`` and ``x-acs-signature-nonce``.
+Signed headers: ``host`` (with a non-default port), ``content-type`` when present and every
+``x-acs-*`` header: the minimum the V3 documentation asks for. Each call to the handler (i.e.
+each attempt, including retries) gets a fresh ``x-acs-date`` and ``x-acs-signature-nonce``.
 """
 
 from __future__ import annotations
@@ -136,7 +136,6 @@ class AcsV3Auth(requests.auth.AuthBase):
             ``x-acs-accesskey-id`` are added (and signed).
         clock: returns the current time as an aware datetime; default ``datetime.now(UTC)``.
         nonce: returns a fresh unique nonce string; default 32 random hex digits.
-        extra_signed_headers: more header names to sign when present (default none).
 
     The handler sets ``Host`` explicitly so the signed value is what goes on the wire, and
     converts a ``str`` body to UTF-8 bytes so the hashed bytes are exactly the sent bytes.
@@ -148,12 +147,10 @@ class AcsV3Auth(requests.auth.AuthBase):
         *,
         clock: Callable[[], datetime] = _utc_now,
         nonce: Callable[[], str] = _new_nonce,
-        extra_signed_headers: Iterable[str] = (),
     ) -> None:
         self._credentials = credentials
         self._clock = clock
         self._nonce = nonce
-        self._extra = tuple(h.lower() for h in extra_signed_headers)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(access_key_id={self._credentials.access_key_id!r})"
@@ -184,7 +181,7 @@ class AcsV3Auth(requests.auth.AuthBase):
             headers.pop("x-acs-accesskey-id", None)
 
         parts = urlsplit(request.url or "")
-        names = [*DEFAULT_SIGNED_HEADERS, *self._extra]
+        names = list(DEFAULT_SIGNED_HEADERS)
         names += [k for k in headers if k.lower().startswith("x-acs-")]
         lines, signed = canonical_headers(headers, names)
         canonical = canonical_request(

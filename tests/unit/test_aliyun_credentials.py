@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import pytest
 
-from providers.aliyun import Credentials, CredentialsError, ResolvedSettings, resolve_settings
+from restart_trigger.aliyun import CONFIG_KEYS, Credentials, CredentialsError, resolve_settings
+from restart_trigger.aliyun.credentials import ResolvedSettings
 
 KEY_ID = "test-access-key-id"
 SECRET = "test-secret-value-0123456789"
@@ -32,7 +34,6 @@ def test_stack_config_wins_over_environment(no_profile):
     )
     assert isinstance(settings, ResolvedSettings)
     assert settings.credentials == Credentials("config-key", "config-secret")
-    assert settings.sources["access_key_id"] == "stack config alicloud:accessKey"
 
 
 def test_alicloud_env_names_win_over_alibaba_cloud_names(no_profile):
@@ -58,7 +59,6 @@ def test_config_and_environment_merge_per_setting_like_terraform(no_profile):
     )
     assert settings.credentials == Credentials(KEY_ID, SECRET)
     assert settings.region == "cn-shanghai"
-    assert settings.sources["access_key_secret"] == "environment ALICLOUD_SECRET_KEY"
 
 
 def test_region_precedence_and_default(tmp_path, no_profile):
@@ -191,9 +191,83 @@ def test_repr_and_str_mask_the_secret_and_the_token():
     assert "****" in repr(creds)
 
 
-def test_sources_name_where_values_came_from_never_the_values(no_profile):
-    settings = resolve_settings(
-        {}, {"ALICLOUD_ACCESS_KEY": KEY_ID, "ALICLOUD_SECRET_KEY": SECRET}, no_profile
+def test_a_half_pair_error_names_where_the_half_came_from_never_its_value(no_profile):
+    with pytest.raises(CredentialsError) as excinfo:
+        resolve_settings({}, {"ALICLOUD_SECRET_KEY": SECRET}, no_profile)
+    assert "environment ALICLOUD_SECRET_KEY" in str(excinfo.value)
+    assert SECRET not in str(excinfo.value)
+
+
+def test_the_profile_file_can_be_named_in_stack_config(tmp_path):
+    path = write_profiles(
+        tmp_path,
+        [{"name": "p", "mode": "AK", "access_key_id": "k", "access_key_secret": "s"}],
+        current="p",
     )
-    assert SECRET not in str(settings.sources)
-    assert settings.sources["access_key_secret"] == "environment ALICLOUD_SECRET_KEY"
+    settings = resolve_settings({"alicloud:sharedCredentialsFile": str(path)}, {})
+    assert settings.credentials == Credentials("k", "s")
+
+
+# --- CONFIG_KEYS: what the provider passes on from the engine's config ----------------------
+
+
+class RecordingConfig(Mapping):
+    """A stack config that records every key the resolver looks up."""
+
+    def __init__(self, values) -> None:
+        self.values = dict(values)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return self.values[key]
+
+    def __contains__(self, key):
+        self.read.add(key)
+        return key in self.values
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return self.values.get(key, default)
+
+    def __iter__(self):
+        raise AssertionError("the resolver must look keys up, not list them")
+
+    def __len__(self):
+        return len(self.values)
+
+
+def prefixed(key: str) -> str:
+    return key if key.startswith("alicloud:") else f"alicloud:{key}"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"alicloud:accessKey": KEY_ID, "alicloud:secretKey": SECRET},
+        {"alicloud:accessKey": KEY_ID, "alicloud:secretKey": SECRET, "alicloud:profile": "p"},
+        {},  # nothing set: every fallback is consulted, up to the profile file
+    ],
+)
+def test_config_keys_are_exactly_the_stack_config_keys_the_resolver_reads(values, tmp_path):
+    config = RecordingConfig(values)
+    path = write_profiles(
+        tmp_path,
+        [{"name": "p", "mode": "AK", "access_key_id": "k", "access_key_secret": "s"}],
+        current="p",
+    )
+    resolve_settings(config, {"ALICLOUD_SHARED_CREDENTIALS_FILE": str(path)})
+    assert {prefixed(key) for key in config.read} == set(CONFIG_KEYS)
+
+
+def test_config_keys_name_every_documented_alicloud_setting():
+    assert set(CONFIG_KEYS) == {
+        "alicloud:accessKey",
+        "alicloud:secretKey",
+        "alicloud:securityToken",
+        "alicloud:region",
+        "alicloud:profile",
+        "alicloud:sharedCredentialsFile",
+        "alicloud:endpoints",
+    }
+    assert len(CONFIG_KEYS) == len(set(CONFIG_KEYS))

@@ -1,6 +1,10 @@
 # ruff: noqa: E501  (the precedence table below is copied verbatim into the README)
 """Credential chain: where the AccessKey, STS token, region and endpoint overrides come from.
 
+What lives here: ``resolve_settings`` (the chain), ``Credentials``, ``parse_endpoints`` (the
+``alicloud:endpoints`` value), and ``CONFIG_KEYS``, the one list of stack config keys the chain
+reads, derived from the ``SETTINGS`` table the resolver itself uses.
+
 Resolved at run time by ``resolve_settings``; nothing is cached or written anywhere. The
 sources and names are those of the pulumi-alicloud provider (which wraps
 terraform-provider-alicloud): stack config first, then environment variables, then the
@@ -56,24 +60,62 @@ DEFAULT_PROFILE_PATH = "~/.aliyun/config.json"
 
 SUPPORTED_PROFILE_MODES = ("AK", "StsToken")
 
-ACCESS_KEY_ENV = (
-    "ALICLOUD_ACCESS_KEY",
-    "ALIBABA_CLOUD_ACCESS_KEY_ID",
-    "ALIBABACLOUD_ACCESS_KEY_ID",
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the table above: its stack config key and environment variables.
+
+    The resolver reads stack config only through these rows, so ``CONFIG_KEYS`` (what the
+    provider must pass on from the engine's config) is every key it can read.
+    """
+
+    key: str
+    """Stack config key without the ``alicloud:`` prefix, e.g. ``accessKey``."""
+    env: tuple[str, ...] = ()
+    """Environment variables, first wins."""
+
+    @property
+    def config_key(self) -> str:
+        return f"alicloud:{self.key}"
+
+
+ACCESS_KEY = Setting(
+    "accessKey",
+    ("ALICLOUD_ACCESS_KEY", "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABACLOUD_ACCESS_KEY_ID"),
 )
-SECRET_KEY_ENV = (
-    "ALICLOUD_SECRET_KEY",
-    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-    "ALIBABACLOUD_ACCESS_KEY_SECRET",
+SECRET_KEY = Setting(
+    "secretKey",
+    (
+        "ALICLOUD_SECRET_KEY",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+        "ALIBABACLOUD_ACCESS_KEY_SECRET",
+    ),
 )
-SECURITY_TOKEN_ENV = (
-    "ALICLOUD_SECURITY_TOKEN",
-    "ALIBABA_CLOUD_SECURITY_TOKEN",
-    "ALIBABACLOUD_SECURITY_TOKEN",
+SECURITY_TOKEN = Setting(
+    "securityToken",
+    ("ALICLOUD_SECURITY_TOKEN", "ALIBABA_CLOUD_SECURITY_TOKEN", "ALIBABACLOUD_SECURITY_TOKEN"),
 )
-REGION_ENV = ("ALICLOUD_REGION", "ALIBABA_CLOUD_REGION")
-PROFILE_ENV = ("ALICLOUD_PROFILE", "ALIBABA_CLOUD_PROFILE")
-PROFILE_FILE_ENV = ("ALICLOUD_SHARED_CREDENTIALS_FILE", "ALIBABA_CLOUD_CREDENTIALS_FILE")
+REGION = Setting("region", ("ALICLOUD_REGION", "ALIBABA_CLOUD_REGION"))
+PROFILE = Setting("profile", ("ALICLOUD_PROFILE", "ALIBABA_CLOUD_PROFILE"))
+PROFILE_FILE = Setting(
+    "sharedCredentialsFile",
+    ("ALICLOUD_SHARED_CREDENTIALS_FILE", "ALIBABA_CLOUD_CREDENTIALS_FILE"),
+)
+ENDPOINTS = Setting("endpoints")
+
+SETTINGS: tuple[Setting, ...] = (
+    ACCESS_KEY,
+    SECRET_KEY,
+    SECURITY_TOKEN,
+    REGION,
+    PROFILE,
+    PROFILE_FILE,
+    ENDPOINTS,
+)
+
+CONFIG_KEYS: tuple[str, ...] = tuple(setting.config_key for setting in SETTINGS)
+"""Every ``alicloud:*`` stack config key ``resolve_settings`` reads; the provider's
+``configure`` passes exactly these on from the engine's config."""
 
 
 class CredentialsError(ValueError):
@@ -102,11 +144,6 @@ class Credentials:
         if not self.access_key_id or not self.access_key_secret:
             raise CredentialsError("Credentials need both an access key id and a secret")
 
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """The values that must never appear in output: the secret and the token."""
-        return tuple(s for s in (self.access_key_secret, self.security_token) if s)
-
     def __repr__(self) -> str:
         shown = self.access_key_id[:4] + "****" if len(self.access_key_id) > 8 else "****"
         return (
@@ -126,13 +163,11 @@ class ResolvedSettings:
         region: the region id, e.g. ``cn-hangzhou``.
         endpoints: validated overrides ``{product: URL}`` (only products that were set);
             pass to ``AliyunClient(endpoints=...)``.
-        sources: where each setting came from (names of keys/variables/files, never values).
     """
 
     credentials: Credentials
     region: str
     endpoints: dict[str, str] = field(default_factory=dict)
-    sources: dict[str, str] = field(default_factory=dict)
 
 
 def _clean(value: Any) -> str | None:
@@ -142,20 +177,22 @@ def _clean(value: Any) -> str | None:
     return text or None
 
 
-def _config_value(config: Mapping[str, Any], key: str) -> Any:
-    for name in (f"alicloud:{key}", key):
+def _config_value(config: Mapping[str, Any], setting: Setting) -> Any:
+    for name in (setting.config_key, setting.key):
         if name in config and config[name] not in (None, ""):
             return config[name]
     return None
 
 
 def _first(
-    config: Mapping[str, Any], key: str, environ: Mapping[str, str], env_names: tuple[str, ...]
+    config: Mapping[str, Any], setting: Setting, environ: Mapping[str, str]
 ) -> tuple[str | None, str | None]:
-    value = _clean(_config_value(config, key))
+    """The setting's value from config, else the environment, and where it came from (for
+    error messages; never the value)."""
+    value = _clean(_config_value(config, setting))
     if value is not None:
-        return value, f"stack config alicloud:{key}"
-    for name in env_names:
+        return value, f"stack config {setting.config_key}"
+    for name in setting.env:
         value = _clean(environ.get(name))
         if value is not None:
             return value, f"environment {name}"
@@ -205,7 +242,7 @@ def _profile_file(
 ) -> Path:
     if profile_path is not None:
         return Path(profile_path).expanduser()
-    value, _ = _first(config, "sharedCredentialsFile", environ, PROFILE_FILE_ENV)
+    value, _ = _first(config, PROFILE_FILE, environ)
     if value is None:
         home = environ.get("HOME")
         path = Path(home, ".aliyun", "config.json") if home else Path(DEFAULT_PROFILE_PATH)
@@ -300,21 +337,16 @@ def resolve_settings(
             endpoints or region. The message names the keys and variables to set.
     """
     environ = os.environ if environ is None else environ
-    sources: dict[str, str] = {}
 
-    key_id, key_src = _first(stack_config, "accessKey", environ, ACCESS_KEY_ENV)
-    secret, secret_src = _first(stack_config, "secretKey", environ, SECRET_KEY_ENV)
-    token, token_src = _first(stack_config, "securityToken", environ, SECURITY_TOKEN_ENV)
-    region, region_src = _first(stack_config, "region", environ, REGION_ENV)
-    profile_name, profile_src = _first(stack_config, "profile", environ, PROFILE_ENV)
+    key_id, key_src = _first(stack_config, ACCESS_KEY, environ)
+    secret, secret_src = _first(stack_config, SECRET_KEY, environ)
+    token, _ = _first(stack_config, SECURITY_TOKEN, environ)
+    region, region_src = _first(stack_config, REGION, environ)
+    profile_name, _ = _first(stack_config, PROFILE, environ)
     path = _profile_file(stack_config, environ, profile_path)
 
     if key_id and secret:
         credentials = Credentials(key_id, secret, token)
-        sources["access_key_id"] = key_src or ""
-        sources["access_key_secret"] = secret_src or ""
-        if token:
-            sources["security_token"] = token_src or ""
         profile = None
         if profile_name and not region:
             try:  # only for the region; like Terraform, an unusable profile is ignored here
@@ -336,12 +368,6 @@ def resolve_settings(
         if profile is None:
             raise CredentialsError(_missing_credentials_message(path))
         credentials = _credentials_from_profile(profile[0], profile[1], path)
-        where = f"profile {profile[1]!r} in {str(path)}"
-        sources["access_key_id"] = sources["access_key_secret"] = where
-        if credentials.security_token:
-            sources["security_token"] = where
-        if profile_src:
-            sources["profile"] = profile_src
 
     if not region and profile is not None and _clean(profile[0].get("region_id")):
         region, region_src = _clean(profile[0].get("region_id")), f"profile {profile[1]!r}"
@@ -351,9 +377,6 @@ def resolve_settings(
         region = validate_region(region)
     except ValueError as exc:
         raise CredentialsError(f"{exc} (from {region_src})") from None
-    sources["region"] = region_src or ""
 
-    endpoints = parse_endpoints(_config_value(stack_config, "endpoints"))
-    for product in endpoints:
-        sources[f"endpoints.{product}"] = "stack config alicloud:endpoints"
-    return ResolvedSettings(credentials, region, endpoints, sources)
+    endpoints = parse_endpoints(_config_value(stack_config, ENDPOINTS))
+    return ResolvedSettings(credentials, region, endpoints)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from providers.aliyun import default_endpoint, resolve_endpoints, validate_endpoint
-from providers.aliyun.endpoints import is_loopback_host
+from restart_trigger.aliyun import validate_endpoint, validate_region
+from restart_trigger.aliyun.endpoints import default_endpoint, is_loopback_host, resolve_endpoints
 
 
 @pytest.mark.parametrize(
@@ -88,6 +88,9 @@ def test_unknown_override_products_are_rejected():
 def test_invalid_region_is_rejected():
     with pytest.raises(ValueError, match="region"):
         default_endpoint("edas", "CN Hangzhou")
+    with pytest.raises(ValueError, match="alicloud:region"):
+        validate_region("cn_hangzhou")
+    assert validate_region(" cn-hangzhou ") == "cn-hangzhou"
 
 
 def test_loopback_detection():

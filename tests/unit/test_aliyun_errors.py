@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from providers.aliyun import (
+from restart_trigger.aliyun import (
     AliyunError,
     AuthError,
     BusinessError,
@@ -13,7 +13,7 @@ from providers.aliyun import (
     ServerError,
     ThrottlingError,
 )
-from providers.aliyun.errors import (
+from restart_trigger.aliyun.errors import (
     business_error_from_body,
     error_class_for,
     error_from_response,

@@ -1,16 +1,29 @@
-"""Alibaba Cloud client for restart-trigger: signing, endpoints, retries, typed errors, credentials.
+"""Alibaba Cloud client for restart-trigger: what its runtime callers use.
 
-Runtime dependencies are ``requests`` and the standard library only.
+Modules: ``auth`` (V3 signing), ``endpoints`` (per-region hosts, validation), ``errors``
+(typed errors), ``retryable`` (which failures are retried), ``credentials`` (the credential
+chain and ``CONFIG_KEYS``), ``transport`` (one signed attempt), ``recovery`` (was a lost
+restart accepted?), ``client`` (one method per operation).
+
+Runtime dependencies are ``requests`` and the standard library only; importing this package
+loads neither ``pulumi`` nor ``grpc``.
 """
 
 from .auth import AcsV3Auth
-from .client import AliyunClient, RestartResult, parse_time
-from .credentials import Credentials, CredentialsError, ResolvedSettings, resolve_settings
-from .endpoints import default_endpoint, resolve_endpoints, validate_endpoint
+from .client import AliyunClient, RestartResult
+from .credentials import (
+    CONFIG_KEYS,
+    Credentials,
+    CredentialsError,
+    parse_endpoints,
+    resolve_settings,
+)
+from .endpoints import validate_endpoint, validate_region
 from .errors import (
     AliyunError,
     AuthError,
     BusinessError,
+    DeadlineExceeded,
     InvalidResponseError,
     NotFoundError,
     RestartOutcomeUnknown,
@@ -18,9 +31,9 @@ from .errors import (
     ThrottlingError,
     TransportError,
 )
-from .retry import RetryPolicy
 
 __all__ = [
+    "CONFIG_KEYS",
     "AcsV3Auth",
     "AliyunClient",
     "AliyunError",
@@ -28,18 +41,16 @@ __all__ = [
     "BusinessError",
     "Credentials",
     "CredentialsError",
+    "DeadlineExceeded",
     "InvalidResponseError",
     "NotFoundError",
-    "ResolvedSettings",
     "RestartOutcomeUnknown",
     "RestartResult",
-    "RetryPolicy",
     "ServerError",
     "ThrottlingError",
     "TransportError",
-    "default_endpoint",
-    "parse_time",
-    "resolve_endpoints",
+    "parse_endpoints",
     "resolve_settings",
     "validate_endpoint",
+    "validate_region",
 ]

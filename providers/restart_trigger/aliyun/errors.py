@@ -1,4 +1,9 @@
-"""Typed errors for Alibaba Cloud API calls, and the rules that map a response onto them.
+"""Typed errors for Alibaba Cloud API calls, the rules that map a response onto them, and
+``scrub`` (secrets out of every message).
+
+The transport (``transport.py``) raises these; failures without an HTTP answer are
+``TransportError`` (``sent`` says whether the request may have reached the server), and
+``DeadlineExceeded`` is the one raised when the caller's deadline left no time to send.
 
 Every error carries ``http_status``, ``code``, ``message`` and ``request_id``. Messages are
 scrubbed before they are stored, so ``str()`` of an error (and any log line built from it)
@@ -89,7 +94,7 @@ def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
 
 
 class AliyunError(Exception):
-    """Base class of every error raised by ``providers.aliyun``.
+    """Base class of every error raised by ``restart_trigger.aliyun``.
 
     Fields:
         http_status: HTTP status of the response, or ``None`` when there was no response.
@@ -162,6 +167,18 @@ class TransportError(AliyunError):
     def __init__(self, code: str, message: str, *, sent: bool, operation: str | None = None):
         super().__init__(None, code, message, None, operation=operation)
         self.sent = sent
+
+
+class DeadlineExceeded(TransportError):
+    """The call's deadline passed before an attempt could start, so nothing was sent.
+
+    Raised instead of sending a request that would have no time left for its answer; like a
+    refused connection it is ``sent=False``, so a restart that ends this way was certainly
+    not accepted.
+    """
+
+    def __init__(self, message: str, *, operation: str | None = None):
+        super().__init__("DeadlineExceeded", message, sent=False, operation=operation)
 
 
 class AuthError(AliyunError):

@@ -1,108 +1,27 @@
-"""Retry policy: capped exponential backoff with full jitter, inside an overall deadline.
+"""Which failed attempts are worth another try, and the one place a loop retries or gives up.
 
-``RetryPolicy`` holds the knobs; ``RetryPolicy.start()`` returns a ``RetryBudget`` that tracks
-one logical call (its attempts and the time spent) and answers "may I try again, and after how
-long?". Clock, sleep and random source are injectable so tests never wait.
+The rules are pure functions of the error (like botocore's retry conditions):
 
-What is retried is decided by ``is_retryable``: throttling (``Throttling*`` codes, HTTP 429,
-``x-acs-retry-after``), server errors (5xx, ``InternalError``, ``ServiceUnavailable``) and
-transport failures. Other 4xx errors are final.
+* ``is_retryable``: throttling (``Throttling*`` codes, HTTP 429, ``x-acs-retry-after``), server
+  errors (5xx, ``InternalError``, ``ServiceUnavailable``) and transport failures are worth
+  another attempt; every other error is final.
+* ``retry_after_of``: the wait the server asked for, if any.
+* ``may_have_been_accepted``: could the server have acted on a request that ended this way?
+  A restart that may have been accepted is checked (``recovery``), never blindly resent.
+
+``wait_before_retry`` applies them to one loop's ``Tries`` (``restart_trigger.backoff``): it
+waits the backoff (at least the server's retry-after) or re-raises when the error is final,
+the attempts are used up or the wait would end past the deadline.
 """
 
 from __future__ import annotations
 
-import random as _random
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import logging
 
+from ..backoff import Tries
 from .errors import AliyunError, ServerError, ThrottlingError, TransportError
 
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to retry one call.
-
-    Attributes:
-        max_attempts: total attempts per call, first one included (default 5).
-        base_delay: seconds before the first retry, before jitter (default 0.5).
-        max_delay: cap on any single delay in seconds (default 20).
-        deadline: seconds after the first attempt starts past which no new attempt or wait
-            begins (default 120).
-        sleep: function that waits N seconds (default ``time.sleep``).
-        clock: monotonic clock in seconds (default ``time.monotonic``).
-        random: returns a float in [0, 1) for jitter (default ``random.random``).
-    """
-
-    max_attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 20.0
-    deadline: float = 120.0
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
-    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
-    random: Callable[[], float] = field(default=_random.random, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("RetryPolicy.max_attempts must be at least 1")
-        if self.base_delay < 0 or self.max_delay < 0 or self.deadline <= 0:
-            raise ValueError("RetryPolicy delays must be >= 0 and deadline > 0")
-
-    def backoff(self, retry_number: int) -> float:
-        """Full-jitter delay before retry ``retry_number`` (1 for the first retry).
-
-        ``random() * min(max_delay, base_delay * 2 ** (retry_number - 1))``.
-        """
-        ceiling = min(self.max_delay, self.base_delay * (2 ** max(0, retry_number - 1)))
-        return self.random() * ceiling
-
-    def start(self) -> RetryBudget:
-        """Begin tracking a new logical call."""
-        return RetryBudget(self)
-
-
-class RetryBudget:
-    """Attempts and elapsed time of one logical call under a ``RetryPolicy``."""
-
-    def __init__(self, policy: RetryPolicy, started: float | None = None) -> None:
-        self.policy = policy
-        self.started = policy.clock() if started is None else started
-        self.attempts = 0
-
-    def child(self) -> RetryBudget:
-        """A budget with its own attempt count that shares this budget's deadline."""
-        return RetryBudget(self.policy, self.started)
-
-    def elapsed(self) -> float:
-        """Seconds since the call started."""
-        return self.policy.clock() - self.started
-
-    def remaining(self) -> float:
-        """Seconds left before the deadline (never negative)."""
-        return max(0.0, self.policy.deadline - self.elapsed())
-
-    def record_attempt(self) -> None:
-        """Count one attempt (call before sending)."""
-        self.attempts += 1
-
-    def next_delay(self, retry_after: float | None = None) -> float | None:
-        """Delay before the next attempt, or ``None`` if attempts or time are exhausted.
-
-        A server-requested ``retry_after`` (seconds) is honoured as a minimum wait.
-        """
-        if self.attempts >= self.policy.max_attempts:
-            return None
-        delay = self.policy.backoff(self.attempts)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
-        if delay >= self.remaining():
-            return None
-        return delay
-
-    def wait(self, delay: float) -> None:
-        """Sleep ``delay`` seconds using the policy's sleep function."""
-        if delay > 0:
-            self.policy.sleep(delay)
+log = logging.getLogger(__name__)
 
 
 def is_retryable(error: BaseException) -> bool:
@@ -117,3 +36,33 @@ def is_retryable(error: BaseException) -> bool:
 def retry_after_of(error: BaseException) -> float | None:
     """The server-requested wait carried by ``error``, if any."""
     return error.retry_after if isinstance(error, AliyunError) else None
+
+
+def may_have_been_accepted(error: AliyunError) -> bool:
+    """Could the server have acted on a request that ended with ``error``?
+
+    Only when the request may have reached it and no answer says it was refused: a transport
+    failure after sending, or a 5xx other than 503 (a gateway that says "unavailable" did not
+    forward the call). Throttling and every 4xx are refusals.
+    """
+    if isinstance(error, TransportError):
+        return error.sent
+    if isinstance(error, ThrottlingError):
+        return False
+    if isinstance(error, ServerError):
+        return not (error.http_status == 503 or error.code == "ServiceUnavailable")
+    return False
+
+
+def wait_before_retry(tries: Tries, error: AliyunError) -> None:
+    """Wait before the next attempt of ``tries``, or raise ``error`` if there is none."""
+    if not is_retryable(error):
+        raise error
+    delay = tries.next_delay(retry_after_of(error))
+    if delay is None:
+        log.warning("%s; giving up after %d attempt(s)", error, tries.attempts)
+        raise error
+    limit = tries.backoff.max_attempts
+    of = f" of {limit}" if limit is not None else ""
+    log.warning("%s; retrying in %.2fs (attempt %d%s)", error, delay, tries.attempts + 1, of)
+    tries.wait(delay)

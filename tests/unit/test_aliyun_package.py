@@ -1,0 +1,84 @@
+"""The package surface: importing the cloud client loads no Pulumi, and it exports what the
+provider and the targets use."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+import restart_trigger
+import restart_trigger.aliyun as aliyun
+from restart_trigger.aliyun import AliyunClient, Credentials
+from restart_trigger.backoff import Backoff
+
+PROVIDERS = Path(__file__).resolve().parents[2] / "providers"
+
+
+def test_importing_the_cloud_client_and_hashing_loads_neither_pulumi_nor_grpc():
+    code = (
+        "import restart_trigger.aliyun, restart_trigger.hashing, sys; "
+        "loaded = [m for m in ('pulumi', 'grpc') if m in sys.modules]; "
+        "assert not loaded, loaded"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROVIDERS), *sys.path])}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_package_exports_what_its_runtime_callers_use():
+    for name in (
+        "AliyunClient",
+        "RestartResult",
+        "Credentials",
+        "CredentialsError",
+        "resolve_settings",
+        "CONFIG_KEYS",
+        "parse_endpoints",
+        "validate_endpoint",
+        "validate_region",
+        "AcsV3Auth",
+        "AliyunError",
+        "NotFoundError",
+        "BusinessError",
+        "DeadlineExceeded",
+        "RestartOutcomeUnknown",
+    ):
+        assert name in aliyun.__all__
+        assert getattr(aliyun, name) is not None
+    assert sorted(aliyun.__all__) == sorted(set(aliyun.__all__))
+
+
+def test_the_client_user_agent_carries_the_package_version():
+    seen = []
+
+    class Capture(requests.adapters.BaseAdapter):
+        def send(self, request, **kwargs):
+            seen.append(request.headers["user-agent"])
+            raise requests.exceptions.ConnectTimeout("not sending")
+
+        def close(self):
+            pass
+
+    session = requests.Session()
+    session.mount("https://", Capture())
+    client = AliyunClient(
+        Credentials("key-id", "secret-value"),
+        "cn-hangzhou",
+        session=session,
+        read_backoff=Backoff(first=0.0, max_attempts=1),
+        user_agent="extra/1",
+    )
+    try:
+        client.describe_change("we-1", "wc-1")
+    except aliyun.TransportError:
+        pass
+    assert seen == [
+        f"restart-trigger/{restart_trigger.__version__} python-requests/"
+        f"{requests.__version__} extra/1"
+    ]

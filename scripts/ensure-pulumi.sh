@@ -5,8 +5,17 @@
 # 2. Otherwise the pinned release is built from Go modules (tools/pulumi-cli/go.mod and
 #    tools/pulumi-language-python/go.mod, checksum-verified by their go.sum files), together
 #    with the two helper scripts the CLI expects beside it, into a cache folder keyed by the
-#    pins, and .tools/bin (ignored by git) points at it. A second run, or a fresh clone on the
-#    same machine, reuses the cache; Go's own module and build caches stay where Go keeps them.
+#    pins and the sources, and .tools/bin (ignored by git) points at it. A second run, or a
+#    fresh clone on the same machine, reuses the cache; Go's own module and build caches stay
+#    where Go keeps them.
+#
+# Layout of the cache folder:
+#   bin/pulumi                          the CLI (engine, v3.259)
+#   bin/pulumi-language-python          tools/pulumi-cli/python-host-shim: loads Pulumi.yaml and
+#   bin/pulumi-resource-pulumi-python     execs libexec/ with the project's virtualenv (same file)
+#   bin/pulumi-language-python-exec     the program runner, from the CLI's sdk
+#   libexec/pulumi-language-python      the Python language host (v3.79, see its go.mod)
+#   libexec/pulumi-resource-pulumi-python  the dynamic-provider launcher, from the CLI's sdk
 #
 # Environment:
 #   RESTART_TRIGGER_BUILD_PULUMI=1  build the pinned CLI even if a compatible one is on PATH
@@ -44,7 +53,9 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 
-key="$(cat "$cli_mod/go.mod" "$cli_mod/go.sum" "$host_mod/go.mod" "$host_mod/go.sum" "$0" | sha256sum | cut -c1-12)"
+shim_dir="$cli_mod/python-host-shim"
+key="$(cat "$cli_mod/go.mod" "$cli_mod/go.sum" "$host_mod/go.mod" "$host_mod/go.sum" \
+  "$shim_dir"/*.go "$0" | sha256sum | cut -c1-12)"
 cache_root="${RESTART_TRIGGER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/restart-trigger}"
 dest="$cache_root/pulumi-$pinned-$key"
 
@@ -53,17 +64,22 @@ if [ ! -x "$dest/bin/pulumi" ]; then
   start=$(date +%s)
   tmp="$dest.tmp.$$"
   rm -rf "$tmp"
-  mkdir -p "$tmp/bin"
+  mkdir -p "$tmp/bin" "$tmp/libexec"
   export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
   ldflags() { echo "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$1"; }
   (cd "$cli_mod" && go build -trimpath -ldflags "$(ldflags "$pinned")" \
       -o "$tmp/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+  # The v3.79 host reads Pulumi.yaml's runtime options only from flags, which the v3.259 engine
+  # no longer passes: the shim, found by the CLI under the host's name, supplies them.
   (cd "$host_mod" && go build -trimpath -ldflags "$(ldflags "$host_pinned")" \
-      -o "$tmp/bin/pulumi-language-python" github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python)
+      -o "$tmp/libexec/pulumi-language-python" github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python)
+  (cd "$cli_mod" && go build -trimpath -ldflags "-s -w" \
+      -o "$tmp/bin/pulumi-language-python" ./python-host-shim)
+  ln "$tmp/bin/pulumi-language-python" "$tmp/bin/pulumi-resource-pulumi-python"
   # The executor and the dynamic-provider launcher ship in the sdk module's python/ folder.
   sdk_dir="$(cd "$cli_mod" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)"
   install -m 0755 "$sdk_dir/python/cmd/pulumi-language-python-exec" "$tmp/bin/"
-  install -m 0755 "$sdk_dir/python/dist/pulumi-resource-pulumi-python" "$tmp/bin/"
+  install -m 0755 "$sdk_dir/python/dist/pulumi-resource-pulumi-python" "$tmp/libexec/"
   rm -rf "$dest"
   mv "$tmp" "$dest"
   echo "pulumi: built in $(( $(date +%s) - start ))s" >&2

@@ -8,7 +8,10 @@
 #                          public on purpose: use your own (export it) for a real account
 #   PULUMI_HOME            .state/pulumi-home, so nothing is written to ~/.pulumi
 #   PULUMI_SKIP_UPDATE_CHECK, PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION  no network calls
-#   PATH                   the CLI built by scripts/ensure-pulumi.sh (if any) and .venv/bin first
+#   PATH                   the CLI built by scripts/ensure-pulumi.sh (if any) first
+#
+# No Python setting: the CLI (an official one, or the build's language host shim) runs the
+# program and its dynamic provider with the virtualenv named in Pulumi.yaml (`.venv`).
 #
 # Every value can be overridden by exporting it before running make.
 _rt_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,12 +21,8 @@ export PULUMI_HOME="${PULUMI_HOME:-${_rt_root}/.state/pulumi-home}"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_SKIP_CONFIRMATIONS=true
-# Python used by the language host and the dynamic provider: the project's virtualenv.
-export PULUMI_PYTHON_CMD="${_rt_root}/.venv/bin/python"
 if [ -x "${_rt_root}/.tools/bin/pulumi" ]; then
-  export PATH="${_rt_root}/.tools/bin:${_rt_root}/.venv/bin:${PATH}"
-else
-  export PATH="${_rt_root}/.venv/bin:${PATH}"
+  export PATH="${_rt_root}/.tools/bin:${PATH}"
 fi
 mkdir -p "${_rt_root}/.state/backend" "${PULUMI_HOME}"
 unset _rt_root

@@ -37,15 +37,20 @@ def _env_from_script() -> dict[str, str]:
     return dict(pairs)
 
 
-def pulumi_env(backend_dir: Path, home_dir: Path, **extra: str) -> dict[str, str]:
-    """The environment for one test's CLI runs: scripts/env.sh, a private backend and HOME."""
+def pulumi_env(
+    backend_dir: Path, home_dir: Path, *, testbed: bool = True, **extra: str
+) -> dict[str, str]:
+    """The environment for one test's CLI runs: scripts/env.sh, a private backend and HOME.
+
+    ``testbed``: the program imports ``testbed`` (fleet ids, the no-op resource). Programs are
+    copied outside the repo, so the program and the dynamic provider process (started by the
+    engine) then get the checkout on PYTHONPATH. ``restart_trigger`` itself always comes from
+    the virtualenv, where it is installed."""
     env = dict(_env_from_script())
     env["PULUMI_BACKEND_URL"] = f"file://{backend_dir}"
     env["HOME"] = str(home_dir)  # no ~/.aliyun/config.json of the developer's
-    # Programs are copied outside the repo: let the program and the dynamic provider process
-    # (started by the engine) import `testbed` (fleet ids, the no-op resource) from the
-    # checkout. `restart_trigger` itself comes from the virtualenv, where it is installed.
-    env["PYTHONPATH"] = str(REPO)
+    if testbed:
+        env["PYTHONPATH"] = str(REPO)
     env.update(extra)
     return env
 

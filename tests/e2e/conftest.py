@@ -51,6 +51,7 @@ def new_stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callab
             home,
             PULUMI_CONFIG_PASSPHRASE="e2e-test-passphrase",
             PULUMI_HOME=str(home / ".pulumi"),
+            testbed=program != "main",
             **extra_env,
         )
         stack = Stack(workdir, f"e2e-{uuid.uuid4().hex[:8]}", env)

@@ -59,7 +59,9 @@ def _example() -> str:
     return " or ".join(f"[{{{cls.id_field}: ...}}]" for cls in KINDS.values())
 
 
-def kind_of(raw: Mapping[str, Any], path: str, failures: Failures | None = None) -> type[Target] | None:
+def kind_of(
+    raw: Mapping[str, Any], path: str, failures: Failures | None = None
+) -> type[Target] | None:
     """The kind of one ``targets`` entry: its ``kind`` field, else the id field it has.
 
     With ``failures``, a missing, contradictory or unknown kind is reported there."""
@@ -69,8 +71,8 @@ def kind_of(raw: Mapping[str, Any], path: str, failures: Failures | None = None)
     if kind is not None and not is_unknown(kind):
         cls = KINDS.get(kind)
         if cls is None:
-            names = ", ".join(repr(k) for k in KINDS)
-            report(f"{path}.kind", f"must be one of {names}, got {kind!r}")
+            names = " or ".join(repr(k) for k in KINDS)
+            report(f"{path}.kind", f"must be {names}, got {kind!r}")
             return None
         wrong = [name for name in has if _BY_ID_FIELD[name] is not cls]
         if wrong:
@@ -78,11 +80,8 @@ def kind_of(raw: Mapping[str, Any], path: str, failures: Failures | None = None)
             return None
         return cls
     if len(has) > 1:
-        report(
-            path,
-            f"set only one of {', '.join(has)}: each entry is one target; use one entry per "
-            "target",
-        )
+        named = " or ".join(f"{name} (a {_BY_ID_FIELD[name].title})" for name in has)
+        report(path, f"set either {named}, not both: use one entry per target")
         return None
     if not has:
         inputs = " or ".join(f"{c.__name__}({k.id_field}=...)" for c, k in _input_kinds())
@@ -203,7 +202,9 @@ def view_targets(raw: Any) -> list[TargetView]:
     shapes ``check`` would refuse."""
     if raw is None:
         return []
-    unknown = TargetView("unknown", KNOWN_AFTER_APPLY, f"target {KNOWN_AFTER_APPLY}", KNOWN_AFTER_APPLY)
+    unknown = TargetView(
+        "unknown", KNOWN_AFTER_APPLY, f"target {KNOWN_AFTER_APPLY}", KNOWN_AFTER_APPLY
+    )
     if is_unknown(raw) or not isinstance(raw, list):
         return [unknown]
     out = []

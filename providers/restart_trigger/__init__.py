@@ -28,7 +28,14 @@ _EXPORTS = {
     "hash_values": "restart_trigger.hashing",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "EdasApplication",
+    "RestartFailed",
+    "RestartTrigger",
+    "WebPlusEnvironment",
+    "hash_paths",
+    "hash_values",
+]
 
 if TYPE_CHECKING:
     from restart_trigger.hashing import hash_paths, hash_values

@@ -3,7 +3,8 @@
 Meant for a pull-request comment in a GitOps flow::
 
     pulumi preview --json > preview.json
-    restart-trigger-preview preview.json > comment.md     # or: python -m restart_trigger.preview_summary
+    restart-trigger-preview preview.json > comment.md
+    python -m restart_trigger.preview_summary preview.json > comment.md    # the same
 
 Only ``RestartTrigger`` resources are read; everything else in the preview is ignored. What a
 step means is decided by ``plan.decide``, the same function the provider's ``diff``,
@@ -361,7 +362,8 @@ def _read(path: str | None, stdin: TextIO) -> tuple[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m restart_trigger.preview_summary [FILE]``: Markdown to stdout; 0 on success, 2 on bad input."""
+    """``restart-trigger-preview [FILE]`` (or ``python -m restart_trigger.preview_summary``):
+    Markdown to stdout; 0 on success, 2 on bad input."""
     parser = argparse.ArgumentParser(
         prog="restart-trigger-preview",
         description="Summarize `pulumi preview --json` output as Markdown: the restarts it plans.",

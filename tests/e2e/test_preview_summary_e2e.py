@@ -6,8 +6,9 @@ summary listed were restarted.
 
 The unit fixture ``tests/unit/fixtures/preview_mixed.json`` is this test's preview with
 machine-specific noise removed. Regenerate it with
-``PREVIEW_SUMMARY_UPDATE_FIXTURE=1 pytest tests/e2e/test_preview_summary_e2e.py``; otherwise the test checks
-that the fixture still summarizes exactly like today's real preview (CLI or program drift).
+``PREVIEW_SUMMARY_UPDATE_FIXTURE=1 pytest tests/e2e/test_preview_summary_e2e.py``; otherwise the
+test checks that the fixture still summarizes exactly like today's real preview (CLI or
+program drift).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Any
 import pytest
 
 from restart_trigger.preview_summary import summarize_preview
-from tests.e2e.conftest import set_triggers
 from testbed.emulator import (
     EXTRA_WORLD,
     RESTARTS,
@@ -32,6 +32,7 @@ from testbed.emulator import (
     TEST_ENV_ID,
     target_of,
 )
+from tests.e2e.conftest import set_triggers
 
 pytestmark = pytest.mark.e2e
 

@@ -1,4 +1,4 @@
-"""restart_trigger.preview_summary: `pulumi preview --json` -> Markdown summary of the restarts it plans.
+"""restart-trigger-preview: `pulumi preview --json` -> Markdown summary of the restarts it plans.
 
 ``fixtures/preview_mixed.json`` is a real preview of the example stack (written by
 tests/e2e/test_preview_summary_e2e.py); the other cases are built in the same shape.

@@ -160,4 +160,3 @@ def decode_status(info: Mapping[str, Any]) -> ChangeStatus:
     state, words = _STATUS.get(code, (RUNNING, "unknown status, still waiting"))
     message = _find_error_message(info) if state == FAILED else ""
     return ChangeStatus(state, f"EDAS status {code} ({words})", message)
-

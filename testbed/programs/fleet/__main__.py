@@ -12,8 +12,8 @@ fleet:timeout              the triggers' timeout option (default 1800)
 import pulumi
 
 from restart_trigger import EdasApplication, RestartTrigger, WebPlusEnvironment
-from testbed.noop import Noop
 from testbed.fleet import target_ids
+from testbed.noop import Noop
 
 config = pulumi.Config("fleet")
 kind = config.get("kind") or "trigger"

@@ -11,7 +11,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup pulumi up test lint bench preview refresh destroy clean
+.PHONY: setup pulumi up test test-lower-bound lint bench preview refresh destroy clean
 
 setup: $(STAMP) pulumi
 
@@ -37,6 +37,11 @@ destroy: setup
 
 test: setup
 	source scripts/env.sh && $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	scripts/test-lower-bound.sh
+
+# The unit and emulator suites with the oldest pulumi pyproject.toml declares (part of test).
+test-lower-bound:
+	scripts/test-lower-bound.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
@@ -45,4 +50,4 @@ bench: setup
 	source scripts/env.sh && $(VENV)/bin/python -m bench
 
 clean:
-	rm -rf .state .tools .pytest_cache .ruff_cache
+	rm -rf .state .tools .pytest_cache .ruff_cache .venv-lower-bound

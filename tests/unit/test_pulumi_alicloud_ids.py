@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pulumi
-import pulumi_alicloud as alicloud
+import pytest
+
+# pulumi-alicloud 4 needs pulumi 3.231+: the lower-bound lane (scripts/test-lower-bound.sh)
+# installs no pulumi_alicloud, and skips this file.
+alicloud = pytest.importorskip("pulumi_alicloud")
 
 from restart_trigger import EdasApplication, RestartTrigger
 from restart_trigger.provider import RestartTriggerProvider

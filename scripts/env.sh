@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Offline, non-interactive defaults for every Pulumi command this project runs.
-# Sourced by the Makefile recipes and by the test suite's CLI driver (tests/support/pulumi_cli.py
+# Sourced by the Makefile recipes and by the test suite's CLI driver (testbed/pulumi_cli.py
 # reads the same file), so there is exactly one place to change them.
 #
 #   PULUMI_BACKEND_URL     local file backend in .state/backend (ignored by git)

@@ -88,7 +88,7 @@ def copy_program(name: str, dest: Path) -> Path:
     """Copy a program to dest, pointing its virtualenv at the repo's .venv.
 
     ``main`` is the project's own example stack (Pulumi.yaml and __main__.py at the repo
-    root); other names are folders under tests/e2e/programs/.
+    root); other names are folders under testbed/programs/.
     """
     if name == "main":
         dest.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-# Make the repo root importable (``tests.support``, ``emulator``) however pytest is started.
+# Make the repo root importable (``testbed``, ``emulator``) however pytest is started.
 # Setting ``pythonpath = ["."]`` in pyproject.toml would make this unnecessary.
 _REPO_ROOT = str(Path(__file__).resolve().parents[1])
 if _REPO_ROOT not in sys.path:

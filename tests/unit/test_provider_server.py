@@ -54,3 +54,22 @@ def test_the_environment_can_turn_it_off(monkeypatch):
         assert pool._max_workers == 4
     finally:
         pool.shutdown()
+
+
+def test_a_server_pool_of_another_shape_is_left_alone(monkeypatch):
+    """If a future SDK's executor keeps its limit elsewhere (or not as an int), widen() does
+    nothing and raises nothing: triggers still work, only with the SDK's threads."""
+    fake_server_main(monkeypatch)
+
+    class OtherExecutor(ThreadPoolExecutor):
+        def __init__(self) -> None:
+            super().__init__(max_workers=4)
+            self._limit, self._max_workers = 4, None
+
+    pool = OtherExecutor()
+    try:
+        provider_server.widen(64)  # other tests' pools may still be alive: count not checked
+        assert pool._max_workers is None
+    finally:
+        pool._max_workers = 4
+        pool.shutdown()

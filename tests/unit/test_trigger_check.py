@@ -152,3 +152,24 @@ def test_stack_config_mistakes_are_refused_at_check_without_credentials():
 def test_missing_credentials_do_not_fail_check():
     provider = configured({"alicloud:region": "cn-hangzhou"})
     assert provider.check({}, {"hash": "h", "targets": [EDAS]}).failures == []
+
+
+def test_a_profile_file_named_in_stack_config_reaches_the_provider(tmp_path):
+    """alicloud:sharedCredentialsFile is passed on by configure() (it used to be dropped)."""
+    import json
+
+    from restart_trigger.backoff import Deadline
+
+    profiles = tmp_path / "aliyun.json"
+    profile = {
+        "name": "ci",
+        "mode": "AK",
+        "access_key_id": "profile-key-id",
+        "access_key_secret": "profile-secret",
+        "region_id": "cn-shanghai",
+    }
+    profiles.write_text(json.dumps({"current": "ci", "profiles": [profile]}))
+    provider = configured({"alicloud:sharedCredentialsFile": str(profiles)})
+    with provider._client({}, Deadline(5)) as client:  # region and keys from that profile
+        assert "region='cn-shanghai'" in repr(client)
+        assert "edas.cn-shanghai.aliyuncs.com" in repr(client)

@@ -1,4 +1,4 @@
-"""A fleet of resources whose shape comes from stack config (see tests/support/fleet.py).
+"""A fleet of resources whose shape comes from stack config (see testbed/fleet.py).
 
 fleet:kind                 trigger | noop
 fleet:count                how many resources

@@ -5,7 +5,8 @@ exactly as the cloud gateway does (V3 ACS3-HMAC-SHA256, legacy ROA HMAC-SHA1 and
 HMAC-SHA1 flavour), models applications, environments and their change orders, and lets tests
 inject faults through an unsigned admin API under ``/__emulator__/``.
 
-This package imports nothing from the client package (``restart_trigger``): it is an independent implementation.
+This package imports nothing from the client package (``restart_trigger``): it is an
+independent implementation.
 """
 
 __all__ = ["__version__"]

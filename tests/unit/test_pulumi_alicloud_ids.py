@@ -5,12 +5,12 @@ from __future__ import annotations
 import pulumi
 import pytest
 
+from restart_trigger import EdasApplication, RestartTrigger
+from restart_trigger.provider import RestartTriggerProvider
+
 # pulumi-alicloud 4 needs pulumi 3.231+: the lower-bound lane (scripts/test-lower-bound.sh)
 # installs no pulumi_alicloud, and skips this file.
 alicloud = pytest.importorskip("pulumi_alicloud")
-
-from restart_trigger import EdasApplication, RestartTrigger
-from restart_trigger.provider import RestartTriggerProvider
 
 TRIGGER_TYPE = "pulumi-python:dynamic/restart:RestartTrigger"
 

@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 class Deadline:
     """A point in (monotonic) time past which no new attempt or wait begins.
 
-    ``Deadline(seconds)`` starts now; ``Deadline.unbounded()`` never expires (for callers
-    that bound their loops by attempts only).
+    ``Deadline(seconds)`` starts now.
     """
 
     def __init__(
@@ -42,27 +41,11 @@ class Deadline:
         self.seconds = float(seconds)
         self.clock = clock
         self._sleep = sleep
-        self.started = clock()
-        self.at = self.started + self.seconds
-
-    @classmethod
-    def unbounded(
-        cls,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> Deadline:
-        return cls(math.inf, clock=clock, sleep=sleep)
+        self.at = clock() + self.seconds
 
     def remaining(self) -> float:
         """Seconds left (never negative)."""
         return max(0.0, self.at - self.clock())
-
-    def elapsed(self) -> float:
-        return self.clock() - self.started
-
-    def expired(self) -> bool:
-        return self.remaining() <= 0.0
 
     def allows(self, delay: float) -> bool:
         """Whether a wait of ``delay`` seconds would still end before the deadline."""

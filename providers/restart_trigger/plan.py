@@ -39,19 +39,13 @@ class Plan:
         changes: whether the engine has anything to do at all.
         restart: True: the targets restart; False: they do not; None: it depends on a value
             known only at apply.
-        replaces: the inputs that force a replacement (empty: in place).
-        changed: every input that differs.
+        replaces: the inputs that force a replacement (empty: in place). An in-place update
+            that restarts nothing carries the last restart's outputs over.
     """
 
     changes: bool
     restart: bool | None
     replaces: tuple[str, ...] = ()
-    changed: tuple[str, ...] = ()
-
-    @property
-    def carries_over(self) -> bool:
-        """An in-place update that restarts nothing keeps the last restart's outputs."""
-        return self.restart is False and not self.replaces
 
 
 def _differs(old: Any, new: Any) -> bool:
@@ -68,13 +62,13 @@ def decide(olds: Mapping[str, Any] | None, news: Mapping[str, Any]) -> Plan:
     ``news`` means. Keys other than the trigger's inputs (``__provider``, outputs) are
     ignored."""
     if olds is None:
-        return Plan(changes=True, restart=_restart_on_create(news), changed=INPUTS)
+        return Plan(changes=True, restart=_restart_on_create(news))
     changed = tuple(k for k in INPUTS if _differs(olds.get(k), news.get(k)))
     if not changed:
         return Plan(changes=False, restart=False)
     if "hash" in changed:
         known = not (is_unknown(olds.get("hash")) or is_unknown(news.get("hash")))
-        return Plan(changes=True, restart=True if known else None, changed=changed)
+        return Plan(changes=True, restart=True if known else None)
     replaces = []
     old_keys, new_keys = target_keys(olds.get("targets")), target_keys(news.get("targets"))
     if old_keys is not None and new_keys is not None and old_keys != new_keys:
@@ -82,10 +76,5 @@ def decide(olds: Mapping[str, Any] | None, news: Mapping[str, Any]) -> Plan:
     if "region" in changed:
         replaces.append("region")
     if replaces:
-        return Plan(
-            changes=True,
-            restart=_restart_on_create(news),
-            replaces=tuple(replaces),
-            changed=changed,
-        )
-    return Plan(changes=True, restart=False, changed=changed)
+        return Plan(changes=True, restart=_restart_on_create(news), replaces=tuple(replaces))
+    return Plan(changes=True, restart=False)

@@ -66,7 +66,6 @@ def test_new_targets_with_a_new_hash_restart_instead_of_replacing():
 def test_same_hash_with_other_targets_or_region_replaces_without_restart(changes, reason):
     plan = decide(OLD, new(**changes))
     assert (plan.changes, plan.restart, plan.replaces) == (True, False, (reason,))
-    assert not plan.carries_over
 
 
 def test_a_replacement_restarts_if_the_new_trigger_restarts_on_create():
@@ -90,10 +89,9 @@ def test_a_replacement_restarts_if_the_new_trigger_restarts_on_create():
         {"targets": list(reversed(OLD["targets"]))},
     ],
 )
-def test_options_only_update_in_place_and_carry_the_last_restart_over(changes):
+def test_options_only_update_in_place_without_restart(changes):
     plan = decide(OLD, new(**changes))
     assert (plan.changes, plan.restart, plan.replaces) == (True, False, ())
-    assert plan.carries_over
 
 
 def test_targets_not_known_yet_do_not_force_a_replacement():

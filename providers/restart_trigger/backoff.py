@@ -47,6 +47,9 @@ class Deadline:
         """Seconds left (never negative)."""
         return max(0.0, self.at - self.clock())
 
+    def expired(self) -> bool:
+        return self.remaining() <= 0.0
+
     def allows(self, delay: float) -> bool:
         """Whether a wait of ``delay`` seconds would still end before the deadline."""
         return delay < self.remaining()

@@ -24,6 +24,9 @@ from restart_trigger.validation import Failures, is_number, is_unknown, show
 
 DEFAULT_TIMEOUT = 1800
 MAX_TIMEOUT = 24 * 3600
+# The hash is a digest (hash_paths / hash_values give 71 characters): anything much longer is
+# content passed by mistake, and the engine renders long values in every diff.
+MAX_HASH_LENGTH = 256
 
 # Inputs that tune how a restart runs; changing only these never restarts anything.
 OPTIONS = ("restart_on_create", "wait", "timeout", "max_parallel", "region", "endpoint")
@@ -56,6 +59,13 @@ def check_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[st
         failures.add(
             "hash",
             "must be a non-empty string, e.g. hash=hash_paths('config/api') or hash_values({...})",
+        )
+    elif isinstance(h, str) and len(h) > MAX_HASH_LENGTH:
+        failures.add(
+            "hash",
+            f"is {len(h)} characters long, more than {MAX_HASH_LENGTH}: it must be a digest of "
+            "the content, not the content; use hash=hash_paths('config/api') or "
+            "hash_values({...}) (71 characters)",
         )
 
     parsed = parse_targets(news.get("targets"))

@@ -32,7 +32,7 @@ from typing import Any, TextIO
 from restart_trigger.inputs import DEFAULT_TIMEOUT, OPTIONS
 from restart_trigger.plan import decide
 from restart_trigger.targets import view_targets
-from restart_trigger.validation import KNOWN_AFTER_APPLY, is_secret, is_unknown, shown
+from restart_trigger.validation import KNOWN_AFTER_APPLY, escaped, is_secret, is_unknown, shown
 
 TRIGGER_TYPE = "pulumi-python:dynamic/restart:RestartTrigger"
 
@@ -58,13 +58,32 @@ class PreviewFormatError(ValueError):
 
 
 # -- value helpers ------------------------------------------------------------------------------
+# Markdown and HTML that text from a preview (ids, values, error messages) must not become in a
+# pull-request comment: links and images ([...](...)), raw HTML, code spans, table columns.
+_MARKDOWN = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        "\\": "\\\\",
+        "`": "\\`",
+        "[": "\\[",
+        "]": "\\]",
+        "|": "\\|",
+    }
+)
+
+
 def _cell(text: str) -> str:
-    """Make text safe inside a Markdown table cell (one line, no column break)."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """Text as inert Markdown on one line: control characters escaped, no HTML, no link or
+    image, no autolink (``://`` and ``www.`` are broken with entities), no column break."""
+    text = " ".join(escaped(text).split()).translate(_MARKDOWN)
+    return text.replace("://", "&#58;//").replace("www.", "www&#46;")
 
 
 def _code(text: str) -> str:
-    text = " ".join(str(text).split())
+    """Text as a code span (nothing inside is interpreted), safe in a table cell."""
+    text = " ".join(escaped(text).split())
     fence = "``" if "`" in text else "`"
     pad = " " if fence == "``" else ""
     return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
@@ -265,13 +284,14 @@ def _quiet_line(change: TriggerChange) -> str:
     if change.op == "create":
         return f"- {name}: created, no restart (restart_on_create is off)"
     if change.op == "replace":
-        return f"- {name}: replaced, {_replace_what(change)}; the new trigger does not restart"
+        what = _cell(_replace_what(change))
+        return f"- {name}: replaced, {what}; the new trigger does not restart"
     if change.op == "delete":
         return f"- {name}: deleted; deleting a trigger restarts nothing"
     if change.op == "import":
         return f"- {name}: imported, no restart"
-    changed = _changed_options(change.old or {}, change.new or {})
-    return f"- {name}: options only, no restart" + (f" ({'; '.join(changed)})" if changed else "")
+    changed = _cell("; ".join(_changed_options(change.old or {}, change.new or {})))
+    return f"- {name}: options only, no restart" + (f" ({changed})" if changed else "")
 
 
 def _restart_rows(change: TriggerChange, sure: bool) -> list[tuple[str, ...]]:

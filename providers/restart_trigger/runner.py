@@ -1,25 +1,60 @@
 """Running the restarts of one update: the pool, the waits, and the failure text.
 
-:func:`run_restarts` restarts each target once (at most ``max_parallel`` at a time), then,
-with ``wait``, polls each change until it finishes or the trigger's :class:`Deadline` runs
-out. It never raises for one target's trouble: every target gets an :class:`Outcome`, and
-:func:`failure_text` turns the failed ones into the message ``pulumi up`` shows.
+:func:`run_restarts` restarts each target once, then, with ``wait``, polls each change until
+it finishes or the trigger's :class:`Deadline` runs out. It never raises for one target's
+trouble: every target gets an :class:`Outcome`, and :func:`failure_text` turns the failed
+ones into the message ``pulumi up`` shows (ids and server texts escaped: no terminal control
+sequences).
+
+Bounded: every trigger of a provider process shares one pool of at most
+``MAX_CONCURRENT_RESTARTS`` threads (default 64; ``RESTART_TRIGGER_MAX_CONCURRENCY`` sets it),
+so 5,000 targets run in at most that many threads and connections. Within a trigger,
+``max_parallel`` is a rolling window: a new target starts when one finishes. No target is
+started once the deadline has passed; those stay owed (the update fails naming them).
 
 No pulumi import: the provider's engine callbacks (``provider.py``) call this.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
+from concurrent.futures import wait as first_done
 from dataclasses import dataclass
 
 from restart_trigger.aliyun import AliyunClient, AliyunError
 from restart_trigger.backoff import Backoff, Deadline
 from restart_trigger.targets import FAILED, ChangeStatus, Target
+from restart_trigger.validation import escaped
 
 # Status polling: first look soon (restarts of small apps are quick), then every 10 s at most.
 POLL_BACKOFF = Backoff(first=0.5, factor=1.5, cap=10.0)
+
+DEFAULT_MAX_CONCURRENT_RESTARTS = 64
+NOT_STARTED = "not started: the trigger's timeout had passed; it restarts at the next `pulumi up`"
+
+
+def max_concurrent_restarts(environ: Mapping[str, str] = os.environ) -> int:
+    """The process-wide cap on restarts in flight (``RESTART_TRIGGER_MAX_CONCURRENCY``)."""
+    raw = environ.get("RESTART_TRIGGER_MAX_CONCURRENCY", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_MAX_CONCURRENT_RESTARTS
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _shared_pool() -> ThreadPoolExecutor:
+    """The one pool every trigger of this process restarts in (threads start lazily)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(
+                max_workers=max_concurrent_restarts(), thread_name_prefix="restart"
+            )
+        return _pool
 
 
 class RestartFailed(Exception):
@@ -51,16 +86,29 @@ def run_restarts(
     max_parallel: int | None = None,
 ) -> list[Outcome]:
     """Restart every target once and (with ``wait``) wait for its change; one Outcome each,
-    in the order of ``targets``. ``known_change_ids`` (key -> the change id of the last
-    restart) are never mistaken for a new restart when a lost answer is looked up."""
-    workers = min(max_parallel or len(targets), len(targets))
+    in the order of ``targets``. At most ``max_parallel`` (default: no per-trigger limit) run
+    at once, within the process-wide cap. ``known_change_ids`` (key -> the change id of the
+    last restart) are never mistaken for a new restart when a lost answer is looked up."""
+    pool = _shared_pool()
+    window = max_parallel or len(targets)
+    outcomes: dict[int, Outcome] = {}
+    running: dict[Future[Outcome], int] = {}
+    queue = list(enumerate(targets))
 
     def one(target: Target) -> Outcome:
+        if deadline.expired():
+            return Outcome(target.key, error=NOT_STARTED)
         known = known_change_ids.get(target.key)
         return restart_one(client, target, [known] if known else [], wait, deadline)
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restart") as pool:
-        return list(pool.map(one, targets))
+    while queue or running:
+        while queue and len(running) < window:
+            index, target = queue.pop(0)
+            running[pool.submit(one, target)] = index
+        done, _ = first_done(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            outcomes[running.pop(future)] = future.result()
+    return [outcomes[i] for i in range(len(targets))]
 
 
 def restart_one(
@@ -119,16 +167,19 @@ def failure_text(outcomes: Sequence[Outcome]) -> str:
     lines = [f"{len(failed)} of {len(outcomes)} target(s) did not restart:"]
     lines += [f"  - {_describe_failure(o)}" for o in failed]
     if ok:
-        lines.append("  restarted: " + ", ".join(f"{o.key} ({o.change_id})" for o in ok))
+        lines.append(
+            "  restarted: " + ", ".join(f"{escaped(o.key)} ({escaped(o.change_id)})" for o in ok)
+        )
     lines.append("The trigger keeps its previous hash, so the next `pulumi up` restarts again.")
     return "\n".join(lines)
 
 
 def _describe_failure(outcome: Outcome) -> str:
+    key, change = escaped(outcome.key), escaped(outcome.change_id)
     if outcome.error:
-        where = f" (change {outcome.change_id})" if outcome.change_id else ""
-        return f"{outcome.key}{where}: {outcome.error}"
+        where = f" (change {change})" if outcome.change_id else ""
+        return f"{key}{where}: {escaped(outcome.error)}"
     status = outcome.status
     assert status is not None
-    text = f"{outcome.key}: change {outcome.change_id} failed, {status.detail}"
-    return text + (f": {status.message}" if status.message else "")
+    text = f"{key}: change {change} failed, {escaped(status.detail)}"
+    return text + (f": {escaped(status.message)}" if status.message else "")

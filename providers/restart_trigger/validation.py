@@ -52,6 +52,19 @@ def show(value: Any) -> str:
     return repr(value)
 
 
+def escaped(value: Any) -> str:
+    """Text safe to print on a terminal or in a log line: control characters (ESC of ANSI
+    sequences, BEL, CR, ...) and invisible format characters (bidi overrides) are shown as
+    escapes (``\\x1b``, ``\\u202e``), never sent raw. Everything else is left as it is."""
+    text = "" if value is None else str(value)
+    if all(ch.isprintable() or ch == " " for ch in text):
+        return text
+    return "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
+
+
 def is_secret(value: Any) -> bool:
     """A secret as it appears in preview JSON (or its masked text)."""
     return (isinstance(value, dict) and SECRET_SIG in value) or value == "[secret]"
@@ -73,12 +86,27 @@ def shown(value: Any) -> str:
     return str(value)
 
 
+# No Alibaba Cloud id is longer (EDAS/SAE ids are UUIDs, Web+ ids 27 characters).
+MAX_ID_LENGTH = 128
+
+
 def check_id(value: Any, path: str, what: str, failures: Failures) -> None:
-    """An id the API takes as one token: a non-empty string, no whitespace, no commas."""
+    """An id the API takes as one token: a non-empty, printable string of at most
+    ``MAX_ID_LENGTH`` characters, no whitespace, no commas."""
     if is_unknown(value):
         return
     if not isinstance(value, str):
         failures.add(path, f"must be a string: the {what}, got {show(value)}; quote it in YAML")
+    elif len(value) > MAX_ID_LENGTH:
+        failures.add(
+            path,
+            f"is {len(value)} characters long: no {what} is longer than {MAX_ID_LENGTH}; "
+            "check that the right value is passed",
+        )
+    elif any(not ch.isprintable() for ch in value.strip()):
+        failures.add(
+            path, f"must not contain control characters: got {escaped(value)!r}; no {what} has any"
+        )
     elif not value.strip():
         failures.add(
             path, f'must be a non-empty string: the {what}, e.g. {path.split(".")[-1]}="..."'

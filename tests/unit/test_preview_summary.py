@@ -229,7 +229,7 @@ def test_options_only_change_lists_each_change_including_target_settings():
     assert "**No restarts.**" in out
     assert (
         "- `w`: options only, no restart (max_parallel unset → 3; endpoint unset → "
-        "http://127.0.0.1:9; Web+ env we-1: batches of 1 → 25% per batch)"
+        "http&#58;//127.0.0.1:9; Web+ env we-1: batches of 1 → 25% per batch)"
     ) in out
 
 
@@ -359,3 +359,19 @@ def test_main_explains_bad_input_on_stderr(text, message, capsys, monkeypatch):
 def test_main_reports_a_missing_file(tmp_path, capsys):
     assert main([str(tmp_path / "nope.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_ids_cannot_inject_images_links_html_or_terminal_escapes():
+    hostile = "x|![t](http://203.0.113.9/p.png)|<b>y</b>\x1b[31m"
+    step = {
+        "op": "update",
+        "urn": f"urn:pulumi:dev::restart-trigger::{TRIGGER_TYPE}::api",
+        "oldState": {"inputs": {"hash": H1, "targets": [{"kind": "edas", "app_id": hostile}]}},
+        "newState": {"inputs": {"hash": H2, "targets": [{"kind": "edas", "app_id": hostile}]}},
+    }
+    markdown = summarize_preview({"steps": [step]})
+    row = next(line for line in markdown.splitlines() if line.startswith("| `api`"))
+    assert row.count(" | ") == 4  # still five columns: no `|` from the id splits the row
+    for raw in ("![t](", "<b>", "http://", "\x1b"):
+        assert raw not in markdown, raw
+    assert "&lt;b&gt;" in markdown and "\\[t\\]" in markdown and "\\x1b" in markdown

@@ -98,3 +98,18 @@ def test_edas_refusal_without_a_running_change_order_fails_at_once():
             client, known_change_ids=[], deadline=Deadline(100, clock=clock, sleep=clock.sleep)
         )
     assert client.restarts == 1
+
+
+def test_a_failing_busy_lookup_keeps_the_refusals_own_text():
+    class LookupFails(FakeClient):
+        def list_recent_change_orders(self, app_id):
+            raise BusinessError(200, "601", "ListRecentChangeOrder: application not found")
+
+    refusal = BusinessError(200, "602", "the application is being deleted")
+    client, clock = LookupFails([refusal]), Clock()
+    with pytest.raises(BusinessError) as raised:
+        EdasTarget("app-1").restart(
+            client, known_change_ids=[], deadline=Deadline(100, clock=clock, sleep=clock.sleep)
+        )
+    assert raised.value is refusal
+    assert client.restarts == 1

@@ -173,3 +173,42 @@ def test_a_profile_file_named_in_stack_config_reaches_the_provider(tmp_path):
     with provider._client({}, Deadline(5)) as client:  # region and keys from that profile
         assert "region='cn-shanghai'" in repr(client)
         assert "edas.cn-shanghai.aliyuncs.com" in repr(client)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "words"),
+    [
+        ({"hash": "x" * 257}, "hash", "digest"),
+        ({"timeout": float("nan")}, "timeout", "number"),
+        ({"timeout": float("inf")}, "timeout", "number"),
+        ({"max_parallel": float("nan")}, "max_parallel", "whole number"),
+        ({"max_parallel": float("-inf")}, "max_parallel", "whole number"),
+        (
+            {"targets": [{"env_id": "we-1", "batch_size": float("nan")}]},
+            "targets[0].batch_size",
+            "whole",
+        ),
+        (
+            {"targets": [{"env_id": "we-1", "batch_percent": float("inf")}]},
+            "targets[0].batch_percent",
+            "whole",
+        ),
+        ({"targets": [{"app_id": "app\u0007x"}]}, "targets[0].app_id", "control characters"),
+        ({"targets": [{"app_id": "a\x1b[31m"}]}, "targets[0].app_id", "control characters"),
+        ({"targets": [{"app_id": "a" * 10_000}]}, "targets[0].app_id", "characters long"),
+        (
+            {"targets": [{"app_id": "ok", "ecc_ids": ["e\u0000"]}]},
+            "targets[0].ecc_ids[0]",
+            "control",
+        ),
+    ],
+)
+def test_absurd_values_are_refused_naming_the_field(overrides, field, words):
+    _result, failures = check(**overrides)
+    assert field in failures, failures
+    assert words in failures[field], failures[field]
+
+
+def test_a_digest_of_any_usual_length_passes():
+    _result, failures = check(hash="sha512:" + "ab" * 64)
+    assert failures == {}

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from restart_trigger.aliyun import AliyunClient, BusinessError, RestartResult
+from restart_trigger.aliyun import AliyunClient, AliyunError, BusinessError, RestartResult
 from restart_trigger.backoff import Backoff, Deadline
 from restart_trigger.validation import Failures
 
@@ -129,6 +129,14 @@ class Target:
                 return self.send_restart(client, known_change_ids)
             except BusinessError as refusal:
                 delay = tries.next_delay()
-                if delay is None or not self.is_busy(client, refusal):
+                if delay is None or not self._busy(client, refusal):
                     raise
             tries.wait(delay)
+
+    def _busy(self, client: AliyunClient, refusal: BusinessError) -> bool:
+        """``is_busy``, where a lookup that fails means "not known to be busy": the caller then
+        raises the refusal itself, whose text says why the restart was refused."""
+        try:
+            return self.is_busy(client, refusal)
+        except AliyunError:
+            return False

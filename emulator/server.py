@@ -7,6 +7,7 @@ journal; :class:`EmulatorServer` is a stdlib ``ThreadingHTTPServer`` around it.
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import time
 import traceback
@@ -21,7 +22,7 @@ from emulator.admin import PREFIX as ADMIN_PREFIX
 from emulator.admin import AdminApi
 from emulator.context import CallContext
 from emulator.errors import ApiError, EdasBusinessError, new_request_id
-from emulator.faults import DROP_AFTER, FaultInjector
+from emulator.faults import APPLY_DELAY, DRIP, DROP_AFTER, Drip, FaultInjector
 from emulator.journal import Journal
 from emulator.signatures import ReceivedRequest, SignatureVerifier
 from emulator.state import World
@@ -48,12 +49,18 @@ def product_for_path(path: str) -> str | None:
 
 @dataclass
 class Reply:
-    """An answer to send, or ``drop=True`` to close the connection without answering."""
+    """An answer to send, or ``drop=True`` to close the connection without answering.
+
+    ``drip`` sends it byte by byte; ``close`` closes the connection after it (a held restart,
+    whose client has most likely gone).
+    """
 
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
+    drip: Drip | None = None
+    close: bool = False
 
 
 def parse_form(content_type: str | None, body: bytes) -> dict[str, str]:
@@ -117,10 +124,28 @@ class Emulator:
             "applied": False,
         }
 
-        def error_reply(error: ApiError, fault: str | None = None) -> Reply:
-            self.journal.record(**entry, status=error.http_status, code=error.code, fault=fault)
-            headers = {"x-acs-request-id": request_id, **error.headers}
-            return Reply(error.http_status, error.body(request_id, host, product), headers)
+        params = {**query, **form}
+        target = params.get("AppId") or params.get("EnvId")
+
+        def answer(
+            status: int,
+            body: Any,
+            code: str | None,
+            fault: str | None,
+            headers: dict[str, str] | None = None,
+            close: bool = False,
+        ) -> Reply:
+            drip = None
+            if fault is None and route is not None:
+                drip = self.faults.drip(action, target)
+                fault = DRIP if drip else None
+            self.journal.record(**entry, status=status, code=code, fault=fault)
+            headers = {"x-acs-request-id": request_id, **(headers or {})}
+            return Reply(status, body, headers, drip=drip, close=close)
+
+        def error_reply(error: ApiError, fault: str | None = None, close: bool = False) -> Reply:
+            body = error.body(request_id, host, product)
+            return answer(error.http_status, body, error.code, fault, error.headers, close)
 
         if route is None:
             return error_reply(
@@ -130,7 +155,7 @@ class Emulator:
                     "Specified api is not found, please check your url and method.",
                 )
             )
-        decision = self.faults.before(action)
+        decision = self.faults.before(action, target)
         if decision.sleep_s:
             time.sleep(decision.sleep_s)
         if decision.drop:
@@ -139,16 +164,23 @@ class Emulator:
         if decision.error is not None:
             return error_reply(decision.error, decision.fault)
 
+        fault = decision.fault  # None, or status_latency (already slept)
+        held = False
         try:
             caller = self.verifier.verify(req)
             version = req.header("x-acs-version")
             if version is not None and version != API_VERSIONS[product]:
                 raise ApiError(400, "InvalidVersion", "Specified parameter Version is not valid.")
+            hold_s = 0.0 if fault else self.faults.apply_delay(action, target)
+            if hold_s:
+                # Accepted but not applied yet: nothing is sent and no lock is held meanwhile.
+                fault, held = APPLY_DELAY, True
+                time.sleep(hold_s)
             ctx = CallContext(
                 world=self.world,
                 faults=self.faults,
                 caller=caller,
-                params={**query, **form},
+                params=params,
                 region=region,
                 now=self.clock(),
             )
@@ -157,20 +189,21 @@ class Emulator:
             entry["result_id"] = ctx.result_id
             entry["applied"] = ctx.result_id is not None
         except ApiError as error:
-            return error_reply(error)
+            return error_reply(error, fault, close=held)
         except EdasBusinessError as error:
             body, status, code = error.body(request_id), 200, str(error.code)
         except Exception:  # noqa: BLE001 - the emulator must answer, not crash
             traceback.print_exc(file=sys.stderr)
             return error_reply(
-                ApiError(500, "InternalError", "The emulator failed to process the request.")
+                ApiError(500, "InternalError", "The emulator failed to process the request."),
+                fault,
+                close=held,
             )
         body = {"RequestId": request_id, **body}
-        if self.faults.drop_after(action):
+        if fault is None and self.faults.drop_after(action, target):
             self.journal.record(**entry, status=status, code=code, fault=DROP_AFTER)
             return Reply(drop=True)
-        self.journal.record(**entry, status=status, code=code, fault=None)
-        return Reply(status, body, {"x-acs-request-id": request_id})
+        return answer(status, body, code, fault, close=held)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -202,18 +235,59 @@ class _RequestHandler(BaseHTTPRequestHandler):
         reply = emulator.handle_product(req, self.headers.get("Host") or "")
         self._send(reply)
 
+    def handle(self) -> None:
+        # A client that hangs up (a timed-out client, a drip it gave up on) is no error here.
+        try:
+            super().handle()
+        except ConnectionError:
+            self.close_connection = True
+
+    def _head(self, reply: Reply, length: int) -> bytes:
+        """Status line and headers, as ``send_response``/``send_header`` would write them."""
+        self.log_request(reply.status)
+        phrase = self.responses.get(reply.status, ("",))[0]
+        lines = [
+            f"{self.protocol_version} {reply.status} {phrase}",
+            f"Server: {self.version_string()}",
+            f"Date: {self.date_time_string()}",
+            "Content-Type: application/json;charset=utf-8",
+            f"Content-Length: {length}",
+            *(f"{name}: {value}" for name, value in reply.headers.items()),
+        ]
+        if reply.close:
+            lines.append("Connection: close")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", errors="replace")
+
     def _send(self, reply: Reply) -> None:
         if reply.drop:
             self.close_connection = True
             return
+        if reply.close:
+            self.close_connection = True
         payload = json.dumps(reply.body, ensure_ascii=False).encode("utf-8")
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json;charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
+        head = self._head(reply, len(payload))
+        try:
+            if reply.drip is None:
+                self.wfile.write(head + payload)
+            else:
+                self._drip(head, payload, reply.drip)
+        except OSError:
+            # The client has gone (it timed out while a restart was held, or gave up on a drip).
+            self.close_connection = True
+
+    def _drip(self, head: bytes, payload: bytes, drip: Drip) -> None:
+        """Write one byte every ``drip.interval_s`` (the head at once unless ``drip.headers``)."""
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        data = head + payload
+        if not drip.headers:
+            self.wfile.write(head)
+            data = payload
+        for index in range(len(data)):
+            time.sleep(drip.interval_s)
+            self.wfile.write(data[index : index + 1])
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle  # noqa: N815
 

@@ -272,10 +272,13 @@ class Captured:
         """Replace the path and query."""
         return replace(self, target=target)
 
-    def send(self, host: str) -> tuple[int, dict[str, str], Any]:
-        """Send to ``host`` (``ip:port``) with the captured headers, Host included, verbatim."""
+    def send(self, host: str, timeout_s: float = 30.0) -> tuple[int, dict[str, str], Any]:
+        """Send to ``host`` (``ip:port``) with the captured headers, Host included, verbatim.
+
+        ``timeout_s`` is the socket timeout of each connect/read (TimeoutError when it fires).
+        """
         ip, port = host.rsplit(":", 1)
-        conn = http.client.HTTPConnection(ip, int(port), timeout=30)
+        conn = http.client.HTTPConnection(ip, int(port), timeout=timeout_s)
         try:
             conn.putrequest(self.method, self.target, skip_host=True, skip_accept_encoding=True)
             for name, value in self.headers:

@@ -45,10 +45,33 @@ def test_a_bare_host_means_https():
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1:8080", "http://127.9.8.7", "http://localhost:1/", "http://[::1]:9000"],
+    [
+        "http://127.0.0.1:8080",
+        "http://127.9.8.7",
+        "http://localhost:1/",
+        "http://LocalHost:1",
+        "http://[::1]:9000",
+    ],
 )
 def test_plain_http_is_allowed_for_loopback_hosts(url):
     assert validate_endpoint(url).startswith("http://")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://evil.localhost:80",  # a name under localhost: DNS decides where it goes
+        "http://a.b.localhost",
+        "http://localhost.:80",  # a trailing dot makes it another (resolvable) name
+        "http://localhost.example.com",
+        "http://127.0.0.1.nip.io",
+        "http://127.1",  # not an IP literal ipaddress reads; resolvers do, differently
+        "http://0x7f.0.0.1",
+    ],
+)
+def test_plain_http_to_a_name_that_only_looks_local_is_refused(url):
+    with pytest.raises(ValueError, match="loopback"):
+        validate_endpoint(url)
 
 
 def test_plain_http_to_a_remote_host_is_refused_with_the_field_and_the_fix():
@@ -101,3 +124,33 @@ def test_loopback_detection():
     assert not is_loopback_host("128.0.0.1")
     assert not is_loopback_host("10.0.0.1")
     assert not is_loopback_host("localhost.example.com")
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("[::1]", True),
+        ("LOCALHOST", True),
+        ("evil.localhost", False),
+        ("localhost.", False),
+        ("localhost..", False),
+        (".localhost", False),
+        ("[localhost]", False),
+        ("", False),
+    ],
+)
+def test_loopback_is_an_ip_literal_or_exactly_localhost(host, loopback):
+    assert is_loopback_host(host) is loopback
+
+
+def test_deciding_loopback_never_resolves_a_name(monkeypatch):
+    import socket
+
+    def no_dns(*args, **kwargs):
+        raise AssertionError("a DNS lookup was made")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    monkeypatch.setattr(socket, "gethostbyname", no_dns)
+    assert is_loopback_host("localhost")
+    assert not is_loopback_host("evil.localhost")
+    assert validate_endpoint("http://localhost:8080") == "http://localhost:8080"

@@ -2,8 +2,9 @@
 
 Defaults follow the official SDKs' endpoint maps: a region listed below maps to the host
 given; every other region follows the rule ``<product>.<region>.aliyuncs.com``. Endpoints are
-HTTPS; plain ``http://`` is accepted only for loopback hosts (127.0.0.0/8, ::1, localhost),
-which is how tests reach a local emulator.
+HTTPS; plain ``http://`` is accepted only for loopback hosts (an IP literal in 127.0.0.0/8,
+``[::1]``, or exactly ``localhost``; no name is resolved to decide), which is how tests reach
+a local emulator.
 """
 
 from __future__ import annotations
@@ -90,9 +91,19 @@ def default_endpoint(product: str, region: str) -> str:
 
 
 def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and any address in 127.0.0.0/8 or ``::1``."""
-    host = host.strip("[]").lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
+    """True for an IP literal in 127.0.0.0/8, ``::1`` (bracketed or not), and exactly the name
+    ``localhost`` (any case); never a DNS lookup.
+
+    Names that merely end in ``localhost`` (``evil.localhost``) or carry a trailing dot
+    (``localhost.``) are not loopback: a resolver may send them anywhere. ``localhost`` itself
+    is connected to as ``127.0.0.1`` (``transport.connect_url``), so neither can its resolution.
+    """
+    if not isinstance(host, str):
+        return False
+    bracketed = host.startswith("[") and host.endswith("]")
+    if bracketed:
+        host = host[1:-1]  # only an IPv6 literal is written in brackets
+    elif host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -157,7 +168,7 @@ def validate_endpoint(url: str, *, field: str = "endpoint") -> str:
     if scheme == "http" and not is_loopback_host(host):
         raise ValueError(
             f"{field}: plain http:// is only allowed for loopback hosts "
-            f"(127.0.0.0/8, ::1, localhost), got {host!r}. "
+            f"(an IP in 127.0.0.0/8, [::1] or exactly localhost), got {host!r}. "
             f"Use https://{host}{f':{port}' if port else ''} instead."
         )
     netloc = f"[{host}]" if ":" in host else host

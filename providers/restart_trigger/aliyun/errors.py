@@ -170,15 +170,17 @@ class TransportError(AliyunError):
 
 
 class DeadlineExceeded(TransportError):
-    """The call's deadline passed before an attempt could start, so nothing was sent.
+    """The call's deadline passed: before an attempt could start, or while it was under way.
 
-    Raised instead of sending a request that would have no time left for its answer; like a
-    refused connection it is ``sent=False``, so a restart that ends this way was certainly
-    not accepted.
+    Raised instead of sending a request that would have no time left for its answer
+    (``sent=False``: like a refused connection, a restart that ends this way was certainly
+    not accepted), and when the transport cut an attempt short at the deadline
+    (``sent=True`` once the connection was up: the request may have reached the server, so
+    a restart that ends this way has an unknown outcome).
     """
 
-    def __init__(self, message: str, *, operation: str | None = None):
-        super().__init__("DeadlineExceeded", message, sent=False, operation=operation)
+    def __init__(self, message: str, *, operation: str | None = None, sent: bool = False):
+        super().__init__("DeadlineExceeded", message, sent=sent, operation=operation)
 
 
 class AuthError(AliyunError):
@@ -196,8 +198,9 @@ class BusinessError(AliyunError):
 class RestartOutcomeUnknown(AliyunError):
     """A restart request may or may not have been accepted, and we could not find out in time.
 
-    ``target`` names the application or environment (e.g. ``EDAS application app-1``).
-    Re-running is safe only after checking the target's recent changes by hand.
+    ``target`` names the application or environment (e.g. ``EDAS application app-1``);
+    ``candidates`` are the new restarts found that could each be ours (empty when none was
+    found). Re-running is safe only after checking the target's recent changes by hand.
     """
 
     def __init__(
@@ -207,9 +210,11 @@ class RestartOutcomeUnknown(AliyunError):
         *,
         operation: str | None = None,
         cause: BaseException | None = None,
+        candidates: Iterable[str] = (),
     ) -> None:
         super().__init__(None, "RestartOutcomeUnknown", message, None, operation=operation)
         self.target = target
+        self.candidates = tuple(candidates)
         self.__cause__ = cause
 
 

@@ -4,6 +4,10 @@ how a restart whose answer was lost is checked instead of blindly resent.
 HTTP is faked with a requests transport adapter (no network), except for a few tests that use a
 tiny stdlib HTTP server on 127.0.0.1 to exercise real socket failures. Clocks and sleeps are
 injected: nothing here waits for real time.
+
+Every restart send is preceded by a snapshot read (``ListRecentChangeOrder`` for EDAS,
+``DescribeAppEnvStatus`` for Web+); unless a test scripts them, the fake cloud answers those
+with "no change exists".
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import json
 import logging
 import socket
 import threading
-from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -37,13 +40,13 @@ from restart_trigger.aliyun import (
     TransportError,
 )
 from restart_trigger.aliyun import client as client_module
-from restart_trigger.aliyun.recovery import SHANGHAI
+from restart_trigger.aliyun.recovery import DEFAULT_SETTLE_WINDOW
+from restart_trigger.aliyun.transport import DeadlineAdapter
 from restart_trigger.backoff import Backoff, Deadline
 
 KEY_ID = "test-access-key-id"
 SECRET = "test-secret-value-0123456789"
 TOKEN = "test-sts-token-abcdefghijklmnop"
-SEND_TIME = 1704164645.0  # 2024-01-02T03:04:05Z == 2024-01-02 11:04:05 in Asia/Shanghai
 EDAS = "http://127.0.0.1:18080"
 WEBPLUS = "http://127.0.0.1:18081"
 
@@ -57,6 +60,11 @@ class FakeCloud(requests.adapters.BaseAdapter):
     An answer is ``(status, body[, headers])``, an exception to raise, or a callable taking the
     request and returning one of those.
     """
+
+    NOTHING_YET = {
+        "ListRecentChangeOrder": (200, {"Code": 200, "ChangeOrderList": {"ChangeOrder": []}}),
+        "DescribeAppEnvStatus": (200, {"Code": "OK", "EnvStatus": {"LatestChangeId": ""}}),
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -72,7 +80,8 @@ class FakeCloud(requests.adapters.BaseAdapter):
 
     def send(self, request, **kwargs):
         self.requests.append(request)
-        queue = self.answers[request.headers["x-acs-action"]]
+        action = request.headers["x-acs-action"]
+        queue = self.answers.get(action) or [self.NOTHING_YET[action]]
         answer = queue.pop(0) if len(queue) > 1 else queue[0]
         if callable(answer) and not isinstance(answer, BaseException):
             answer = answer(request)
@@ -115,7 +124,7 @@ def fake_session(cloud: FakeCloud) -> requests.Session:
 
 
 def make_client(
-    cloud: FakeCloud, *, credentials=None, max_attempts=4, deadline=60.0, fake_time=None, **kwargs
+    cloud: FakeCloud, *, credentials=None, max_attempts=4, deadline=600.0, fake_time=None, **kwargs
 ):
     """A client under one fake-time deadline whose retries wait exactly 0.5, 1, 2, 4, 4, ... s."""
     fake_time = fake_time or FakeTime()
@@ -129,7 +138,6 @@ def make_client(
         endpoints={"edas": EDAS, "webplus": WEBPLUS},
         deadline=Deadline(deadline, clock=fake_time.clock, sleep=fake_time.sleep),
         session=fake_session(cloud),
-        wall_clock=lambda: SEND_TIME,
         **options,
     )
 
@@ -195,7 +203,7 @@ def test_restart_application_posts_signed_query_with_the_common_headers():
     result = make_client(cloud).restart_application("app-1", ["ecc-1", "ecc-2"])
 
     assert result == RestartResult("co-new", "r1")
-    (request,) = cloud.requests
+    (request,) = cloud.calls("RestartApplication")
     assert request.method == "POST"
     assert urlsplit(request.url).path == "/pop/v5/changeorder/co_restart"
     assert query_of(request) == {"AppId": "app-1", "EccInfo": "ecc-1,ecc-2"}
@@ -217,7 +225,7 @@ def test_restart_app_env_sends_a_form_body_with_lowercase_booleans():
     )
 
     assert result == RestartResult("wc-new", "r2")
-    (request,) = cloud.requests
+    (request,) = cloud.calls("RestartAppEnv")
     assert (request.method, urlsplit(request.url).path) == ("POST", "/pop/v1/wam/appEnv/restart")
     assert urlsplit(request.url).query == ""
     assert request.body == b"BatchInterval=0&BatchSize=2&EnvId=we-1&PauseBetweenBatches=false"
@@ -232,7 +240,8 @@ def test_parameters_left_empty_are_never_sent():
     client = make_client(cloud)
     client.restart_application("app-1", ecc_ids=[])
     client.restart_app_env("we-1")
-    edas, webplus = cloud.requests
+    (edas,) = cloud.calls("RestartApplication")
+    (webplus,) = cloud.calls("RestartAppEnv")
     assert query_of(edas) == {"AppId": "app-1"}
     assert webplus.body == b"EnvId=we-1"
 
@@ -301,7 +310,7 @@ def test_edas_http_200_with_body_code_other_than_200_is_a_business_error_and_not
     with pytest.raises(BusinessError) as excinfo:
         make_client(cloud).restart_application("app-1")
     assert (excinfo.value.http_status, excinfo.value.code) == (200, "500")
-    assert len(cloud.requests) == 1
+    assert len(cloud.calls("RestartApplication")) == 1
 
 
 def test_webplus_4xx_errors_are_typed_and_not_retried():
@@ -318,7 +327,8 @@ def test_webplus_4xx_errors_are_typed_and_not_retried():
         client.restart_app_env("we-1")
     with pytest.raises(NotFoundError):
         client.describe_change("we-1", "wc-x")
-    assert len(cloud.requests) == 2
+    assert len(cloud.calls("RestartAppEnv")) == 1
+    assert len(cloud.calls("DescribeChange")) == 1
 
 
 def test_signature_errors_are_auth_errors_and_not_retried():
@@ -397,7 +407,6 @@ def client_with_default_backoff(cloud: FakeCloud, fake_time: FakeTime) -> Aliyun
         endpoints={"edas": EDAS, "webplus": WEBPLUS},
         deadline=Deadline(10_000, clock=fake_time.clock, sleep=fake_time.sleep),
         session=fake_session(cloud),
-        wall_clock=lambda: SEND_TIME,
     )
 
 
@@ -472,24 +481,22 @@ def test_without_a_deadline_each_call_gets_its_own_of_120_seconds(monkeypatch):
     client.get_change_order_info("co-1")
     client.restart_application("app-1")
     assert [d.seconds for d in made] == [120.0, 120.0, 120.0]
-    assert len(cloud.requests) == 3
+    assert len(cloud.calls("GetChangeOrderInfo")) == 2
+    assert len(cloud.calls("RestartApplication")) == 1
 
 
-def test_a_lost_restart_answer_is_not_checked_past_the_deadline():
+def test_a_restart_cut_at_the_deadline_is_not_looked_up_past_it():
     fake_time = FakeTime()
 
     def timed_out(request):
         fake_time.now = 60.0  # the read timeout used up what was left
         return requests.exceptions.ReadTimeout("read timed out")
 
-    cloud = (
-        FakeCloud()
-        .on("RestartApplication", timed_out)
-        .on("ListRecentChangeOrder", edas_orders(OUR_RESTART))
-    )
-    with pytest.raises(RestartOutcomeUnknown, match="DeadlineExceeded"):
+    cloud = FakeCloud().on("RestartApplication", timed_out)
+    with pytest.raises(RestartOutcomeUnknown, match="deadline of 60s passed") as excinfo:
         make_client(cloud, deadline=60.0, fake_time=fake_time).restart_application("app-1")
-    assert cloud.calls("ListRecentChangeOrder") == []
+    assert "EDAS application app-1" in str(excinfo.value)
+    assert len(cloud.calls("ListRecentChangeOrder")) == 1  # the snapshot, no look after
     assert len(cloud.calls("RestartApplication")) == 1
 
 
@@ -504,31 +511,39 @@ OLD_RESTART = {
     "ChangeOrderId": "co-old",
     "Source": "pop",
     "CoTypeCode": "CoRestartApplication",
-    "CreateTime": "2024-01-02 10:00:00",
+    "CreateTime": "2024-01-02 11:04:05",
     "AppId": "app-1",
 }
-CONSOLE_RESTART = {
-    **OLD_RESTART,
-    "ChangeOrderId": "co-console",
-    "Source": "console",
-    "CreateTime": "2024-01-02 11:04:06",
-}
+CONSOLE_RESTART = {**OLD_RESTART, "ChangeOrderId": "co-console", "Source": "console"}
 OTHER_TYPE = {
     **OLD_RESTART,
     "ChangeOrderId": "co-deploy",
     "CoTypeCode": "CoDeploy",
     "CoType": "Deploy Application",
-    "CreateTime": "2024-01-02 11:04:06",
 }
-OUR_RESTART = {**OLD_RESTART, "ChangeOrderId": "co-ours", "CreateTime": "2024-01-02 11:04:07"}
+OUR_RESTART = {**OLD_RESTART, "ChangeOrderId": "co-ours"}
+SNAPSHOT = edas_orders(OLD_RESTART)
+AFTER_OURS = edas_orders(OLD_RESTART, CONSOLE_RESTART, OTHER_TYPE, OUR_RESTART)
+READ_TIMEOUT = requests.exceptions.ReadTimeout("read timed out")
+HTTP_500 = (500, {"Code": "InternalError", "Message": "try again"})
+
+
+def actions(cloud: FakeCloud) -> list[str]:
+    return [r.headers["x-acs-action"] for r in cloud.requests]
+
+
+def test_every_restart_send_is_preceded_by_a_snapshot_of_the_apps_change_orders():
+    cloud = FakeCloud().on("RestartApplication", (400, {"Code": "Throttling"}), RESTART_OK)
+    assert make_client(cloud).restart_application("app-1").change_id == "co-new"
+    assert actions(cloud) == ["ListRecentChangeOrder", "RestartApplication"] * 2
+    assert query_of(cloud.calls("ListRecentChangeOrder")[0]) == {"AppId": "app-1"}
 
 
 def test_refused_connection_means_not_sent_so_a_restart_is_simply_retried():
     cloud = FakeCloud().on("RestartApplication", refused(), RESTART_OK)
     result = make_client(cloud).restart_application("app-1")
     assert result == RestartResult("co-new", "r1")
-    assert cloud.calls("ListRecentChangeOrder") == []
-    assert len(cloud.calls("RestartApplication")) == 2
+    assert actions(cloud) == ["ListRecentChangeOrder", "RestartApplication"] * 2  # no look
 
 
 def test_connect_timeout_means_not_sent_so_a_restart_is_simply_retried():
@@ -536,93 +551,164 @@ def test_connect_timeout_means_not_sent_so_a_restart_is_simply_retried():
         "RestartAppEnv", requests.exceptions.ConnectTimeout("connect timed out"), ENV_RESTART_OK
     )
     assert make_client(cloud).restart_app_env("we-1").change_id == "wc-new"
-    assert cloud.calls("DescribeAppEnvStatus") == []
+    assert actions(cloud) == ["DescribeAppEnvStatus", "RestartAppEnv"] * 2
 
 
-def test_throttled_restart_is_resent_without_checking():
-    cloud = FakeCloud().on(
-        "RestartApplication", (400, {"Code": "Throttling", "Message": "m"}), RESTART_OK
-    )
-    assert make_client(cloud).restart_application("app-1").change_id == "co-new"
-    assert cloud.calls("ListRecentChangeOrder") == []
+def test_throttled_or_503_restarts_are_resent_without_looking():
+    for refusal in [(400, {"Code": "Throttling", "Message": "m"}), (503, {"Code": "x"})]:
+        cloud = FakeCloud().on("RestartApplication", refusal, RESTART_OK)
+        assert make_client(cloud).restart_application("app-1").change_id == "co-new"
+        assert len(cloud.calls("ListRecentChangeOrder")) == 2  # the two snapshots
 
 
-def test_edas_read_timeout_finds_our_change_order_instead_of_resending():
+def test_when_the_snapshot_cannot_be_taken_no_restart_is_sent():
     cloud = (
         FakeCloud()
-        .on("RestartApplication", requests.exceptions.ReadTimeout("read timed out"))
-        .on(
-            "ListRecentChangeOrder",
-            edas_orders(OLD_RESTART, CONSOLE_RESTART, OTHER_TYPE, OUR_RESTART),
-        )
+        .on("ListRecentChangeOrder", (500, {"Code": "InternalError", "Message": "down"}))
+        .on("RestartApplication", RESTART_OK)
+    )
+    with pytest.raises(ServerError, match="down"):
+        make_client(cloud, max_attempts=3).restart_application("app-1")
+    assert len(cloud.calls("ListRecentChangeOrder")) == 3  # a read, with a read's retries
+    assert cloud.calls("RestartApplication") == []
+
+
+def test_a_snapshot_refused_permission_is_raised_and_the_restart_stays_owed():
+    cloud = (
+        FakeCloud()
+        .on("DescribeAppEnvStatus", (403, {"Code": "Forbidden.RAM", "Message": "no"}))
+        .on("RestartAppEnv", ENV_RESTART_OK)
+    )
+    with pytest.raises(AuthError):
+        make_client(cloud).restart_app_env("we-1")
+    assert cloud.calls("RestartAppEnv") == []
+
+
+def test_edas_read_timeout_adopts_the_one_new_restart_instead_of_resending():
+    cloud = (
+        FakeCloud()
+        .on("RestartApplication", READ_TIMEOUT)
+        .on("ListRecentChangeOrder", SNAPSHOT, AFTER_OURS)
     )
     result = make_client(cloud).restart_application("app-1")
     assert result == RestartResult("co-ours", None)
     assert len(cloud.calls("RestartApplication")) == 1
-    assert query_of(cloud.calls("ListRecentChangeOrder")[0]) == {"AppId": "app-1"}
 
 
-def test_edas_lost_answer_with_no_new_change_order_is_resent():
+def test_a_restart_of_the_app_that_existed_before_our_send_is_never_adopted():
+    # The restart of the previous `up`, seconds old, then a 500: nothing new appears, so
+    # after the settle window the restart is resent; the old one is never taken for ours.
+    fake_time = FakeTime()
+    recent = edas_orders(OUR_RESTART)  # whatever its CreateTime
+    cloud = (
+        FakeCloud()
+        .on("RestartApplication", HTTP_500, RESTART_OK)
+        .on("ListRecentChangeOrder", recent)
+    )
+    result = make_client(cloud, fake_time=fake_time).restart_application("app-1")
+    assert result == RestartResult("co-new", "r1")
+    assert len(cloud.calls("RestartApplication")) == 2
+    assert fake_time.now >= DEFAULT_SETTLE_WINDOW
+
+
+def test_a_restart_applied_after_the_read_timeout_is_found_and_sent_only_once():
+    fake_time = FakeTime()
+
+    def applied_later(request):
+        fake_time.now += 30.0  # the client's read timeout
+        return requests.exceptions.ReadTimeout("read timed out")
+
+    cloud = (
+        FakeCloud()
+        .on("RestartApplication", applied_later, RESTART_OK)
+        # the snapshot, two looks that see nothing yet, then the late restart
+        .on("ListRecentChangeOrder", SNAPSHOT, SNAPSHOT, SNAPSHOT, AFTER_OURS)
+    )
+    result = make_client(cloud, fake_time=fake_time).restart_application("app-1")
+    assert result == RestartResult("co-ours", None)
+    assert len(cloud.calls("RestartApplication")) == 1
+    assert len(cloud.calls("ListRecentChangeOrder")) == 4  # the snapshot and three looks
+
+
+def test_two_new_restarts_cannot_be_told_apart_so_none_is_adopted_and_none_is_resent():
+    theirs = {**OUR_RESTART, "ChangeOrderId": "co-theirs"}
+    cloud = (
+        FakeCloud()
+        .on("RestartApplication", HTTP_500, RESTART_OK)
+        .on("ListRecentChangeOrder", SNAPSHOT, edas_orders(OLD_RESTART, OUR_RESTART, theirs))
+    )
+    with pytest.raises(RestartOutcomeUnknown) as excinfo:
+        make_client(cloud).restart_application("app-1")
+    error = excinfo.value
+    assert error.target == "EDAS application app-1"
+    assert set(error.candidates) == {"co-ours", "co-theirs"}
+    assert "co-ours" in str(error) and "co-theirs" in str(error)
+    assert "change orders of EDAS application app-1" in str(error)
+    assert len(cloud.calls("RestartApplication")) == 1
+
+
+def test_a_lost_answer_with_nothing_new_within_the_settle_window_is_never_resent():
+    fake_time = FakeTime()
     cloud = (
         FakeCloud()
         .on("RestartApplication", dropped(), RESTART_OK)
         .on("ListRecentChangeOrder", edas_orders(OLD_RESTART, CONSOLE_RESTART, OTHER_TYPE))
     )
-    assert make_client(cloud).restart_application("app-1") == RestartResult("co-new", "r1")
-    assert len(cloud.calls("RestartApplication")) == 2
-    assert len(cloud.calls("ListRecentChangeOrder")) == 1
+    with pytest.raises(RestartOutcomeUnknown, match="may have the request") as excinfo:
+        make_client(cloud, fake_time=fake_time).restart_application("app-1")
+    assert "EDAS application app-1" in str(excinfo.value)
+    assert len(cloud.calls("RestartApplication")) == 1
+    assert fake_time.now >= DEFAULT_SETTLE_WINDOW
+
+
+def test_the_settle_window_is_a_client_setting():
+    fake_time = FakeTime()
+    cloud = FakeCloud().on("RestartApplication", HTTP_500, RESTART_OK)
+    client = make_client(cloud, fake_time=fake_time, settle_window=5.0)
+    assert client.restart_application("app-1").change_id == "co-new"
+    assert 5.0 <= fake_time.now < 10.0
+    with pytest.raises(ValueError, match="settle_window"):
+        make_client(cloud, settle_window=-1)
 
 
 def test_change_orders_the_caller_already_knows_are_never_taken_for_ours():
     cloud = (
         FakeCloud()
-        .on("RestartApplication", dropped(), RESTART_OK)
-        .on("ListRecentChangeOrder", edas_orders(OUR_RESTART))
+        .on("RestartApplication", HTTP_500, RESTART_OK)
+        .on("ListRecentChangeOrder", SNAPSHOT, AFTER_OURS)
     )
-    result = make_client(cloud).restart_application("app-1", known_change_ids={"co-ours"})
+    result = make_client(cloud).restart_application(
+        "app-1", known_change_ids={"co-ours", "co-other"}
+    )
     assert result.change_id == "co-new"
 
 
-def test_create_time_within_the_clock_skew_tolerance_counts_as_ours():
-    slightly_early = {**OUR_RESTART, "CreateTime": "2024-01-02T03:03:50Z"}
+def test_a_single_known_change_id_string_is_not_split_into_characters():
     cloud = (
         FakeCloud()
-        .on("RestartApplication", requests.exceptions.ReadTimeout("t"))
-        .on("ListRecentChangeOrder", edas_orders(slightly_early))
+        .on("RestartApplication", HTTP_500, RESTART_OK)
+        .on("ListRecentChangeOrder", SNAPSHOT, AFTER_OURS)
     )
-    assert make_client(cloud).restart_application("app-1").change_id == "co-ours"
+    result = make_client(cloud).restart_application("app-1", known_change_ids="co-ours")
+    assert result.change_id == "co-new"
 
 
-def test_a_500_on_restart_is_checked_before_resending_but_a_503_is_not():
-    cloud = (
-        FakeCloud()
-        .on("RestartApplication", (500, {"Code": "InternalError"}))
-        .on("ListRecentChangeOrder", edas_orders(OUR_RESTART))
-    )
-    assert make_client(cloud).restart_application("app-1") == RestartResult("co-ours", None)
-
-    cloud = FakeCloud().on("RestartApplication", (503, {"Code": "ServiceUnavailable"}), RESTART_OK)
-    assert make_client(cloud).restart_application("app-1") == RestartResult("co-new", "r1")
-    assert cloud.calls("ListRecentChangeOrder") == []
+def env_status(latest):
+    return (200, {"Code": "OK", "EnvStatus": {"LatestChangeId": latest}})
 
 
-def test_webplus_lost_answer_is_resolved_through_latest_change_id_and_describe_change():
+def env_change(**fields):
+    return (200, {"Code": "OK", "Change": fields})
+
+
+def test_webplus_lost_answer_adopts_a_new_latest_change_that_is_a_restart():
     cloud = (
         FakeCloud()
         .on("RestartAppEnv", dropped())
-        .on("DescribeAppEnvStatus", (200, {"Code": "OK", "EnvStatus": {"LatestChangeId": "wc-9"}}))
-        .on(
-            "DescribeChange",
-            (
-                200,
-                {
-                    "Code": "OK",
-                    "Change": {"ActionName": "RestartApp", "CreateTime": 1704164646000},
-                },
-            ),
-        )
+        .on("DescribeAppEnvStatus", env_status("wc-1"), env_status("wc-9"))
+        .on("DescribeChange", env_change(ActionName="RestartApp"))
     )
-    result = make_client(cloud).restart_app_env("we-1", known_change_ids=["wc-1"])
+    result = make_client(cloud).restart_app_env("we-1")
     assert result == RestartResult("wc-9", None)
     assert len(cloud.calls("RestartAppEnv")) == 1
     assert query_of(cloud.calls("DescribeChange")[0]) == {"EnvId": "we-1", "ChangeId": "wc-9"}
@@ -631,42 +717,46 @@ def test_webplus_lost_answer_is_resolved_through_latest_change_id_and_describe_c
 @pytest.mark.parametrize(
     ("latest", "change"),
     [
-        ("wc-1", {"ActionName": "RestartApp", "CreateTime": 1704164646000}),  # already known
-        ("wc-9", {"ActionName": "Apply", "CreateTime": 1704164646000}),  # not a restart
-        ("wc-9", {"ActionName": "RestartApp", "CreateTime": "1704160000000"}),  # too old
+        ("wc-1", {"ActionName": "RestartApp"}),  # the snapshot's: not new
+        ("wc-2", {"ActionName": "RestartApp"}),  # known to the caller
+        ("wc-9", {"ActionName": "Apply"}),  # not a restart
         ("", {}),  # no change at all
     ],
 )
-def test_webplus_latest_change_that_is_not_our_restart_means_resend(latest, change):
+def test_webplus_latest_change_that_is_not_a_new_restart_is_never_adopted(latest, change):
     cloud = (
         FakeCloud()
-        .on("RestartAppEnv", requests.exceptions.ReadTimeout("t"), ENV_RESTART_OK)
-        .on("DescribeAppEnvStatus", (200, {"Code": "OK", "EnvStatus": {"LatestChangeId": latest}}))
-        .on("DescribeChange", (200, {"Code": "OK", "Change": change}))
+        .on("RestartAppEnv", HTTP_500, ENV_RESTART_OK)
+        .on("DescribeAppEnvStatus", env_status("wc-1"), env_status(latest))
+        .on("DescribeChange", env_change(**change))
     )
-    result = make_client(cloud).restart_app_env("we-1", known_change_ids=["wc-1"])
+    result = make_client(cloud).restart_app_env("we-1", known_change_ids=["wc-2"])
     assert result == RestartResult("wc-new", "r2")
     assert len(cloud.calls("RestartAppEnv")) == 2
 
 
-def test_outcome_that_cannot_be_checked_before_the_deadline_raises_restart_outcome_unknown():
+def test_looks_that_keep_failing_end_in_restart_outcome_unknown_naming_the_target():
     cloud = (
         FakeCloud()
-        .on("RestartApplication", requests.exceptions.ReadTimeout("t"))
-        .on("ListRecentChangeOrder", (500, {"Code": "InternalError", "Message": "down"}))
+        .on("RestartApplication", READ_TIMEOUT)
+        .on("ListRecentChangeOrder", SNAPSHOT, (500, {"Code": "InternalError", "Message": "x"}))
     )
     with pytest.raises(RestartOutcomeUnknown) as excinfo:
-        make_client(cloud, max_attempts=3).restart_application("app-1")
+        make_client(cloud).restart_application("app-1")
     assert excinfo.value.target == "EDAS application app-1"
-    assert "EDAS application app-1" in str(excinfo.value)
+    assert "looking for it failed" in str(excinfo.value)
     assert len(cloud.calls("RestartApplication")) == 1
 
 
-def test_outcome_check_that_is_refused_permission_raises_restart_outcome_unknown():
+def test_a_look_refused_permission_ends_in_restart_outcome_unknown():
     cloud = (
         FakeCloud()
-        .on("RestartAppEnv", requests.exceptions.ReadTimeout("t"))
-        .on("DescribeAppEnvStatus", (403, {"Code": "Forbidden.RAM", "Message": "no"}))
+        .on("RestartAppEnv", READ_TIMEOUT)
+        .on(
+            "DescribeAppEnvStatus",
+            env_status("wc-1"),
+            (403, {"Code": "Forbidden.RAM", "Message": "no"}),
+        )
     )
     with pytest.raises(RestartOutcomeUnknown, match="Web\\+ environment we-1"):
         make_client(cloud).restart_app_env("we-1")
@@ -681,14 +771,38 @@ def test_restart_that_was_not_accepted_and_ran_out_of_attempts_raises_the_real_e
     assert len(cloud.calls("RestartApplication")) == 2
 
 
-def test_a_single_known_change_id_string_is_not_split_into_characters():
-    cloud = (
-        FakeCloud()
-        .on("RestartApplication", dropped(), RESTART_OK)
-        .on("ListRecentChangeOrder", edas_orders(OUR_RESTART))
-    )
-    result = make_client(cloud).restart_application("app-1", known_change_ids="co-ours")
-    assert result.change_id == "co-new"
+def test_server_times_are_never_read():
+    # CreateTime in any zone, or none: ownership is decided by ids alone.
+    for created in ("1999-01-01 00:00:00", "2999-12-31T23:59:59Z", None):
+        ours = {**OUR_RESTART, "CreateTime": created}
+        cloud = (
+            FakeCloud()
+            .on("RestartApplication", READ_TIMEOUT)
+            .on("ListRecentChangeOrder", SNAPSHOT, edas_orders(OLD_RESTART, ours))
+        )
+        assert make_client(cloud).restart_application("app-1").change_id == "co-ours"
+
+
+# --- connections ------------------------------------------------------------------------------
+
+
+def test_the_clients_own_session_pools_at_most_max_connections_per_host_and_blocks():
+    with AliyunClient(Credentials(KEY_ID, SECRET), "cn-hangzhou", max_connections=3) as client:
+        adapter = client._transport.session.get_adapter("https://edas.cn-hangzhou.aliyuncs.com")
+        assert isinstance(adapter, DeadlineAdapter)
+        assert adapter.poolmanager.connection_pool_kw["maxsize"] == 3
+        assert adapter.poolmanager.connection_pool_kw["block"] is True
+        assert client._transport.max_connections == 3
+    default = AliyunClient(Credentials(KEY_ID, SECRET), "cn-hangzhou")
+    assert default._transport.max_connections == 16
+    with pytest.raises(ValueError, match="max_connections"):
+        AliyunClient(Credentials(KEY_ID, SECRET), "cn-hangzhou", max_connections=0)
+
+
+def test_callers_that_still_pass_the_old_time_settings_keep_working():
+    cloud = FakeCloud().on("RestartApplication", RESTART_OK)
+    client = make_client(cloud, wall_clock=lambda: 0.0, outcome_tolerance=30.0)
+    assert client.restart_application("app-1").change_id == "co-new"
 
 
 # --- secrets stay out of errors and logs ------------------------------------------------------
@@ -702,6 +816,7 @@ def test_no_secret_or_token_reaches_errors_or_logs(caplog):
         .on("RestartApplication", requests.exceptions.ReadTimeout(f"timeout {SECRET}"))
         .on(
             "ListRecentChangeOrder",
+            SNAPSHOT,
             (503, {"Code": "ServiceUnavailable", "Message": echo}),
             (400, {"Code": "SignatureDoesNotMatch", "Message": echo}),
         )
@@ -739,28 +854,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         self.rfile.read(length)
         action = self.headers["x-acs-action"]
+        restarted = any(seen == "RestartApplication" for seen, _ in self.seen)
         self.seen.append((action, self.headers["Host"]))
         if action == "RestartApplication":
             # Accept the restart, then drop the connection without answering.
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        now_shanghai = datetime.fromtimestamp(SEND_TIME + 1, UTC).astimezone(SHANGHAI)
-        self._reply(
-            {
-                "Code": 200,
-                "ChangeOrderList": {
-                    "ChangeOrder": [
-                        {
-                            "ChangeOrderId": "co-server",
-                            "Source": "pop",
-                            "CoTypeCode": "CoRestartApplication",
-                            "CreateTime": now_shanghai.strftime("%Y-%m-%d %H:%M:%S"),
-                        }
-                    ]
-                },
-            }
-        )
+        orders = [{"ChangeOrderId": "co-before", "Source": "pop", "AppId": "app-1"}]
+        if restarted:
+            orders.append({"ChangeOrderId": "co-server", "Source": "pop", "AppId": "app-1"})
+        self._reply({"Code": 200, "ChangeOrderList": {"ChangeOrder": orders}})
 
 
 @pytest.fixture
@@ -777,9 +881,7 @@ def local_server():
 def real_client(edas_url: str, max_attempts: int = 3) -> AliyunClient:
     fake_time = FakeTime()
     backoff = Backoff(first=0.5, jitter=True, max_attempts=max_attempts, random=lambda: 0.0)
-    session = requests.Session()
-    session.trust_env = False  # never route loopback traffic through a proxy from the env
-    return AliyunClient(
+    client = AliyunClient(
         Credentials(KEY_ID, SECRET),
         "cn-hangzhou",
         endpoints={"edas": edas_url},
@@ -787,16 +889,16 @@ def real_client(edas_url: str, max_attempts: int = 3) -> AliyunClient:
         read_backoff=backoff,
         restart_backoff=backoff,
         timeout=(2.0, 5.0),
-        session=session,
-        wall_clock=lambda: SEND_TIME,
     )
+    client._transport.session.trust_env = False  # no proxy from the env for loopback
+    return client
 
 
-def test_a_real_dropped_connection_after_sending_is_checked_not_resent(local_server):
+def test_a_real_dropped_connection_after_sending_is_looked_up_not_resent(local_server):
     with real_client(local_server) as client:
         result = client.restart_application("app-1")
     assert result == RestartResult("co-server", None)
     actions = [action for action, _ in _Handler.seen]
-    assert actions == ["RestartApplication", "ListRecentChangeOrder"]
+    assert actions == ["ListRecentChangeOrder", "RestartApplication", "ListRecentChangeOrder"]
     port = local_server.rsplit(":", 1)[1]
     assert {host for _, host in _Handler.seen} == {f"127.0.0.1:{port}"}

@@ -1,58 +1,95 @@
-"""Lost-answer recovery rules: which change is "our restart", and how server times are read.
+"""Lost-answer recovery: only a restart that did not exist before our send can be ours.
 
-The flows (restart -> lost answer -> check -> use or resend) are specified through the client
-in test_aliyun_client.py; these are the pure rules underneath.
+The pure rules first (which changes are candidates), then ``send_restart`` driven with fake
+one-attempt callables and a fake clock (nothing waits for real time). The same flows through
+the client and a fake cloud are in test_aliyun_client.py.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
-from restart_trigger.aliyun import RestartOutcomeUnknown, ServerError, TransportError
+from restart_trigger.aliyun import (
+    AuthError,
+    DeadlineExceeded,
+    InvalidResponseError,
+    RestartOutcomeUnknown,
+    ServerError,
+    ThrottlingError,
+    TransportError,
+)
 from restart_trigger.aliyun.recovery import (
-    check_accepted,
-    find_edas_restart,
-    find_webplus_restart,
+    DEFAULT_SETTLE_WINDOW,
+    LOOK_BACKOFF,
+    RestartResult,
+    edas_candidates,
+    edas_change_ids,
     looks_like_restart,
-    parse_time,
+    send_restart,
+    webplus_candidates,
 )
 from restart_trigger.backoff import Backoff, Deadline
 
-SINCE = datetime(2024, 1, 2, 3, 3, 35, tzinfo=UTC)  # our send (03:04:05Z) minus 30 s
 ORDER = {
     "ChangeOrderId": "co-ours",
     "Source": "pop",
     "CoTypeCode": "CoRestartApplication",
-    "CreateTime": "2024-01-02 11:04:07",  # Asia/Shanghai, 2 s after our send
+    "CreateTime": "2024-01-02 11:04:07",
     "AppId": "app-1",
 }
+NOTHING = frozenset()
 
 
-def test_a_new_pop_restart_of_the_app_created_after_the_send_is_ours():
-    assert find_edas_restart([ORDER], "app-1", SINCE, frozenset()) == "co-ours"
+# --- EDAS: which change orders may be our restart ---------------------------------------------
+
+
+def test_a_new_pop_restart_of_the_app_not_in_the_snapshot_is_a_candidate():
+    assert edas_candidates([ORDER], "app-1", frozenset({"co-old"}), NOTHING) == ["co-ours"]
+
+
+def test_a_change_order_that_existed_before_the_send_is_never_a_candidate_however_recent():
+    # The restart of the previous `up`, seconds old: in the snapshot, so not ours.
+    assert edas_candidates([ORDER], "app-1", frozenset({"co-ours"}), NOTHING) == []
 
 
 @pytest.mark.parametrize(
     "change",
     [
         {"ChangeOrderId": "co-known"},
+        {"ChangeOrderId": ""},
         {"Source": "console"},
         {"AppId": "app-2"},
         {"CoTypeCode": "CoDeploy", "CoType": "Deploy Application"},
-        {"CreateTime": "2024-01-02 10:00:00"},
-        {"CreateTime": "whenever"},
     ],
 )
-def test_edas_orders_that_are_not_our_restart_are_ignored(change):
+def test_edas_orders_that_cannot_be_our_restart_are_not_candidates(change):
     order = {**ORDER, **change}
-    assert find_edas_restart([order], "app-1", SINCE, frozenset({"co-known"})) is None
+    assert edas_candidates([order], "app-1", NOTHING, frozenset({"co-known"})) == []
 
 
-def test_the_newest_matching_edas_order_wins():
-    later = {**ORDER, "ChangeOrderId": "co-later", "CreateTime": "2024-01-02 11:04:30"}
-    assert find_edas_restart([later, ORDER], "app-1", SINCE, frozenset()) == "co-later"
+def test_absent_source_app_and_type_do_not_rule_an_order_out():
+    bare = {"ChangeOrderId": "co-bare"}
+    assert edas_candidates([bare], "app-1", NOTHING, NOTHING) == ["co-bare"]
+
+
+@pytest.mark.parametrize("created", ["2001-01-01 00:00:00", "2999-01-01 00:00:00", "soon", None])
+def test_create_time_is_never_read(created):
+    assert edas_candidates([{**ORDER, "CreateTime": created}], "app-1", NOTHING, NOTHING) == [
+        "co-ours"
+    ]
+
+
+def test_every_new_restart_is_a_candidate_once():
+    other = {**ORDER, "ChangeOrderId": "co-other"}
+    assert edas_candidates([ORDER, other, ORDER], "app-1", NOTHING, NOTHING) == [
+        "co-ours",
+        "co-other",
+    ]
+
+
+def test_the_edas_snapshot_is_every_listed_id():
+    orders = [ORDER, {"ChangeOrderId": "co-deploy", "CoTypeCode": "CoDeploy"}, {"Status": 2}]
+    assert edas_change_ids(orders) == {"co-ours", "co-deploy"}
 
 
 @pytest.mark.parametrize(
@@ -68,6 +105,9 @@ def test_an_order_type_says_restart_in_english_or_chinese_or_not_at_all(order, r
     assert looks_like_restart(order) is restart
 
 
+# --- Web+: whether the latest change may be our restart ---------------------------------------
+
+
 def status(latest):
     return {"Code": "OK", "EnvStatus": {"LatestChangeId": latest}}
 
@@ -76,49 +116,262 @@ def change(**fields):
     return lambda change_id: {"Code": "OK", "Change": fields}
 
 
-def test_webplus_latest_change_that_is_a_new_restart_after_the_send_is_ours():
-    describe = change(ActionName="RestartApp", CreateTime=1704164646000)
-    assert find_webplus_restart(status("wc-9"), describe, SINCE, frozenset({"wc-1"})) == "wc-9"
+def never(change_id):
+    raise AssertionError("must not be described")
 
 
-def test_webplus_latest_change_is_not_described_when_it_is_already_known():
-    def describe(change_id):
-        raise AssertionError("must not be called")
-
-    assert find_webplus_restart(status("wc-1"), describe, SINCE, frozenset({"wc-1"})) is None
-    assert find_webplus_restart({"Code": "OK"}, describe, SINCE, frozenset()) is None
+@pytest.mark.parametrize("fields", [{"ActionName": "RestartApp"}, {}])
+def test_a_new_latest_change_that_is_a_restart_or_says_nothing_is_a_candidate(fields):
+    before = frozenset({"wc-1"})
+    assert webplus_candidates(status("wc-9"), change(**fields), before, NOTHING) == ["wc-9"]
 
 
-def test_a_check_that_keeps_failing_ends_in_restart_outcome_unknown_naming_the_target():
-    def find(since):
-        raise ServerError(500, "InternalError", "down")
-
-    tries = Backoff(first=0.0, max_attempts=2).start(Deadline(60, sleep=lambda s: None))
-    cause = TransportError("NoResponse", "read timed out", sent=True)
-    with pytest.raises(RestartOutcomeUnknown, match="EDAS application app-1") as excinfo:
-        check_accepted(find, SINCE, tries, action="X", target="EDAS application app-1", cause=cause)
-    assert tries.attempts == 2
-    assert isinstance(excinfo.value.__cause__, ServerError)
+def test_a_new_latest_change_of_another_kind_is_not_a_candidate():
+    assert webplus_candidates(status("wc-9"), change(ActionName="Apply"), NOTHING, NOTHING) == []
 
 
 @pytest.mark.parametrize(
-    "value",
+    ("env_status", "before", "known"),
     [
-        1704164645000,
-        "1704164645000",
-        1704164645,
-        1704164645000.0,
-        "2024-01-02 11:04:05",
-        "2024/01/02 11:04:05",
-        "2024-01-02T03:04:05Z",
-        "2024-01-02T11:04:05+08:00",
-        "2024-01-02T11:04:05",
+        (status("wc-1"), frozenset({"wc-1"}), NOTHING),  # in the snapshot
+        (status("wc-1"), NOTHING, frozenset({"wc-1"})),  # known to the caller
+        (status(""), NOTHING, NOTHING),  # no change at all
+        ({"Code": "OK"}, NOTHING, NOTHING),
     ],
 )
-def test_server_times_are_parsed_leniently(value):
-    assert parse_time(value) == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+def test_a_latest_change_that_is_not_new_is_not_described(env_status, before, known):
+    assert webplus_candidates(env_status, never, before, known) == []
 
 
-@pytest.mark.parametrize("value", [None, "", "soon", True, {}])
-def test_unreadable_times_are_none(value):
-    assert parse_time(value) is None
+# --- the restart loop -------------------------------------------------------------------------
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Script:
+    """Fake one-attempt callables; ``events`` records (time, what) in order."""
+
+    def __init__(self, fake_time, *, sends, looks=(), snapshots=None) -> None:
+        self.time = fake_time
+        self.sends = list(sends)
+        self.looks = list(looks)
+        self.snapshots = list(snapshots or [frozenset({"co-old"})])
+        self.events: list[tuple[float, str]] = []
+
+    @staticmethod
+    def _next(queue):
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(answer, BaseException):
+            raise answer
+        if callable(answer):
+            return answer()
+        return answer
+
+    def snapshot(self):
+        self.events.append((self.time.now, "snapshot"))
+        return self._next(self.snapshots)
+
+    def send(self):
+        self.events.append((self.time.now, "send"))
+        return self._next(self.sends)
+
+    def look(self, before):
+        self.events.append((self.time.now, "look"))
+        assert before == self.snapshots[0] or before in self.snapshots
+        return self._next(self.looks)
+
+    def count(self, what):
+        return sum(1 for _, event in self.events if event == what)
+
+    def times(self, what):
+        return [at for at, event in self.events if event == what]
+
+
+def run(script, fake_time, *, deadline=600.0, settle_window=DEFAULT_SETTLE_WINDOW, attempts=4):
+    backoff = Backoff(first=0.5, cap=4.0, max_attempts=attempts)
+    return send_restart(
+        script.send,
+        action="RestartApplication",
+        target="EDAS application app-1",
+        check="the change orders of EDAS application app-1",
+        extract=lambda data: data.get("ChangeOrderId"),
+        snapshot=script.snapshot,
+        look=script.look,
+        tries=backoff.start(Deadline(deadline, clock=fake_time.clock, sleep=fake_time.sleep)),
+        settle_window=settle_window,
+    )
+
+
+READ_TIMEOUT = TransportError("NoResponse", "read timed out", sent=True)
+ANSWERED_500 = ServerError(500, "InternalError", "try again")
+OK = {"ChangeOrderId": "co-new", "RequestId": "r1"}
+
+
+def test_a_snapshot_is_taken_immediately_before_every_send():
+    fake_time = FakeTime()
+    throttled = ThrottlingError(400, "Throttling.User", "slow")
+    script = Script(fake_time, sends=[throttled, throttled, OK])
+    assert run(script, fake_time) == RestartResult("co-new", "r1")
+    assert [event for _, event in script.events] == ["snapshot", "send"] * 3
+    assert script.count("look") == 0  # a refusal is not looked up
+
+
+def test_when_the_snapshot_cannot_be_taken_the_restart_is_not_sent():
+    fake_time = FakeTime()
+    refused = AuthError(403, "Forbidden.RAM", "no ListRecentChangeOrder")
+    script = Script(fake_time, sends=[OK], snapshots=[refused])
+    with pytest.raises(AuthError):
+        run(script, fake_time)
+    assert script.count("send") == 0
+
+
+def test_the_one_new_restart_after_a_lost_answer_is_adopted():
+    fake_time = FakeTime()
+    script = Script(fake_time, sends=[READ_TIMEOUT], looks=[["co-ours"]])
+    assert run(script, fake_time) == RestartResult("co-ours", None)
+    assert script.count("send") == 1
+
+
+def test_two_new_restarts_cannot_be_told_apart_so_none_is_adopted_and_none_resent():
+    fake_time = FakeTime()
+    script = Script(fake_time, sends=[ANSWERED_500, OK], looks=[["co-a", "co-b"]])
+    with pytest.raises(RestartOutcomeUnknown) as excinfo:
+        run(script, fake_time)
+    error = excinfo.value
+    assert error.target == "EDAS application app-1"
+    assert error.candidates == ("co-a", "co-b")
+    assert "co-a, co-b" in str(error)
+    assert "the change orders of EDAS application app-1" in str(error)
+    assert script.count("send") == 1
+
+
+def test_a_restart_applied_late_is_found_on_a_later_look_and_never_resent():
+    fake_time = FakeTime()
+    script = Script(fake_time, sends=[READ_TIMEOUT, OK], looks=[[], [], ["co-late"]])
+    assert run(script, fake_time) == RestartResult("co-late", None)
+    assert script.count("send") == 1
+    assert script.count("look") == 3
+
+
+def test_after_a_transport_loss_with_nothing_new_in_the_settle_window_the_outcome_is_unknown():
+    fake_time = FakeTime()
+    script = Script(fake_time, sends=[READ_TIMEOUT, OK], looks=[[]])
+    with pytest.raises(RestartOutcomeUnknown, match="may have the request and still apply"):
+        run(script, fake_time)
+    assert script.count("send") == 1
+    (sent_at,) = script.times("send")
+    assert script.times("look")[-1] >= sent_at + DEFAULT_SETTLE_WINDOW
+    waits = [b - a for a, b in zip(script.times("look"), script.times("look")[1:], strict=False)]
+    assert waits[:5] == [LOOK_BACKOFF.delay(n) for n in range(1, 6)]
+
+
+def test_the_settle_window_is_measured_from_the_send():
+    fake_time = FakeTime()
+
+    def slow_timeout():
+        fake_time.now += 30.0  # the read timeout used half the window
+        raise READ_TIMEOUT
+
+    script = Script(fake_time, sends=[slow_timeout], looks=[[]])
+    with pytest.raises(RestartOutcomeUnknown):
+        run(script, fake_time)
+    (sent_at,) = script.times("send")
+    looks = script.times("look")
+    assert looks[0] == sent_at + 30.0
+    assert looks[-1] == sent_at + DEFAULT_SETTLE_WINDOW
+
+
+def test_after_an_answered_500_with_nothing_new_in_the_settle_window_it_is_resent():
+    fake_time = FakeTime()
+    script = Script(fake_time, sends=[ANSWERED_500, OK], looks=[[]])
+    assert run(script, fake_time) == RestartResult("co-new", "r1")
+    first, second = script.times("send")
+    assert second >= first + DEFAULT_SETTLE_WINDOW
+    assert [event for _, event in script.events if event != "look"] == ["snapshot", "send"] * 2
+
+
+@pytest.mark.parametrize(
+    "lost",
+    [
+        TransportError("NoResponse", "connection reset after sending", sent=True),
+        InvalidResponseError(200, "InvalidResponse", "the body is not JSON"),
+        DeadlineExceeded("cut at the deadline", sent=True),
+    ],
+)
+def test_every_kind_of_lost_answer_is_never_resent(lost):
+    fake_time = FakeTime()
+    script = Script(fake_time, sends=[lost, OK], looks=[[]])
+    with pytest.raises(RestartOutcomeUnknown):
+        run(script, fake_time)
+    assert script.count("send") == 1
+
+
+def test_the_deadline_caps_the_settle_window():
+    fake_time = FakeTime()
+    script = Script(fake_time, sends=[ANSWERED_500, OK], looks=[[]])
+    with pytest.raises(RestartOutcomeUnknown, match="deadline of 20s passed") as excinfo:
+        run(script, fake_time, deadline=20.0)
+    assert "may still be applied" in str(excinfo.value)
+    assert script.count("send") == 1
+    assert fake_time.now <= 20.0
+
+
+def test_a_restart_cut_at_the_deadline_is_not_looked_up_past_it():
+    fake_time = FakeTime()
+
+    def cut():
+        fake_time.now = 60.0
+        raise DeadlineExceeded("the deadline passed during RestartApplication", sent=True)
+
+    script = Script(fake_time, sends=[cut], looks=[["co-ours"]])
+    with pytest.raises(RestartOutcomeUnknown, match="deadline") as excinfo:
+        run(script, fake_time, deadline=60.0)
+    assert "EDAS application app-1" in str(excinfo.value)
+    assert script.count("look") == 0
+
+
+def test_a_look_that_is_refused_ends_in_restart_outcome_unknown():
+    fake_time = FakeTime()
+    refused = AuthError(403, "Forbidden.RAM", "no")
+    script = Script(fake_time, sends=[READ_TIMEOUT], looks=[refused])
+    with pytest.raises(RestartOutcomeUnknown, match="Forbidden.RAM") as excinfo:
+        run(script, fake_time)
+    assert excinfo.value.__cause__ is refused
+    assert script.count("look") == 1
+
+
+def test_a_look_that_fails_now_and_then_is_simply_tried_again():
+    fake_time = FakeTime()
+    script = Script(fake_time, sends=[READ_TIMEOUT], looks=[ANSWERED_500, ["co-ours"]])
+    assert run(script, fake_time).change_id == "co-ours"
+
+
+def test_looks_still_failing_when_the_window_ends_rule_nothing_out_so_nothing_is_resent():
+    fake_time = FakeTime()
+    script = Script(fake_time, sends=[ANSWERED_500, OK], looks=[[], ServerError(502, "Bad", "x")])
+    with pytest.raises(RestartOutcomeUnknown, match="looking for it failed"):
+        run(script, fake_time)
+    assert script.count("send") == 1
+
+
+def test_a_smaller_settle_window_resends_sooner():
+    fake_time = FakeTime()
+    script = Script(fake_time, sends=[ANSWERED_500, OK], looks=[[]])
+    assert run(script, fake_time, settle_window=5.0).change_id == "co-new"
+    first, second = script.times("send")
+    assert 5.0 <= second - first < 10.0
+
+
+def test_the_default_settle_window_outlasts_the_read_timeout_plus_slack():
+    from restart_trigger.aliyun.transport import DEFAULT_TIMEOUT
+
+    assert DEFAULT_SETTLE_WINDOW >= DEFAULT_TIMEOUT[1] + 20

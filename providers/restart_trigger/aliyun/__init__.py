@@ -2,8 +2,8 @@
 
 Modules: ``auth`` (V3 signing), ``endpoints`` (per-region hosts, validation), ``errors``
 (typed errors), ``retryable`` (which failures are retried), ``credentials`` (the credential
-chain and ``CONFIG_KEYS``), ``transport`` (one signed attempt), ``recovery`` (was a lost
-restart accepted?), ``client`` (one method per operation).
+chain and ``CONFIG_KEYS``), ``transport`` (one bounded, signed attempt), ``recovery`` (which
+new restart, if any, is the one whose answer was lost), ``client`` (one method per operation).
 
 Runtime dependencies are ``requests`` and the standard library only; importing this package
 loads neither ``pulumi`` nor ``grpc``.

@@ -8,14 +8,17 @@ Each method checks its arguments, builds the query or form, and sends through th
 * reads are retried on throttling, 5xx and transport failures with ``read_backoff``
   (``READ_BACKOFF`` by default);
 * restarts go through ``recovery.send_restart`` with ``restart_backoff``
-  (``RESTART_BACKOFF``): never blindly resent, a lost answer is checked first.
+  (``RESTART_BACKOFF``): before each send, a snapshot of the target's changes (one read:
+  ``ListRecentChangeOrder`` or ``DescribeAppEnvStatus``, retried like any read; the caller's
+  credentials need that permission too); after a lost answer, only a new restart that was
+  not in the snapshot is adopted, and nothing is resent while the outcome is unknown;
+* every HTTP attempt is bounded in all (connect, send, headers, body) by its own limit and
+  the deadline, and at most ``max_connections`` run at once per host (``transport.py``).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 import requests
@@ -26,9 +29,23 @@ from ..backoff import Backoff, Deadline
 from .auth import AcsV3Auth
 from .endpoints import resolve_endpoints, validate_region
 from .errors import AliyunError, InvalidResponseError
-from .recovery import RestartResult, find_edas_restart, find_webplus_restart, send_restart
+from .recovery import (
+    DEFAULT_SETTLE_WINDOW,
+    RestartResult,
+    edas_candidates,
+    edas_change_ids,
+    send_restart,
+    webplus_candidates,
+    webplus_latest_change,
+)
 from .retryable import wait_before_retry
-from .transport import DEFAULT_TIMEOUT, Operation, Transport
+from .transport import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT,
+    Operation,
+    Transport,
+    new_session,
+)
 
 __all__ = ["AliyunClient", "Operation", "RestartResult"]
 
@@ -37,8 +54,6 @@ WEBPLUS_VERSION = "2019-03-20"
 
 DEFAULT_CALL_SECONDS = 120.0
 """Deadline of one call (its retries and waits) when the client was given none."""
-DEFAULT_OUTCOME_TOLERANCE = 30.0
-"""Seconds subtracted from our send time when matching a server-side CreateTime."""
 
 READ_BACKOFF = Backoff(first=0.5, factor=2.0, cap=20.0, jitter=True, max_attempts=5)
 """Retries of a read: throttling and 5xx are usually over within seconds."""
@@ -64,7 +79,7 @@ DESCRIBE_CHANGE = Operation(
 DESCRIBE_APP_ENV_STATUS = Operation(
     "webplus", "DescribeAppEnvStatus", "GET", "/pop/v1/wam/appEnv/status", WEBPLUS_VERSION
 )
-"""Read only by lost-answer recovery of a Web+ restart (its ``LatestChangeId``)."""
+"""Read by Web+ restarts: the snapshot before each send and the looks after a lost answer."""
 
 
 # --- arguments and answers ------------------------------------------------------------------
@@ -143,14 +158,22 @@ class AliyunClient:
             to at most 20 s, jittered).
         restart_backoff: retries of restarts (default ``RESTART_BACKOFF``: 10 attempts, capped
             at 10 s).
-        timeout: ``(connect_seconds, read_seconds)`` per attempt (default ``(5, 30)``), each
-            capped by the time left before the deadline.
-        session: a ``requests.Session`` to use (default: a new one owned by the client).
+        timeout: ``(connect_seconds, read_seconds)`` per attempt (default ``(5, 30)``): the
+            per-phase timeouts, whose sum (35 s) bounds each attempt in all (connect, send,
+            headers and every body read); all capped by the time left before the deadline.
+        session: a ``requests.Session`` to use, as it is (default: ``transport.new_session``,
+            owned by the client, whose sockets the deadline watchdog can abort).
         user_agent: extra user-agent text appended to ours (default none).
-        wall_clock: epoch-seconds clock used to timestamp restart sends (default ``time.time``).
-        outcome_tolerance: seconds of clock skew allowed when matching a change's CreateTime
-            against our send time (default 30).
+        wall_clock: no longer used (recovery compares change ids, never times); accepted so
+            existing callers keep working.
+        outcome_tolerance: no longer used, as ``wall_clock``.
         auth: the request signer (default ``AcsV3Auth(credentials)``); tests inject clocks here.
+        settle_window: seconds after a restart send during which a restart whose outcome is
+            unknown may still show up (default ``recovery.DEFAULT_SETTLE_WINDOW``, 60: more
+            than the 30 s read timeout plus gateway slack); capped by the deadline.
+        max_connections: HTTP attempts in flight at once per host, and sockets pooled per host
+            by the default session (default 16). Threads sharing the client (the runner's
+            ``max_parallel``) beyond that wait their turn, within their deadline.
     """
 
     def __init__(
@@ -165,9 +188,11 @@ class AliyunClient:
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         session: requests.Session | None = None,
         user_agent: str | None = None,
-        wall_clock: Callable[[], float] = time.time,
-        outcome_tolerance: float = DEFAULT_OUTCOME_TOLERANCE,
+        wall_clock: Callable[[], float] | None = None,
+        outcome_tolerance: float | None = None,
         auth: requests.auth.AuthBase | None = None,
+        settle_window: float = DEFAULT_SETTLE_WINDOW,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         region = validate_region(region)
         secrets = [
@@ -175,21 +200,24 @@ class AliyunClient:
             getattr(credentials, "security_token", None),
         ]
         base = f"restart-trigger/{__version__} python-requests/{requests.__version__}"
+        if isinstance(settle_window, bool) or not settle_window >= 0:
+            raise ValueError(f"settle_window must be a number >= 0, got {settle_window!r}")
+        del wall_clock, outcome_tolerance  # see the docstring
         self._owns_session = session is None
         self._transport = Transport(
-            session=session or requests.Session(),
+            session=session or new_session(max_connections),
             auth=auth or AcsV3Auth(credentials),
             endpoints=resolve_endpoints(region, endpoints),
             region=region,
             user_agent=f"{base} {user_agent}" if user_agent else base,
             secrets=[s for s in secrets if s],
             timeout=timeout,
+            max_connections=max_connections,
         )
         self._deadline = deadline
         self._read_backoff = read_backoff or READ_BACKOFF
         self._restart_backoff = restart_backoff or RESTART_BACKOFF
-        self._wall_clock = wall_clock
-        self._outcome_tolerance = outcome_tolerance
+        self._settle_window = float(settle_window)
 
     def __repr__(self) -> str:
         t = self._transport
@@ -218,8 +246,10 @@ class AliyunClient:
         """Restart an EDAS application (all instances, or only ``ecc_ids``).
 
         ``known_change_ids`` are change orders the caller already knows about; they are never
-        mistaken for this restart when its outcome has to be checked.
-        Returns the ``ChangeOrderId``; raises ``AliyunError`` subclasses.
+        mistaken for this restart when its outcome has to be looked up. Each send is preceded
+        by one ``ListRecentChangeOrder(AppId)`` (the snapshot; see ``recovery``).
+        Returns the ``ChangeOrderId``; raises ``AliyunError`` subclasses, and
+        ``RestartOutcomeUnknown`` when the restart may or may not have been applied.
         """
         app_id = _require_id("app_id", app_id)
         query = {"AppId": app_id}
@@ -230,20 +260,27 @@ class AliyunClient:
         known = _id_set(known_change_ids)
         deadline = self._call_deadline()
 
-        def find_accepted(since: datetime) -> str | None:
-            data = self._transport.send(
-                LIST_RECENT_CHANGE_ORDER, {"AppId": app_id}, deadline=deadline
-            )
-            return find_edas_restart(_change_order_items(data), app_id, since, known)
+        list_query = {"AppId": app_id}
 
+        def snapshot() -> frozenset[str]:
+            data = self._read(LIST_RECENT_CHANGE_ORDER, list_query, deadline)
+            return edas_change_ids(_change_order_items(data))
+
+        def look(before: frozenset[str]) -> list[str]:
+            data = self._transport.send(LIST_RECENT_CHANGE_ORDER, list_query, deadline=deadline)
+            return edas_candidates(_change_order_items(data), app_id, before, known)
+
+        target = f"EDAS application {app_id}"
         return self._restart(
             RESTART_APPLICATION,
             query,
             None,
             deadline,
-            target=f"EDAS application {app_id}",
+            target=target,
+            check=f"the change orders of {target} (EDAS console, or ListRecentChangeOrder)",
             extract=lambda data: data.get("ChangeOrderId"),
-            find_accepted=find_accepted,
+            snapshot=snapshot,
+            look=look,
         )
 
     def get_change_order_info(self, change_order_id: str) -> dict:
@@ -281,7 +318,8 @@ class AliyunClient:
         """Restart a Web+ environment; optional phased-restart settings go in the form body.
 
         ``pause_between_batches`` is sent as ``true``/``false``. Parameters left ``None`` are
-        not sent. Returns ``EnvChange.ChangeId``.
+        not sent. Each send is preceded by one ``DescribeAppEnvStatus(EnvId)`` (the snapshot;
+        see ``recovery``). Returns ``EnvChange.ChangeId``; raises as ``restart_application``.
         """
         env_id = _require_id("env_id", env_id)
         if pause_between_batches is not None and not isinstance(pause_between_batches, bool):
@@ -302,20 +340,29 @@ class AliyunClient:
             query = {"EnvId": env_id, "ChangeId": change_id}
             return self._transport.send(DESCRIBE_CHANGE, query, deadline=deadline)
 
-        def find_accepted(since: datetime) -> str | None:
-            status = self._transport.send(
-                DESCRIBE_APP_ENV_STATUS, {"EnvId": env_id}, deadline=deadline
-            )
-            return find_webplus_restart(status, describe_change, since, known)
+        status_query = {"EnvId": env_id}
 
+        def snapshot() -> frozenset[str]:
+            latest = webplus_latest_change(
+                self._read(DESCRIBE_APP_ENV_STATUS, status_query, deadline)
+            )
+            return frozenset({latest} if latest else ())
+
+        def look(before: frozenset[str]) -> list[str]:
+            status = self._transport.send(DESCRIBE_APP_ENV_STATUS, status_query, deadline=deadline)
+            return webplus_candidates(status, describe_change, before, known)
+
+        target = f"Web+ environment {env_id}"
         return self._restart(
             RESTART_APP_ENV,
             {},
             {k: v for k, v in form.items() if v is not None},
             deadline,
-            target=f"Web+ environment {env_id}",
+            target=target,
+            check=f"the changes of {target} (Web+ console, or DescribeAppEnvStatus)",
             extract=_env_change_id,
-            find_accepted=find_accepted,
+            snapshot=snapshot,
+            look=look,
         )
 
     def describe_change(self, env_id: str, change_id: str) -> dict:
@@ -331,9 +378,11 @@ class AliyunClient:
     def _call_deadline(self) -> Deadline:
         return self._deadline or Deadline(DEFAULT_CALL_SECONDS)
 
-    def _read(self, op: Operation, query: Mapping[str, str]) -> dict:
+    def _read(
+        self, op: Operation, query: Mapping[str, str], deadline: Deadline | None = None
+    ) -> dict:
         """Send an idempotent (read) operation, retrying per ``read_backoff``."""
-        tries = self._read_backoff.start(self._call_deadline())
+        tries = self._read_backoff.start(deadline or self._call_deadline())
         while True:
             tries.record_attempt()
             try:
@@ -349,16 +398,19 @@ class AliyunClient:
         deadline: Deadline,
         *,
         target: str,
+        check: str,
         extract: Callable[[Mapping[str, Any]], Any],
-        find_accepted: Callable[[datetime], str | None],
+        snapshot: Callable[[], frozenset[str]],
+        look: Callable[[frozenset[str]], list[str]],
     ) -> RestartResult:
         return send_restart(
             lambda: self._transport.send(op, query, form, deadline=deadline),
             action=op.action,
             target=target,
+            check=check,
             extract=extract,
-            find_accepted=find_accepted,
+            snapshot=snapshot,
+            look=look,
             tries=self._restart_backoff.start(deadline),
-            wall_clock=self._wall_clock,
-            outcome_tolerance=self._outcome_tolerance,
+            settle_window=self._settle_window,
         )

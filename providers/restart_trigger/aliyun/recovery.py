@@ -1,43 +1,71 @@
-"""Lost-answer recovery: was a restart whose answer was lost accepted?
+"""Lost-answer recovery: a restart whose answer was lost is looked up, and only ours is adopted.
 
-Restarts are never blindly resent. ``send_restart`` sends one; when the request may have
-reached the server but no usable answer came back (read timeout, connection dropped after
-sending, a 5xx other than 503; see ``retryable.may_have_been_accepted``), it first asks the
-service whether the restart was accepted, and only resends when it was not:
+``send_restart`` sends a restart and follows these rules:
 
-* EDAS (``find_edas_restart``, over ``ListRecentChangeOrder(AppId)``): a change order with
-  ``Source`` ``pop``, a restart type (``CoTypeCode``/``CoType`` mentioning "restart"),
-  ``CreateTime`` at or after the first uncertain send minus the tolerance, and an id the caller
-  does not already know.
-* Web+ (``find_webplus_restart``): ``DescribeAppEnvStatus(EnvId).LatestChangeId``, if it is
-  new, must be a ``RestartApp`` change (``DescribeChange``) created at or after the send minus
-  the tolerance.
+1. **Snapshot before every send.** Immediately before each attempt it records which changes
+   of the target exist (EDAS: the ``ChangeOrderId`` of every ``ListRecentChangeOrder(AppId)``
+   item; Web+: ``DescribeAppEnvStatus(EnvId).EnvStatus.LatestChangeId``). If the snapshot
+   cannot be taken (its read fails after its retries), the restart is not sent: the read's
+   error is raised and the restart stays owed. Cost: one extra read per restart attempt.
+2. **Only an uncertain outcome is looked up.** Refused connections, connect timeouts,
+   throttling, 503 and 4xx mean "not accepted" (retried or raised as usual). Sent without a
+   usable answer (read timeout, reset after sending, truncated or unreadable body, cut at the
+   deadline) or an answered 5xx other than 503 (``retryable.may_have_been_accepted``) is
+   uncertain.
+3. **Candidates are new restarts.** After an uncertain outcome the changes are looked at
+   again; a candidate is a restart-type change that is not in the snapshot and not among
+   ``known_change_ids``. EDAS: ``CoTypeCode``/``CoType`` says restart (or is absent),
+   ``Source`` is ``pop`` (or absent), ``AppId`` is the app (or absent). Web+: the
+   ``LatestChangeId`` is new and its ``DescribeChange`` ``ActionName`` is ``RestartApp`` (or
+   absent). A change that existed before the send is never ours, however recent it is.
+4. **Exactly one candidate is adopted**; its id is the result.
+5. **More than one: ``RestartOutcomeUnknown``** naming the target and the candidates. Which
+   one is ours cannot be told apart, so none is adopted and nothing is resent.
+6. **None yet: wait and look again** (``LOOK_BACKOFF``) until the settle window, measured
+   from the send, has passed (``DEFAULT_SETTLE_WINDOW``, 60 s: more than the 30 s read
+   timeout plus gateway slack, so a server that applies a restart after our read timed out
+   has had the time to show it). The deadline always caps the window: when it comes first,
+   ``RestartOutcomeUnknown`` says the deadline passed.
+7. **None after the window.** An answered 5xx ("the server said it failed") is resent as a
+   normal retry (after a new snapshot). A transport loss after sending is not: the server may
+   have the request and apply it later, so ``RestartOutcomeUnknown`` says so and what to
+   check. A look that fails for good (a final error, or still failing when the window ends)
+   is ``RestartOutcomeUnknown`` too.
 
-If such a change exists its id is the result; if the check itself cannot finish (attempts or
-deadline used up, or refused), ``RestartOutcomeUnknown`` names the target. Connection refused,
-connect timeouts, throttling and 503 mean "not accepted", so those are simply retried.
+No server time (``CreateTime``) and no time zone is read: ownership is decided by change ids
+alone, so clock skew between us and the service cannot matter.
 
 This module never touches the wire: the client hands it one-attempt callables (``send``,
-``find_accepted``) and the answers, so the rules read (and test) as plain functions.
+``look``) and the snapshot, so the rules read (and test) as plain functions.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from ..backoff import Tries
-from .errors import AliyunError, InvalidResponseError, RestartOutcomeUnknown
-from .retryable import is_retryable, may_have_been_accepted, retry_after_of, wait_before_retry
+from ..backoff import Backoff, Deadline, Tries
+from .errors import (
+    AliyunError,
+    InvalidResponseError,
+    RestartOutcomeUnknown,
+    ServerError,
+)
+from .retryable import is_retryable, may_have_been_accepted, wait_before_retry
 
 log = logging.getLogger(__name__)
 
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
-"""EDAS writes naive 'YYYY-MM-DD HH:MM:SS' times in China Standard Time (UTC+8, no DST)."""
+DEFAULT_SETTLE_WINDOW = 60.0
+"""Seconds after a send during which a restart with an uncertain outcome may still show up.
+
+It must exceed the read timeout (30 s, ``transport.DEFAULT_TIMEOUT``) plus gateway slack: a
+server that applies the restart just after our read gave up must have had the time to list
+it before we conclude anything. The deadline always caps it."""
+
+LOOK_BACKOFF = Backoff(first=1.0, factor=2.0, cap=10.0)
+"""Waits between looks in the settle window: 1, 2, 4, 8, 10, 10, ... s (exact, no jitter)."""
 
 
 @dataclass(frozen=True)
@@ -47,44 +75,11 @@ class RestartResult:
     Attributes:
         change_id: EDAS ``ChangeOrderId`` or Web+ ``EnvChange.ChangeId``.
         request_id: the server's ``RequestId`` of the accepted call; ``None`` when the answer
-            was lost and the change was found by checking the service.
+            was lost and the change was found by looking at the service.
     """
 
     change_id: str
     request_id: str | None
-
-
-# --- time parsing ---------------------------------------------------------------------------
-
-_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
-
-
-def _from_epoch(value: float) -> datetime:
-    seconds = value / 1000.0 if abs(value) >= 1e11 else value
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-def parse_time(value: Any) -> datetime | None:
-    """Read a server timestamp leniently; ``None`` if it cannot be read.
-
-    Accepts epoch milliseconds (or seconds) as numbers or digit strings, EDAS
-    ``YYYY-MM-DD HH:MM:SS`` (taken as Asia/Shanghai, UTC+8) and ISO 8601 with or without an
-    offset (naive values are also taken as UTC+8).
-    """
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return _from_epoch(float(value))
-    text = str(value).strip()
-    if not text:
-        return None
-    if _NUMBER.match(text):
-        return _from_epoch(float(text))
-    try:
-        parsed = datetime.fromisoformat(text.replace("/", "-"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=SHANGHAI)
 
 
 def _clean_str(value: Any) -> str | None:
@@ -94,7 +89,7 @@ def _clean_str(value: Any) -> str | None:
     return text or None
 
 
-# --- "is this change our restart?" ----------------------------------------------------------
+# --- "is this change a new restart?" --------------------------------------------------------
 
 
 def looks_like_restart(order: Mapping[str, Any]) -> bool:
@@ -106,56 +101,76 @@ def looks_like_restart(order: Mapping[str, Any]) -> bool:
     return any("restart" in label.lower() or "重启" in label for label in labels)
 
 
-def find_edas_restart(
-    orders: Iterable[Mapping[str, Any]], app_id: str, since: datetime, known: frozenset[str]
-) -> str | None:
-    """The newest of ``orders`` (``ListRecentChangeOrder`` items) that is our restart, or None."""
-    matches: list[tuple[datetime, str]] = []
+def edas_change_ids(orders: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+    """The snapshot of an EDAS app: the id of every change order listed."""
+    return frozenset(
+        change_id for order in orders if (change_id := _clean_str(order.get("ChangeOrderId")))
+    )
+
+
+def edas_candidates(
+    orders: Iterable[Mapping[str, Any]],
+    app_id: str,
+    before: frozenset[str],
+    known: frozenset[str],
+) -> list[str]:
+    """The ids among ``orders`` that may be our restart: new since ``before``, not known,
+    restart-type, from the API (``Source`` pop) and of this app (each check passes when the
+    field is absent)."""
+    found = []
     for order in orders:
         change_id = _clean_str(order.get("ChangeOrderId"))
-        created = parse_time(order.get("CreateTime"))
         source = _clean_str(order.get("Source"))
         order_app = _clean_str(order.get("AppId"))
         if (
             change_id
+            and change_id not in before
             and change_id not in known
-            and created is not None
-            and created >= since
             and (source is None or source.lower() == "pop")
             and (order_app is None or order_app == app_id)
             and looks_like_restart(order)
+            and change_id not in found
         ):
-            matches.append((created, change_id))
-    return max(matches)[1] if matches else None
+            found.append(change_id)
+    return found
 
 
-def find_webplus_restart(
+def webplus_latest_change(env_status: Mapping[str, Any]) -> str | None:
+    """``EnvStatus.LatestChangeId`` of a ``DescribeAppEnvStatus`` body, or None."""
+    section = env_status.get("EnvStatus")
+    return _clean_str(section.get("LatestChangeId")) if isinstance(section, Mapping) else None
+
+
+def webplus_candidates(
     env_status: Mapping[str, Any],
     describe_change: Callable[[str], Mapping[str, Any]],
-    since: datetime,
+    before: frozenset[str],
     known: frozenset[str],
-) -> str | None:
-    """The environment's latest change if it is our restart, or None.
+) -> list[str]:
+    """The environment's latest change if it may be our restart (new since ``before``, not
+    known, ``ActionName`` RestartApp or absent), else nothing.
 
-    ``env_status`` is the ``DescribeAppEnvStatus`` body; ``describe_change(change_id)`` returns
-    the ``DescribeChange`` body of that change (one attempt).
+    ``describe_change(change_id)`` returns the ``DescribeChange`` body (one attempt); it is
+    only called for a new latest change.
     """
-    section = env_status.get("EnvStatus")
-    latest = _clean_str(section.get("LatestChangeId")) if isinstance(section, Mapping) else None
-    if latest is None or latest in known:
-        return None
+    latest = webplus_latest_change(env_status)
+    if latest is None or latest in before or latest in known:
+        return []
     data = describe_change(latest)
     change = data.get("Change") if isinstance(data.get("Change"), Mapping) else {}
     action = _clean_str(change.get("ActionName"))
-    created = parse_time(change.get("CreateTime"))
     if action is not None and action.lower() != "restartapp":
-        return None
-    if created is None or created < since:
-        return None
-    return latest
+        return []
+    return [latest]
 
 
 # --- the restart loop -----------------------------------------------------------------------
+
+
+def answered_failure(error: AliyunError) -> bool:
+    """Whether the server answered that the call failed (a 5xx it wrote), as opposed to an
+    answer that never arrived or could not be read."""
+    return isinstance(error, ServerError) and not isinstance(error, InvalidResponseError)
 
 
 def send_restart(
@@ -163,30 +178,35 @@ def send_restart(
     *,
     action: str,
     target: str,
+    check: str,
     extract: Callable[[Mapping[str, Any]], Any],
-    find_accepted: Callable[[datetime], str | None],
+    snapshot: Callable[[], frozenset[str]],
+    look: Callable[[frozenset[str]], list[str]],
     tries: Tries,
-    wall_clock: Callable[[], float],
-    outcome_tolerance: float,
+    settle_window: float = DEFAULT_SETTLE_WINDOW,
+    look_backoff: Backoff = LOOK_BACKOFF,
 ) -> RestartResult:
-    """Send a restart; on an uncertain outcome, check before resending.
+    """Send a restart following the module's rules; return its change id or raise.
 
     Args:
         send: one attempt of the restart call, returning its body.
         action: the API action, for messages (e.g. ``RestartApplication``).
         target: what is restarted, for messages (e.g. ``EDAS application app-1``).
+        check: what a person should look at when the outcome is unknown (e.g. "the change
+            orders of EDAS application app-1 in the EDAS console").
         extract: reads the change id from the answer's body.
-        find_accepted: one attempt of "is there a change since this time that is our restart?",
-            returning its id or None.
-        tries: the attempts of this restart (backoff, attempt limit, deadline); the check
-            loop counts its own attempts under the same deadline.
-        wall_clock: epoch seconds, to timestamp sends.
-        outcome_tolerance: seconds of clock skew allowed when matching a CreateTime.
+        snapshot: the ids of the target's changes that exist now, with its own retries; its
+            error is raised as is (nothing is sent then).
+        look: one attempt of "which changes, new since this snapshot, may be our restart?".
+        tries: the attempts of this restart (backoff, attempt limit, deadline).
+        settle_window: seconds after a send during which a lost restart may still show up.
+        look_backoff: waits between looks inside the settle window.
     """
-    uncertain_since: float | None = None
+    deadline = tries.deadline
     while True:
+        before = snapshot()
         tries.record_attempt()
-        sent_at = wall_clock()
+        sent_at = deadline.clock()
         try:
             data = send()
             change_id = _clean_str(extract(data))
@@ -202,61 +222,127 @@ def send_restart(
             return RestartResult(change_id, _clean_str(data.get("RequestId")))
         except AliyunError as err:
             if is_retryable(err) and may_have_been_accepted(err):
-                if uncertain_since is None:
-                    uncertain_since = sent_at
-                since = datetime.fromtimestamp(uncertain_since, UTC) - timedelta(
-                    seconds=outcome_tolerance
-                )
-                change_id = check_accepted(
-                    find_accepted, since, tries.sibling(), action=action, target=target, cause=err
-                )
+                outcome = _Outcome(action, target, check, err, deadline, settle_window)
+                change_id = outcome.settle(look, before, sent_at, look_backoff)
                 if change_id is not None:
                     log.warning(
-                        "%s for %s: the answer was lost but change %s was found; using it",
+                        "%s for %s: the answer was lost but the new restart %s was found; using it",
                         action,
                         target,
                         change_id,
                     )
                     return RestartResult(change_id, None)
-                log.warning("%s for %s was not accepted (%s)", action, target, err)
+                log.warning(
+                    "%s for %s failed (%s) and no new restart appeared within %gs; resending",
+                    action,
+                    target,
+                    err,
+                    settle_window,
+                )
             wait_before_retry(tries, err)
 
 
-def check_accepted(
-    find_accepted: Callable[[datetime], str | None],
-    since: datetime,
-    tries: Tries,
-    *,
-    action: str,
-    target: str,
-    cause: AliyunError,
-) -> str | None:
-    """Ask the service whether our restart was accepted; raise if we cannot find out.
+@dataclass
+class _Outcome:
+    """The settle window of one uncertain send, and the ``RestartOutcomeUnknown`` it may end in."""
 
-    Returns the change id, or None when the service shows no such change. Raises
-    ``RestartOutcomeUnknown`` when the check fails for good (a final error, or no attempts or
-    time left).
-    """
-    while True:
-        tries.record_attempt()
-        try:
-            return find_accepted(since)
-        except AliyunError as err:
-            delay = tries.next_delay(retry_after_of(err)) if is_retryable(err) else None
-            if delay is None:
-                raise _outcome_unknown(action, target, cause, err) from err
-            log.warning("checking %s outcome for %s: %s; retrying", action, target, err)
-            tries.wait(delay)
+    action: str
+    target: str
+    check: str
+    cause: AliyunError
+    deadline: Deadline
+    settle_window: float
 
+    def settle(
+        self,
+        look: Callable[[frozenset[str]], list[str]],
+        before: frozenset[str],
+        sent_at: float,
+        backoff: Backoff,
+    ) -> str | None:
+        """Look until one candidate shows up (its id), or the window passes with none and the
+        server said it failed (None); raise ``RestartOutcomeUnknown`` otherwise."""
+        settle_until = sent_at + self.settle_window
+        looks = 0
+        look_error: AliyunError | None = None
+        while True:
+            if self.deadline.remaining() <= 0:
+                raise self._deadline_passed(look_error)
+            looks += 1
+            try:
+                found = list(dict.fromkeys(look(before)))
+                look_error = None
+            except AliyunError as err:
+                if not is_retryable(err):
+                    raise self._look_failed(err) from err
+                log.warning("looking for %s of %s: %s", self.action, self.target, err)
+                found, look_error = [], err
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                raise self._several(found)
+            left = settle_until - self.deadline.clock()
+            if left <= 0:
+                break
+            delay = min(backoff.delay(looks), left)
+            if not self.deadline.allows(delay):
+                raise self._deadline_passed(look_error)
+            self.deadline.sleep(delay)
+        if look_error is not None:
+            raise self._look_failed(look_error) from look_error
+        if answered_failure(self.cause):
+            return None
+        raise self._may_still_apply()
 
-def _outcome_unknown(
-    action: str, target: str, cause: AliyunError, check_error: AliyunError
-) -> RestartOutcomeUnknown:
-    return RestartOutcomeUnknown(
-        target,
-        f"{action} for {target} may have been accepted ({cause.code}: {cause.message}), "
-        f"and checking whether it was failed ({check_error.code}: {check_error.message}). "
-        f"Check the recent changes of {target} before restarting it again.",
-        operation=action,
-        cause=check_error,
-    )
+    # -- the messages ------------------------------------------------------------------------
+
+    def _unknown(
+        self, text: str, cause: BaseException | None = None, candidates: Iterable[str] = ()
+    ) -> RestartOutcomeUnknown:
+        return RestartOutcomeUnknown(
+            self.target,
+            f"{self.action} for {self.target}: {text} Check {self.check} before restarting it "
+            "again.",
+            operation=self.action,
+            cause=cause or self.cause,
+            candidates=candidates,
+        )
+
+    def _what_happened(self) -> str:
+        cause = self.cause
+        return f"the restart was sent but its outcome is unknown ({cause.code}: {cause.message})"
+
+    def _several(self, found: list[str]) -> RestartOutcomeUnknown:
+        ids = ", ".join(found)
+        return self._unknown(
+            f"{self._what_happened()}, and {len(found)} new restarts appeared since it was sent "
+            f"({ids}); which one is ours cannot be told apart, so none was adopted and the "
+            "restart was not resent.",
+            candidates=found,
+        )
+
+    def _deadline_passed(self, look_error: AliyunError | None) -> RestartOutcomeUnknown:
+        failed = (
+            f" (the last look failed: {look_error.code}: {look_error.message})"
+            if look_error
+            else ""
+        )
+        return self._unknown(
+            f"{self._what_happened()}, and the deadline of {self.deadline.seconds:g}s passed "
+            f"before a new restart could be found or ruled out{failed}; the restart may "
+            "still be applied.",
+            cause=look_error,
+        )
+
+    def _look_failed(self, err: AliyunError) -> RestartOutcomeUnknown:
+        return self._unknown(
+            f"{self._what_happened()}, and looking for it failed ({err.code}: {err.message}).",
+            cause=err,
+        )
+
+    def _may_still_apply(self) -> RestartOutcomeUnknown:
+        return self._unknown(
+            f"{self._what_happened()}, and no new restart appeared within "
+            f"{self.settle_window:g}s of sending it. The server may have the request and "
+            "still apply it, so it was not resent."
+        )

@@ -22,9 +22,11 @@
 5. **More than one: ``RestartOutcomeUnknown``** naming the target and the candidates. Which
    one is ours cannot be told apart, so none is adopted and nothing is resent.
 6. **None yet: wait and look again** (``LOOK_BACKOFF``) until the settle window, measured
-   from the send, has passed (``DEFAULT_SETTLE_WINDOW``, 60 s: more than the 30 s read
-   timeout plus gateway slack, so a server that applies a restart after our read timed out
-   has had the time to show it). The deadline always caps the window: when it comes first,
+   from the send, has passed. After a transport loss it is ``DEFAULT_SETTLE_WINDOW``, 60 s:
+   more than the 30 s read timeout plus gateway slack, so a server that applies a restart
+   after our read timed out has had the time to show it. After an answered 5xx the server has
+   finished with the request, so ``ANSWERED_SETTLE_WINDOW`` (5 s) only covers a list that
+   lags the write. The deadline always caps the window: when it comes first,
    ``RestartOutcomeUnknown`` says the deadline passed.
 7. **None after the window.** An answered 5xx ("the server said it failed") is resent as a
    normal retry (after a new snapshot). A transport loss after sending is not: the server may
@@ -63,6 +65,11 @@ DEFAULT_SETTLE_WINDOW = 60.0
 It must exceed the read timeout (30 s, ``transport.DEFAULT_TIMEOUT``) plus gateway slack: a
 server that applies the restart just after our read gave up must have had the time to list
 it before we conclude anything. The deadline always caps it."""
+
+ANSWERED_SETTLE_WINDOW = 5.0
+"""The settle window after an answered 5xx: the server wrote its answer, so it is done with the
+request; a few seconds cover a change list that lags the write. (A 500 on every restart would
+otherwise cost a minute per attempt.)"""
 
 LOOK_BACKOFF = Backoff(first=1.0, factor=2.0, cap=10.0)
 """Waits between looks in the settle window: 1, 2, 4, 8, 10, 10, ... s (exact, no jitter)."""
@@ -222,7 +229,12 @@ def send_restart(
             return RestartResult(change_id, _clean_str(data.get("RequestId")))
         except AliyunError as err:
             if is_retryable(err) and may_have_been_accepted(err):
-                outcome = _Outcome(action, target, check, err, deadline, settle_window)
+                window = (
+                    min(settle_window, ANSWERED_SETTLE_WINDOW)
+                    if answered_failure(err)
+                    else settle_window
+                )
+                outcome = _Outcome(action, target, check, err, deadline, window)
                 change_id = outcome.settle(look, before, sent_at, look_backoff)
                 if change_id is not None:
                     log.warning(
@@ -237,7 +249,7 @@ def send_restart(
                     action,
                     target,
                     err,
-                    settle_window,
+                    window,
                 )
             wait_before_retry(tries, err)
 

@@ -9,6 +9,8 @@ P3  fan-out: 50 targets whose change orders take T seconds, restarted in one `up
     single-target triggers and as one trigger with 50 targets: wall time / T.
 P4  hash_paths over a generated tree vs sha256sum over the same bytes (bench/hash_paths_bench.py).
 P5  status calls per restart as a function of T.
+P6  resources of one `up` restarting 1,000 and 5,000 targets of one trigger: peak threads and
+    peak RSS of the dynamic-provider process, wall time, restarts sent (exactly one each).
 
 Everything runs the real CLI (the one `make setup` provides) against a local emulator; nothing
 leaves the machine. Figures vary with load: compare ratios measured in the same run.
@@ -39,6 +41,7 @@ from testbed.emulator import (  # noqa: E402
     EmulatorProcess,
 )
 from testbed.fleet import fleet_seed  # noqa: E402
+from testbed.procwatch import ProviderWatch  # noqa: E402
 from testbed.pulumi_cli import Stack, cli_identity, copy_program, pulumi_env  # noqa: E402
 
 
@@ -176,6 +179,39 @@ def p5(bench: Bench, durations: list[float]) -> dict[str, Any]:
     return {"rows": rows}
 
 
+def p6(bench: Bench, sizes: list[int], duration_s: float) -> dict[str, Any]:
+    rows = []
+    for n in sizes:
+        bench.reset_world(n, "edas", duration_s)
+        stack = bench.fleet_stack(
+            kind="trigger", count=1, targets_per_resource=n, hash="v1", timeout=3600
+        )
+        stack.up()
+        bench.configure(stack, hash="v2")
+        bench.emulator.clear_journal()
+        watch = ProviderWatch()
+        stack.env.update(watch.env)
+        with watch:
+            wall = timed(stack.up)
+        restarts = [
+            e
+            for e in bench.emulator.journal()
+            if e["action"].startswith("Restart") and e["status"] == 200
+        ]
+        assert len(restarts) == n, f"P6: {len(restarts)} restarts for {n} targets"
+        rows.append(
+            {
+                "targets": n,
+                "peak_threads": watch.peak_threads,
+                "peak_rss_mib": watch.peak_rss_kib / 1024,
+                "wall_s": wall,
+                "restarts": len(restarts),
+            }
+        )
+        stack.destroy()
+    return {"T_s": duration_s, "rows": rows}
+
+
 def p4(quick: bool) -> dict[str, Any]:
     from bench.hash_paths_bench import main as hash_bench
 
@@ -253,6 +289,14 @@ def table(results: dict[str, Any]) -> str:
                 f"| P5 status calls for one restart, T={row['T_s']:g} s | "
                 f"{row['status_calls']} calls | | {row['status_calls'] / row['T_s']:.2f} per s |"
             )
+    if "P6" in results:
+        for row in results["P6"]["rows"]:
+            lines.append(
+                f"| P6 one trigger, {row['targets']:,} targets, T={results['P6']['T_s']:g} s: "
+                f"provider peak threads / RSS | {row['peak_threads']} threads, "
+                f"{row['peak_rss_mib']:.0f} MiB | {row['restarts']:,} restarts in "
+                f"{row['wall_s']:.0f} s | |"
+            )
     return "\n".join(lines)
 
 
@@ -260,7 +304,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per median (default 3)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
-    parser.add_argument("--only", default="P1,P3,P4,P5", help="which figures (default all)")
+    parser.add_argument("--only", default="P1,P3,P4,P5,P6", help="which figures (default all)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     only = {x.strip().upper() for x in args.only.split(",")}
@@ -276,6 +320,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 results["P3"] = p3(bench, 10 if args.quick else 50, 2.0 if args.quick else 5.0)
             if "P5" in only:
                 results["P5"] = p5(bench, [1.0, 4.0] if args.quick else [2.0, 10.0, 30.0, 60.0])
+            if "P6" in only:
+                results["P6"] = p6(bench, [200] if args.quick else [1000, 5000], 0.5)
         finally:
             bench.close()
     if "P4" in only:

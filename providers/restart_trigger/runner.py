@@ -24,7 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as first_done
 from dataclasses import dataclass
 
-from restart_trigger.aliyun import AliyunClient, AliyunError
+from restart_trigger.aliyun import AliyunClient, AliyunError, RestartOutcomeUnknown
 from restart_trigger.backoff import Backoff, Deadline
 from restart_trigger.targets import FAILED, ChangeStatus, Target
 from restart_trigger.validation import escaped
@@ -122,8 +122,15 @@ def restart_one(
     outcome = Outcome(target.key)
     try:
         result = target.restart(client, known_change_ids=known_change_ids, deadline=deadline)
-    except (AliyunError, ValueError) as exc:
-        outcome.error = f"restart refused: {exc}"
+    except RestartOutcomeUnknown as exc:
+        outcome.error = f"restart outcome unknown: {exc}"
+        return outcome
+    except AliyunError as exc:
+        refused = exc.operation in (None, target.restart_action)
+        outcome.error = f"{'restart refused' if refused else 'not restarted'}: {exc}"
+        return outcome
+    except ValueError as exc:
+        outcome.error = f"not restarted: {exc}"
         return outcome
     outcome.change_id, outcome.request_id = result.change_id, result.request_id
     if wait:

@@ -386,6 +386,31 @@ CASES = [
         ("true or false",),
     ),
     # trigger options
+    # ids no API has: control characters (raw on terminals), absurd lengths
+    Case(
+        "app_id-bell",
+        broken({"app_id": "app\u0007x"}),
+        "targets[0].app_id",
+        ("control characters",),
+    ),
+    Case(
+        "env_id-ansi",
+        broken({"env_id": "we-\u001b[31mred"}),
+        "targets[0].env_id",
+        ("control characters",),
+    ),
+    Case(
+        "app_id-10000-characters",
+        broken({"app_id": "a" * 10_000}),
+        "targets[0].app_id",
+        ("characters long",),
+    ),
+    Case(
+        "endpoint-subdomain-of-localhost",
+        broken(APP, endpoint="http://evil.localhost:80"),
+        "endpoint",
+        ("loopback",),
+    ),
     Case("timeout-negative", broken(APP, timeout=-5), "timeout", ("more than 0",)),
     Case("timeout-zero", broken(APP, timeout=0), "timeout", ("more than 0",)),
     Case("timeout-string", broken(APP, timeout="10m"), "timeout", ("number of seconds",)),

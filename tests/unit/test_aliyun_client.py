@@ -40,7 +40,7 @@ from restart_trigger.aliyun import (
     TransportError,
 )
 from restart_trigger.aliyun import client as client_module
-from restart_trigger.aliyun.recovery import DEFAULT_SETTLE_WINDOW
+from restart_trigger.aliyun.recovery import ANSWERED_SETTLE_WINDOW, DEFAULT_SETTLE_WINDOW
 from restart_trigger.aliyun.transport import DeadlineAdapter
 from restart_trigger.backoff import Backoff, Deadline
 
@@ -608,7 +608,7 @@ def test_a_restart_of_the_app_that_existed_before_our_send_is_never_adopted():
     result = make_client(cloud, fake_time=fake_time).restart_application("app-1")
     assert result == RestartResult("co-new", "r1")
     assert len(cloud.calls("RestartApplication")) == 2
-    assert fake_time.now >= DEFAULT_SETTLE_WINDOW
+    assert fake_time.now >= ANSWERED_SETTLE_WINDOW
 
 
 def test_a_restart_applied_after_the_read_timeout_is_found_and_sent_only_once():

@@ -66,6 +66,8 @@ class Target:
     """Every field an input dict of this kind may have (``kind`` included)."""
     title: ClassVar[str]
     """How the kind reads in words (``EDAS app``)."""
+    restart_action: ClassVar[str]
+    """The API action that restarts it (``RestartApplication``)."""
 
     @property
     def ident(self) -> str:

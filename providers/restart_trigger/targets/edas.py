@@ -56,6 +56,7 @@ class EdasTarget(Target):
     id_field: ClassVar[str] = "app_id"
     fields: ClassVar[frozenset[str]] = frozenset({"kind", "app_id", "ecc_ids"})
     title: ClassVar[str] = "EDAS app"
+    restart_action: ClassVar[str] = "RestartApplication"
 
     @classmethod
     def validate(cls, raw: Mapping[str, Any], path: str, failures: Failures) -> None:

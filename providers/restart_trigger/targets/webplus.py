@@ -67,6 +67,7 @@ class WebPlusTarget(Target):
     id_field: ClassVar[str] = "env_id"
     fields: ClassVar[frozenset[str]] = frozenset({"kind", "env_id", *BATCH_OPTIONS})
     title: ClassVar[str] = "Web+ env"
+    restart_action: ClassVar[str] = "RestartAppEnv"
 
     @classmethod
     def validate(cls, raw: Mapping[str, Any], path: str, failures: Failures) -> None:

@@ -28,11 +28,11 @@
    finished with the request, so ``ANSWERED_SETTLE_WINDOW`` (5 s) only covers a list that
    lags the write. The deadline always caps the window: when it comes first,
    ``RestartOutcomeUnknown`` says the deadline passed.
-7. **None after the window.** An answered 5xx ("the server said it failed") is resent as a
-   normal retry (after a new snapshot). A transport loss after sending is not: the server may
-   have the request and apply it later, so ``RestartOutcomeUnknown`` says so and what to
-   check. A look that fails for good (a final error, or still failing when the window ends)
-   is ``RestartOutcomeUnknown`` too.
+7. **None after the window: resent** as a normal retry (after a new snapshot). The window is
+   the bound of the guarantee: a server that holds a request longer than it before applying
+   it could still apply it after the resend (the README says so). A look that fails for
+   good (a final error, or still failing when the window ends) is ``RestartOutcomeUnknown``:
+   then nothing is resent.
 
 No server time (``CreateTime``) and no time zone is read: ownership is decided by change ids
 alone, so clock skew between us and the service cannot matter.
@@ -302,9 +302,7 @@ class _Outcome:
             self.deadline.sleep(delay)
         if look_error is not None:
             raise self._look_failed(look_error) from look_error
-        if answered_failure(self.cause):
-            return None
-        raise self._may_still_apply()
+        return None
 
     # -- the messages ------------------------------------------------------------------------
 
@@ -350,11 +348,4 @@ class _Outcome:
         return self._unknown(
             f"{self._what_happened()}, and looking for it failed ({err.code}: {err.message}).",
             cause=err,
-        )
-
-    def _may_still_apply(self) -> RestartOutcomeUnknown:
-        return self._unknown(
-            f"{self._what_happened()}, and no new restart appeared within "
-            f"{self.settle_window:g}s of sending it. The server may have the request and "
-            "still apply it, so it was not resent."
         )

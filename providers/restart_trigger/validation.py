@@ -10,6 +10,7 @@ the SDK is already loaded (in a process without pulumi, no such object can exist
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 from typing import Any
@@ -63,6 +64,28 @@ def escaped(value: Any) -> str:
         ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
         for ch in text
     )
+
+
+class _EscapingFilter(logging.Filter):
+    """Renders each record's message with :func:`escaped`: a log line that carries an id or a
+    server's text (they reach the CLI's output through the provider's stderr) never holds a
+    raw control character."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg, record.args = escaped(message), ()
+        return True
+
+
+_ESCAPING = _EscapingFilter()
+
+
+def logger(name: str) -> logging.Logger:
+    """``logging.getLogger(name)`` whose lines are escaped (see ``_EscapingFilter``)."""
+    log = logging.getLogger(name)
+    if _ESCAPING not in log.filters:
+        log.addFilter(_ESCAPING)
+    return log
 
 
 def is_secret(value: Any) -> bool:

@@ -43,12 +43,12 @@ This module never touches the wire: the client hands it one-attempt callables (`
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..backoff import Backoff, Deadline, Tries
+from ..validation import logger
 from .errors import (
     AliyunError,
     InvalidResponseError,
@@ -57,7 +57,7 @@ from .errors import (
 )
 from .retryable import is_retryable, may_have_been_accepted, wait_before_retry
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 DEFAULT_SETTLE_WINDOW = 60.0
 """Seconds after a send during which a restart with an uncertain outcome may still show up.

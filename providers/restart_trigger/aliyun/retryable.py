@@ -16,12 +16,11 @@ the attempts are used up or the wait would end past the deadline.
 
 from __future__ import annotations
 
-import logging
-
 from ..backoff import Tries
+from ..validation import logger
 from .errors import AliyunError, ServerError, ThrottlingError, TransportError
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 
 def is_retryable(error: BaseException) -> bool:

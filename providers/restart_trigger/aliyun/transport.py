@@ -49,7 +49,6 @@ import heapq
 import http.client
 import itertools
 import json
-import logging
 import socket
 import ssl
 import threading
@@ -66,6 +65,7 @@ import urllib3.connection
 import urllib3.exceptions
 
 from ..backoff import Deadline
+from ..validation import logger
 from .endpoints import is_loopback_host
 from .errors import (
     DeadlineExceeded,
@@ -77,7 +77,7 @@ from .errors import (
     scrub,
 )
 
-log = logging.getLogger(__name__)
+log = logger(__name__)
 
 DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
 """(connect, read) timeout in seconds of each HTTP attempt; their sum (35 s) bounds the whole

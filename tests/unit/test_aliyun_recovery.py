@@ -357,9 +357,17 @@ def test_a_look_that_fails_now_and_then_is_simply_tried_again():
 def test_looks_still_failing_when_the_window_ends_rule_nothing_out_so_nothing_is_resent():
     fake_time = FakeTime()
     script = Script(fake_time, sends=[ANSWERED_500, OK], looks=[[], ServerError(502, "Bad", "x")])
-    with pytest.raises(RestartOutcomeUnknown, match="looking for it failed"):
+    with pytest.raises(RestartOutcomeUnknown, match="the last look failed: Bad"):
         run(script, fake_time)
     assert script.count("send") == 1
+
+
+def test_a_throttled_last_look_is_repeated_past_the_window_before_a_resend():
+    fake_time = FakeTime()
+    throttled = ThrottlingError(400, "Throttling.User", "slow down")
+    script = Script(fake_time, sends=[ANSWERED_500, OK], looks=[[], throttled, throttled, []])
+    assert run(script, fake_time).change_id == "co-new"
+    assert script.count("look") == 4 and script.count("send") == 2
 
 
 def test_a_smaller_settle_window_resends_sooner():

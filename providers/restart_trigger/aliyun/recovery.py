@@ -5,8 +5,10 @@
 1. **Snapshot before every send.** Immediately before each attempt it records which changes
    of the target exist (EDAS: the ``ChangeOrderId`` of every ``ListRecentChangeOrder(AppId)``
    item; Web+: ``DescribeAppEnvStatus(EnvId).EnvStatus.LatestChangeId``). If the snapshot
-   cannot be taken (its read fails after its retries), the restart is not sent: the read's
-   error is raised and the restart stays owed. Cost: one extra read per restart attempt.
+   cannot be taken (its read fails after its own retries), the restart is not sent: that
+   costs one attempt of the restart, which is retried like a throttled send; when attempts or
+   time run out, the read's error is raised and the restart stays owed. Cost: one extra read
+   per restart attempt.
 2. **Only an uncertain outcome is looked up.** Refused connections, connect timeouts,
    throttling, 503 and 4xx mean "not accepted" (retried or raised as usual). Sent without a
    usable answer (read timeout, reset after sending, truncated or unreadable body, cut at the
@@ -30,9 +32,10 @@
    ``RestartOutcomeUnknown`` says the deadline passed.
 7. **None after the window: resent** as a normal retry (after a new snapshot). The window is
    the bound of the guarantee: a server that holds a request longer than it before applying
-   it could still apply it after the resend (the README says so). A look that fails for
-   good (a final error, or still failing when the window ends) is ``RestartOutcomeUnknown``:
-   then nothing is resent.
+   it could still apply it after the resend (the README says so). The window ends only with
+   a look that worked: a throttled or failed look is repeated, past the window if need be,
+   until one works or the deadline comes. A look that fails for good (a final error such as
+   a refused permission) is ``RestartOutcomeUnknown``: then nothing is resent.
 
 No server time (``CreateTime``) and no time zone is read: ownership is decided by change ids
 alone, so clock skew between us and the service cannot matter.
@@ -211,8 +214,14 @@ def send_restart(
     """
     deadline = tries.deadline
     while True:
-        before = snapshot()
         tries.record_attempt()
+        try:
+            before = snapshot()
+        except AliyunError as err:
+            # nothing was sent: a snapshot that still fails after its own retries costs this
+            # attempt of the restart, which is retried as patiently as a refused send
+            wait_before_retry(tries, err)
+            continue
         sent_at = deadline.clock()
         try:
             data = send()
@@ -294,14 +303,14 @@ class _Outcome:
             if len(found) > 1:
                 raise self._several(found)
             left = settle_until - self.deadline.clock()
-            if left <= 0:
-                break
-            delay = min(backoff.delay(looks), left)
+            if left <= 0 and look_error is None:
+                break  # a whole window, ending with a look that worked, showed nothing
+            # a look that failed (throttled, 5xx) proves nothing: look again, past the
+            # window's end if need be, until one works or the deadline comes
+            delay = backoff.delay(looks) if left <= 0 else min(backoff.delay(looks), left)
             if not self.deadline.allows(delay):
                 raise self._deadline_passed(look_error)
             self.deadline.sleep(delay)
-        if look_error is not None:
-            raise self._look_failed(look_error) from look_error
         return None
 
     # -- the messages ------------------------------------------------------------------------

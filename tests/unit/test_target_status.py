@@ -85,3 +85,35 @@ def test_webplus_failure_carries_the_change_message():
         {"ChangeFinished": True, "ChangeSucceed": False, "ChangeMessage": "instance i-1 unhealthy"}
     )
     assert status.message == "instance i-1 unhealthy"
+
+
+def _order(*tasks):
+    stage = {"StageStatus": 3, "TaskList": {"TaskInfoDTO": list(tasks)}}
+    pipeline = {"PipelineStatus": 3, "StageDetailList": {"StageDetailDTO": [stage]}}
+    return {"Status": 3, "PipelineInfoList": {"PipelineInfo": [pipeline]}}
+
+
+def test_edas_failure_prefers_the_failed_tasks_text_over_an_earlier_success_note():
+    info = _order(
+        {"TaskStatus": 2, "TaskMessage": "stopped 2 instances"},
+        {"TaskStatus": 3, "TaskErrorMessage": "start failed: port 8080 in use"},
+    )
+    assert decode_edas_status(info).message == "start failed: port 8080 in use"
+
+
+def test_edas_failure_without_a_failed_task_falls_back_to_the_first_message():
+    info = _order({"TaskStatus": 2, "TaskErrorMessage": "something odd"})
+    assert decode_edas_status(info).message == "something odd"
+
+
+def test_an_unknown_edas_status_reads_the_same_while_polling_and_when_busy():
+    from restart_trigger.aliyun import BusinessError
+    from restart_trigger.targets.edas import EdasTarget
+
+    class Client:
+        def list_recent_change_orders(self, app_id):
+            return [{"ChangeOrderId": "co-1", "Status": 42}]
+
+    assert decode_edas_status({"Status": 42}).state == "running"
+    refusal = BusinessError(200, "603", "busy")
+    assert EdasTarget("app-1").is_busy(Client(), refusal) is True

@@ -103,9 +103,9 @@ class EdasTarget(Target):
 
     def is_busy(self, client: AliyunClient, refusal: BusinessError) -> bool:
         # EDAS refuses with a body Code whose value is not documented; what is known is that a
-        # change order in progress blocks a new one, so look for one.
+        # change order in progress blocks a new one, so look for one (read as polling reads).
         orders = client.list_recent_change_orders(self.app_id)
-        return any(_in_progress(order.get("Status")) for order in orders)
+        return any(reading(order.get("Status"))[0] in (RUNNING, PAUSED) for order in orders)
 
     def status(self, client: AliyunClient, change_id: str) -> ChangeStatus:
         return decode_status(client.get_change_order_info(change_id))
@@ -125,39 +125,57 @@ _STATUS: dict[int, tuple[str, str]] = {
 }
 
 
-def _in_progress(status: Any) -> bool:
+def reading(raw: Any) -> tuple[str, str]:
+    """The one reading of an EDAS status, for polling and for "is another change running?"
+    alike: (state, words). A number EDAS may add later reads as still running (keep waiting,
+    within the deadline); something that is no number at all is unknown."""
     try:
-        return _STATUS.get(int(status), (FAILED, ""))[0] in (RUNNING, PAUSED)
+        code = int(raw)
     except (TypeError, ValueError):
-        return False
+        return UNKNOWN_STATE, f"EDAS status {raw!r} (not a number)"
+    state, words = _STATUS.get(code, (RUNNING, "unknown status, still waiting"))
+    return state, f"EDAS status {code} ({words})"
 
 
-def _find_error_message(node: Any) -> str:
-    """The first non-empty task/pipeline error message anywhere in a change order body."""
+_MESSAGE_KEYS = ("TaskErrorMessage", "ErrorMessage", "TaskMessage")
+_STATUS_KEYS = ("TaskStatus", "PipelineStatus", "StageStatus", "Status")
+
+
+def _messages(node: Any, failed_only: bool) -> list[str]:
+    """Error messages anywhere in a change order body, in task order; with ``failed_only``,
+    only those of tasks (or pipelines, stages) whose own status reads failed."""
+    out: list[str] = []
     if isinstance(node, Mapping):
-        for key in ("TaskErrorMessage", "ErrorMessage", "TaskMessage"):
-            value = node.get(key)
-            if isinstance(value, str) and value.strip():
-                return value.strip()
-        children = node.values()
+        status = next((node[k] for k in _STATUS_KEYS if k in node), None)
+        if not failed_only or (status is not None and reading(status)[0] == FAILED):
+            for key in _MESSAGE_KEYS:
+                value = node.get(key)
+                if isinstance(value, str) and value.strip():
+                    out.append(value.strip())
+                    break
+        children: Any = node.values()
     elif isinstance(node, list):
         children = node
     else:
-        return ""
+        return out
     for child in children:
-        found = _find_error_message(child)
+        if isinstance(child, Mapping | list):
+            out += _messages(child, failed_only)
+    return out
+
+
+def failure_message(info: Mapping[str, Any]) -> str:
+    """Why a change order failed: the failed task's error text (a success note on an earlier
+    task must not hide it), else the first error text anywhere."""
+    for failed_only in (True, False):
+        found = _messages(info, failed_only)
         if found:
-            return found
+            return found[0]
     return ""
 
 
 def decode_status(info: Mapping[str, Any]) -> ChangeStatus:
     """Read ``changeOrderInfo`` of ``GetChangeOrderInfo``."""
-    raw = info.get("Status")
-    try:
-        code = int(raw)
-    except (TypeError, ValueError):
-        return ChangeStatus(UNKNOWN_STATE, f"EDAS status {raw!r} (not a number)")
-    state, words = _STATUS.get(code, (RUNNING, "unknown status, still waiting"))
-    message = _find_error_message(info) if state == FAILED else ""
-    return ChangeStatus(state, f"EDAS status {code} ({words})", message)
+    state, detail = reading(info.get("Status"))
+    message = failure_message(info) if state == FAILED else ""
+    return ChangeStatus(state, detail, message)

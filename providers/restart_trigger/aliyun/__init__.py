@@ -1,15 +1,16 @@
 """Alibaba Cloud client for restart-trigger: what its runtime callers use.
 
-Modules: ``auth`` (V3 signing), ``endpoints`` (per-region hosts, validation), ``errors``
-(typed errors), ``retryable`` (which failures are retried), ``credentials`` (the credential
-chain and ``CONFIG_KEYS``), ``transport`` (one bounded, signed attempt), ``recovery`` (which
-new restart, if any, is the one whose answer was lost), ``client`` (one method per operation).
+Modules: ``auth`` (V3 and ROA HMAC-SHA1 signing), ``endpoints`` (per-region hosts,
+validation), ``errors`` (typed errors), ``retryable`` (which failures are retried),
+``credentials`` (the credential chain and ``CONFIG_KEYS``), ``transport`` (one bounded, signed
+attempt), ``recovery`` (which new restart, if any, is the one whose answer was lost),
+``client`` (the operation and signer tables, one method per operation).
 
 Runtime dependencies are ``requests`` and the standard library only; importing this package
 loads neither ``pulumi`` nor ``grpc``.
 """
 
-from .auth import AcsV3Auth
+from .auth import AcsRoaSha1Auth, AcsV3Auth
 from .client import AliyunClient, RestartResult
 from .credentials import (
     CONFIG_KEYS,
@@ -34,6 +35,7 @@ from .errors import (
 
 __all__ = [
     "CONFIG_KEYS",
+    "AcsRoaSha1Auth",
     "AcsV3Auth",
     "AliyunClient",
     "AliyunError",

@@ -159,12 +159,15 @@ def dropped() -> requests.exceptions.ConnectionError:
 
 
 def verify_signature(request: requests.PreparedRequest, secret: str = SECRET) -> None:
-    """Recompute the V3 signature with the official SDK helper and compare."""
+    """Recompute the signature (V3 or ROA HMAC-SHA1) with the official SDK helper and compare."""
     from types import SimpleNamespace
 
     from alibabacloud_openapi_util.client import Client as OpenApiUtil
 
     auth = request.headers["Authorization"]
+    if auth.startswith("acs "):
+        verify_roa_signature(request, secret)
+        return
     signed = auth.split("SignedHeaders=")[1].split(",")[0].split(";")
     parts = urlsplit(request.url)
     view = SimpleNamespace(
@@ -178,6 +181,24 @@ def verify_signature(request: requests.PreparedRequest, secret: str = SECRET) ->
         view, "ACS3-HMAC-SHA256", request.headers["x-acs-content-sha256"], key_id, secret
     )
     assert auth == expected
+
+
+def verify_roa_signature(request: requests.PreparedRequest, secret: str = SECRET) -> None:
+    """Rebuild the ROA HMAC-SHA1 string to sign with tea's own helper from what was sent."""
+    from types import SimpleNamespace
+
+    from alibabacloud_tea_openapi.utils import Utils
+
+    parts = urlsplit(request.url)
+    view = SimpleNamespace(
+        method=request.method,
+        pathname=parts.path,
+        query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+        headers={k.lower(): v for k, v in request.headers.items()},
+    )
+    key_id = request.headers["Authorization"][4:].rpartition(":")[0]
+    signature = Utils.get_roasignature(Utils.get_string_to_sign(view), secret)
+    assert request.headers["Authorization"] == f"acs {key_id}:{signature}"
 
 
 RESTART_OK = (
@@ -217,7 +238,7 @@ def test_restart_application_posts_signed_query_with_the_common_headers():
     verify_signature(request)
 
 
-def test_restart_app_env_sends_a_form_body_with_lowercase_booleans():
+def test_restart_app_env_sends_a_form_body_with_booleans_as_the_sdk_writes_them():
     cloud = FakeCloud().on("RestartAppEnv", ENV_RESTART_OK)
     client = make_client(cloud, credentials=Credentials(KEY_ID, SECRET, TOKEN))
     result = client.restart_app_env(
@@ -227,12 +248,37 @@ def test_restart_app_env_sends_a_form_body_with_lowercase_booleans():
     assert result == RestartResult("wc-new", "r2")
     (request,) = cloud.calls("RestartAppEnv")
     assert (request.method, urlsplit(request.url).path) == ("POST", "/pop/v1/wam/appEnv/restart")
-    assert urlsplit(request.url).query == ""
-    assert request.body == b"BatchInterval=0&BatchSize=2&EnvId=we-1&PauseBetweenBatches=false"
+    assert query_of(request) == {"RegionId": "cn-hangzhou"}
+    assert request.body == b"BatchInterval=0&BatchSize=2&EnvId=we-1&PauseBetweenBatches=False"
     assert request.headers["content-type"] == "application/x-www-form-urlencoded"
     assert request.headers["x-acs-version"] == "2019-03-20"
     assert request.headers["x-acs-security-token"] == TOKEN
+    assert request.headers["Authorization"].startswith(f"acs {KEY_ID}:")
+    assert "x-acs-region-id" not in request.headers
     verify_signature(request)
+
+
+def test_pause_between_batches_true_is_sent_as_python_writes_it():
+    cloud = FakeCloud().on("RestartAppEnv", ENV_RESTART_OK)
+    make_client(cloud).restart_app_env("we-1", pause_between_batches=True)
+    (request,) = cloud.calls("RestartAppEnv")
+    assert request.body == b"EnvId=we-1&PauseBetweenBatches=True"
+
+
+def test_each_product_gets_the_signer_the_table_names_and_auth_replaces_one():
+    from restart_trigger.aliyun.auth import AcsRoaSha1Auth, AcsV3Auth
+
+    assert client_module.SIGNERS == {"edas": AcsV3Auth, "webplus": AcsRoaSha1Auth}
+    cloud = FakeCloud().on("DescribeChange", (200, {"Code": "OK", "Change": {}}))
+    fixed = AcsRoaSha1Auth(Credentials(KEY_ID, SECRET), nonce=lambda: "fixed-nonce")
+    client = make_client(cloud, auth={"webplus": fixed})
+    client.describe_change("we-1", "wc-1")
+    client.list_recent_change_orders("app-1")
+    webplus, edas = cloud.requests
+    assert webplus.headers["x-acs-signature-nonce"] == "fixed-nonce"
+    assert edas.headers["Authorization"].startswith("ACS3-HMAC-SHA256 ")
+    with pytest.raises(TypeError, match="map a product"):
+        make_client(cloud, auth=fixed)
 
 
 def test_parameters_left_empty_are_never_sent():
@@ -283,7 +329,11 @@ def test_read_operations_use_the_documented_paths_and_return_their_sections():
     assert seen == [
         ("POST", "/pop/v5/changeorder/change_order_info", {"ChangeOrderId": "co-1"}),
         ("POST", "/pop/v5/changeorder/change_order_list", {"AppId": "app-1"}),
-        ("GET", "/pop/v1/wam/changeInfo", {"EnvId": "we-1", "ChangeId": "wc-1"}),
+        (
+            "GET",
+            "/pop/v1/wam/changeInfo",
+            {"EnvId": "we-1", "ChangeId": "wc-1", "RegionId": "cn-hangzhou"},
+        ),
     ]
     for request in cloud.requests:
         verify_signature(request)
@@ -711,7 +761,11 @@ def test_webplus_lost_answer_adopts_a_new_latest_change_that_is_a_restart():
     result = make_client(cloud).restart_app_env("we-1")
     assert result == RestartResult("wc-9", None)
     assert len(cloud.calls("RestartAppEnv")) == 1
-    assert query_of(cloud.calls("DescribeChange")[0]) == {"EnvId": "we-1", "ChangeId": "wc-9"}
+    assert query_of(cloud.calls("DescribeChange")[0]) == {
+        "EnvId": "we-1",
+        "ChangeId": "wc-9",
+        "RegionId": "cn-hangzhou",
+    }
 
 
 @pytest.mark.parametrize(

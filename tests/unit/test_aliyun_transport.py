@@ -24,6 +24,7 @@ import urllib3.exceptions
 from requests.structures import CaseInsensitiveDict
 
 from restart_trigger.aliyun import (
+    AcsRoaSha1Auth,
     AcsV3Auth,
     AuthError,
     BusinessError,
@@ -94,6 +95,11 @@ class FakeClock:
         return self.now
 
 
+def signers() -> dict:
+    creds = Credentials(KEY_ID, SECRET)
+    return {"edas": AcsV3Auth(creds), "webplus": AcsRoaSha1Auth(creds)}
+
+
 def transport(answer, *, timeout=(5.0, 30.0)) -> tuple[Transport, OneAnswer]:
     adapter = OneAnswer(answer)
     session = requests.Session()
@@ -101,7 +107,7 @@ def transport(answer, *, timeout=(5.0, 30.0)) -> tuple[Transport, OneAnswer]:
     return (
         Transport(
             session=session,
-            auth=AcsV3Auth(Credentials(KEY_ID, SECRET)),
+            signers=signers(),
             endpoints={"edas": EDAS, "webplus": WEBPLUS},
             region="cn-hangzhou",
             user_agent="restart-trigger/test",
@@ -142,8 +148,39 @@ def test_a_form_is_sent_url_encoded_and_sorted_in_the_body():
     (request,) = wire.requests
     assert request.body == b"a=1&b=x+y"
     assert request.headers["content-type"] == "application/x-www-form-urlencoded"
-    assert urlsplit(request.url).query == ""
+    assert urlsplit(request.url).query == "RegionId=cn-hangzhou"
     assert request.url.startswith(WEBPLUS)
+
+
+def test_each_product_is_signed_by_its_own_signer_and_carries_the_region_its_sdk_way():
+    t, wire = transport((200, {"Code": 200}))
+    t.send(EDAS_OP, {"A": "1"}, deadline=ample())
+    wire.answer = (200, {"Code": "OK"})
+    t.send(WEBPLUS_OP, {"EnvId": "we-1"}, deadline=ample())
+    edas, webplus = wire.requests
+
+    assert edas.headers["Authorization"].startswith("ACS3-HMAC-SHA256 Credential=")
+    assert edas.headers["x-acs-region-id"] == "cn-hangzhou"
+    assert "RegionId" not in dict(parse_qsl(urlsplit(edas.url).query))
+
+    assert webplus.headers["Authorization"].startswith(f"acs {KEY_ID}:")
+    assert webplus.headers["x-acs-signature-method"] == "HMAC-SHA1"
+    assert "x-acs-region-id" not in webplus.headers
+    assert dict(parse_qsl(urlsplit(webplus.url).query)) == {
+        "EnvId": "we-1",
+        "RegionId": "cn-hangzhou",
+    }
+
+
+def test_a_product_without_a_signer_is_refused_up_front():
+    with pytest.raises(ValueError, match="no signer for webplus"):
+        Transport(
+            session=requests.Session(),
+            signers={"edas": AcsV3Auth(Credentials(KEY_ID, SECRET))},
+            endpoints={"edas": EDAS, "webplus": WEBPLUS},
+            region="cn-hangzhou",
+            user_agent="restart-trigger/test",
+        )
 
 
 # --- the deadline bounds each attempt ---------------------------------------------------------
@@ -307,7 +344,7 @@ def test_a_real_refused_connection_is_reported_as_not_sent():
     session.trust_env = False  # never route loopback traffic through a proxy from the env
     t = Transport(
         session=session,
-        auth=AcsV3Auth(Credentials(KEY_ID, SECRET)),
+        signers=signers(),
         endpoints={"edas": f"http://127.0.0.1:{port}"},
         region="cn-hangzhou",
         user_agent="restart-trigger/test",
@@ -326,6 +363,7 @@ def test_the_query_reaches_the_server_as_given():
     assert dict(parse_qsl(urlsplit(request.url).query)) == {
         "EnvId": "we 1",
         "ChangeId": "a*b~c/d",
+        "RegionId": "cn-hangzhou",
     }
 
 
@@ -454,7 +492,7 @@ def real_transport(url, *, session=None, timeout=(2.0, 5.0), max_connections=16)
     session.trust_env = False  # never route loopback traffic through a proxy from the env
     return Transport(
         session=session,
-        auth=AcsV3Auth(Credentials(KEY_ID, SECRET)),
+        signers=signers(),
         endpoints={"edas": url, "webplus": url},
         region="cn-hangzhou",
         user_agent="restart-trigger/test",
@@ -623,7 +661,7 @@ def test_a_raw_body_without_read1_is_read_with_read():
     session.mount("http://", adapter)
     t = Transport(
         session=session,
-        auth=AcsV3Auth(Credentials(KEY_ID, SECRET)),
+        signers=signers(),
         endpoints={"edas": EDAS},
         region="cn-hangzhou",
         user_agent="restart-trigger/test",
@@ -712,7 +750,7 @@ def test_localhost_is_connected_to_as_127_0_0_1_and_signed_as_such():
     t, wire = transport((200, {"Code": 200}))
     t = Transport(
         session=t.session,
-        auth=t.auth,
+        signers=t.signers,
         endpoints={"edas": "http://localhost:18080"},
         region="cn-hangzhou",
         user_agent="restart-trigger/test",
@@ -757,7 +795,7 @@ def test_loopback_endpoints_never_use_a_proxy_from_the_environment(monkeypatch):
     session.mount("https://", Record((200, {"Code": "OK"})))
     t = Transport(
         session=session,
-        auth=AcsV3Auth(Credentials(KEY_ID, SECRET)),
+        signers=signers(),
         endpoints={"edas": "http://127.0.0.1:18080", "webplus": "https://webplus.example.com"},
         region="cn-hangzhou",
         user_agent="restart-trigger/test",

@@ -26,7 +26,7 @@ import requests
 from restart_trigger import __version__
 
 from ..backoff import Backoff, Deadline
-from .auth import AcsV3Auth
+from .auth import AcsRoaSha1Auth, AcsV3Auth
 from .endpoints import resolve_endpoints, validate_region
 from .errors import AliyunError, InvalidResponseError
 from .recovery import (
@@ -47,10 +47,19 @@ from .transport import (
     new_session,
 )
 
-__all__ = ["AliyunClient", "Operation", "RestartResult"]
+__all__ = ["SIGNERS", "AliyunClient", "Operation", "RestartResult"]
 
 EDAS_VERSION = "2017-08-01"
 WEBPLUS_VERSION = "2019-03-20"
+
+SIGNERS: Mapping[str, Callable[[Any], requests.auth.AuthBase]] = {
+    "edas": AcsV3Auth,
+    "webplus": AcsRoaSha1Auth,
+}
+"""Which signature scheme each product's requests carry, as its current official SDK signs
+them: alibabacloud-edas20170801 signs V3 (ACS3-HMAC-SHA256, tea's default);
+alibabacloud-webplus20190320 signs every call with ROA HMAC-SHA1 (tea's ``do_roarequest``),
+as aliyun-python-sdk-webplus did, and Web+'s documentation names only HMAC-SHA1."""
 
 DEFAULT_CALL_SECONDS = 120.0
 """Deadline of one call (its retries and waits) when the client was given none."""
@@ -149,7 +158,8 @@ class AliyunClient:
     Args:
         credentials: ``Credentials`` (or any object with ``access_key_id``,
             ``access_key_secret``, ``security_token``).
-        region: region id, sent as ``x-acs-region-id`` and used to pick default endpoints.
+        region: region id, used to pick default endpoints and sent with every call (Web+:
+            the ``RegionId`` query parameter; EDAS: the ``x-acs-region-id`` header).
         endpoints: per-product overrides ``{"edas": url, "webplus": url}``; a bare host means
             https; ``http://`` only for loopback. Default: the SDKs' regional endpoints.
         deadline: the one deadline bounding every call's retries and waits (the trigger's
@@ -167,7 +177,9 @@ class AliyunClient:
         wall_clock: no longer used (recovery compares change ids, never times); accepted so
             existing callers keep working.
         outcome_tolerance: no longer used, as ``wall_clock``.
-        auth: the request signer (default ``AcsV3Auth(credentials)``); tests inject clocks here.
+        auth: ``{product: requests.auth.AuthBase}`` replacing the signer ``SIGNERS`` names for
+            those products (default: ``SIGNERS[product](credentials)`` for each); tests inject
+            clocks and nonces here.
         settle_window: seconds after a restart send during which a restart whose outcome is
             unknown may still show up (default ``recovery.DEFAULT_SETTLE_WINDOW``, 60: more
             than the 30 s read timeout plus gateway slack); capped by the deadline.
@@ -190,7 +202,7 @@ class AliyunClient:
         user_agent: str | None = None,
         wall_clock: Callable[[], float] | None = None,
         outcome_tolerance: float | None = None,
-        auth: requests.auth.AuthBase | None = None,
+        auth: Mapping[str, requests.auth.AuthBase] | None = None,
         settle_window: float = DEFAULT_SETTLE_WINDOW,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
@@ -203,10 +215,14 @@ class AliyunClient:
         if isinstance(settle_window, bool) or not settle_window >= 0:
             raise ValueError(f"settle_window must be a number >= 0, got {settle_window!r}")
         del wall_clock, outcome_tolerance  # see the docstring
+        if auth is not None and not isinstance(auth, Mapping):
+            raise TypeError("auth must map a product ('edas', 'webplus') to its signer")
+        signers = {product: make(credentials) for product, make in SIGNERS.items()}
+        signers.update(auth or {})
         self._owns_session = session is None
         self._transport = Transport(
             session=session or new_session(max_connections),
-            auth=auth or AcsV3Auth(credentials),
+            signers=signers,
             endpoints=resolve_endpoints(region, endpoints),
             region=region,
             user_agent=f"{base} {user_agent}" if user_agent else base,
@@ -317,9 +333,10 @@ class AliyunClient:
     ) -> RestartResult:
         """Restart a Web+ environment; optional phased-restart settings go in the form body.
 
-        ``pause_between_batches`` is sent as ``true``/``false``. Parameters left ``None`` are
-        not sent. Each send is preceded by one ``DescribeAppEnvStatus(EnvId)`` (the snapshot;
-        see ``recovery``). Returns ``EnvChange.ChangeId``; raises as ``restart_application``.
+        ``pause_between_batches`` is sent as ``True``/``False``, as the generated SDK sends a
+        bool form field (``str(bool)``). Parameters left ``None`` are not sent. Each send is
+        preceded by one ``DescribeAppEnvStatus(EnvId)`` (the snapshot; see ``recovery``).
+        Returns ``EnvChange.ChangeId``; raises as ``restart_application``.
         """
         env_id = _require_id("env_id", env_id)
         if pause_between_batches is not None and not isinstance(pause_between_batches, bool):
@@ -330,7 +347,7 @@ class AliyunClient:
             "BatchPercent": _optional_int("batch_percent", batch_percent, 1, 100),
             "BatchInterval": _optional_int("batch_interval", batch_interval, 0),
             "PauseBetweenBatches": (
-                None if pause_between_batches is None else str(pause_between_batches).lower()
+                None if pause_between_batches is None else str(pause_between_batches)
             ),
         }
         known = _id_set(known_change_ids)

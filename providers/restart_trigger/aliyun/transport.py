@@ -2,9 +2,10 @@
 
 What lives here (and nowhere else):
 
-* the headers every call carries (``x-acs-action``, ``x-acs-version``, ``x-acs-region-id``,
-  ``accept: application/json``, ``accept-encoding: identity``, the user agent) and the form
-  body encoding;
+* the headers every call carries (``x-acs-action``, ``x-acs-version``, ``accept:
+  application/json``, ``accept-encoding: identity``, the user agent), where the region goes
+  (``REGION_IN_QUERY``) and the form body encoding;
+* which signer signs: the one given for the operation's product (the client's ``SIGNERS``);
 * **the attempt's time limit**: an attempt lasts at most ``connect + read`` seconds of the
   configured ``timeout`` (35 s by default) and never past the caller's ``Deadline``, in all:
   connecting, sending, waiting for the status line and headers, and reading every byte of
@@ -88,6 +89,13 @@ DEFAULT_MAX_CONNECTIONS = 16
 
 _READ_SIZE = 65536
 _FALLBACK_READ_SIZE = 1024
+
+
+REGION_IN_QUERY = frozenset({"webplus"})
+"""Products whose calls carry the region as the ``RegionId`` query parameter: every Web+
+operation has one in its SDK (``request.region_id``, sent in the query, a POST's too), and no
+Web+ SDK sends ``x-acs-region-id``; one Web+ endpoint serves several regions, so it is always
+sent. The other products' calls carry the ``x-acs-region-id`` header."""
 
 
 @dataclass(frozen=True)
@@ -432,10 +440,11 @@ class Transport:
     Args:
         session: the ``requests.Session`` to send with (its owner closes it); one from
             ``new_session`` lets the watchdog bound the phases before the body too.
-        auth: the signer, a ``requests.auth.AuthBase`` (``AcsV3Auth``); it runs once per
-            attempt, so each attempt gets a fresh date and nonce.
+        signers: ``{product: requests.auth.AuthBase}``, the signer of each product's
+            requests (``AcsV3Auth``, ``AcsRoaSha1Auth``); it runs once per attempt, so each
+            attempt gets a fresh date and nonce.
         endpoints: ``{product: "scheme://host[:port]"}`` for every product an operation names.
-        region: sent as ``x-acs-region-id``.
+        region: sent as ``RegionId`` (``REGION_IN_QUERY`` products) or ``x-acs-region-id``.
         user_agent: the ``user-agent`` header.
         secrets: values scrubbed from every error message (the AccessKey secret, the token).
         timeout: ``(connect, read)`` seconds: each is urllib3's per-phase timeout, and their
@@ -447,7 +456,7 @@ class Transport:
         self,
         *,
         session: requests.Session,
-        auth: requests.auth.AuthBase,
+        signers: Mapping[str, requests.auth.AuthBase],
         endpoints: Mapping[str, str],
         region: str,
         user_agent: str,
@@ -456,8 +465,11 @@ class Transport:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self.session = session
-        self.auth = auth
+        self.signers = dict(signers)
         self.endpoints = dict(endpoints)
+        unsigned = sorted(set(self.endpoints) - set(self.signers))
+        if unsigned:
+            raise ValueError(f"no signer for {', '.join(unsigned)}")
         self.region = region
         self.user_agent = user_agent
         self.secrets = tuple(secrets)
@@ -494,11 +506,14 @@ class Transport:
         headers = {
             "x-acs-action": op.action,
             "x-acs-version": op.version,
-            "x-acs-region-id": self.region,
             "accept": "application/json",
             "accept-encoding": "identity",
             "user-agent": self.user_agent,
         }
+        if op.product in REGION_IN_QUERY:
+            query = {"RegionId": self.region, **query}
+        else:
+            headers["x-acs-region-id"] = self.region
         body = None
         if form:
             body = urlencode(sorted(form.items())).encode("utf-8")
@@ -555,7 +570,7 @@ class Transport:
                 params=sorted(query.items()) or None,
                 data=body,
                 headers=dict(headers),
-                auth=self.auth,
+                auth=self.signers[op.product],
                 timeout=(min(connect, limit), min(read, limit)),
                 allow_redirects=False,
                 stream=True,

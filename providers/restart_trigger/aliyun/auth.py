@@ -30,6 +30,7 @@ ROA HMAC-SHA1 steps:
 3. ``roa_canonical_headers``  every ``x-acs-*`` header, lowercased, sorted, ``name:value\n``
 4. ``canonical_resource``     path, ``?``, sorted raw ``k=v`` query pairs (no form fields)
 5. ``roa_string_to_sign``     method, Accept, Content-MD5, Content-Type, Date, headers, resource
+                              (``roa_request_string_to_sign``: 3 to 5 for a whole request)
 6. ``roa_signature``          base64 HMAC-SHA1 of the string to sign, keyed with the raw secret
 7. ``roa_authorization``      ``acs <AccessKeyId>:<signature>``
 """
@@ -284,6 +285,23 @@ def roa_string_to_sign(
     )
 
 
+def roa_request_string_to_sign(method: str, url: str, headers: Mapping[str, str]) -> str:
+    """The string to sign of a request as it goes on the wire: steps 3 to 5 applied to its
+    method, URL (the query is form-decoded first, as the server reads it) and headers.
+
+    ``headers`` must look names up case-insensitively (a ``requests`` header dict)."""
+    parts = urlsplit(url)
+    return roa_string_to_sign(
+        method,
+        headers.get("Accept") or "",
+        headers.get("Content-MD5") or "",
+        headers.get("Content-Type") or "",
+        headers.get("Date") or "",
+        roa_canonical_headers(headers),
+        canonical_resource(parts.path or "/", parse_qsl(parts.query, keep_blank_values=True)),
+    )
+
+
 def roa_signature(secret: str, to_sign: str) -> str:
     """Base64 HMAC-SHA1 of ``to_sign`` keyed with the raw ``secret``."""
     digest = hmac.new(secret.encode("utf-8"), to_sign.encode("utf-8"), hashlib.sha1).digest()
@@ -350,16 +368,7 @@ class AcsRoaSha1Auth(requests.auth.AuthBase):
             headers.pop("x-acs-security-token", None)
             headers.pop("x-acs-accesskey-id", None)
 
-        parts = urlsplit(request.url or "")
-        to_sign = roa_string_to_sign(
-            request.method or "GET",
-            headers.get("Accept", ""),
-            headers.get("Content-MD5", ""),
-            headers.get("Content-Type", ""),
-            headers["Date"],
-            roa_canonical_headers(headers),
-            canonical_resource(parts.path or "/", parse_qsl(parts.query, keep_blank_values=True)),
-        )
+        to_sign = roa_request_string_to_sign(request.method or "GET", request.url or "", headers)
         sig = roa_signature(creds.access_key_secret, to_sign)
         headers["Authorization"] = roa_authorization(creds.access_key_id, sig)
         return request

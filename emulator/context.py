@@ -14,8 +14,11 @@ from emulator.state import World
 class CallContext:
     """One verified product call.
 
-    ``params`` merges the query and the form body (the body wins); ``region`` comes from the
-    ``RegionId`` query parameter or else the ``x-acs-region-id`` header (None: any region).
+    ``params`` holds each parameter read only from where the official SDKs put it (the route's
+    body parameters from the form body, every other one from the query; see
+    ``emulator.server.Route.params``), so one sent in the other place is simply missing.
+    ``region`` comes from the ``RegionId`` query parameter or else the ``x-acs-region-id``
+    header (None: any region).
     A handler may set ``result_id`` (the change id it created) for the journal.
     """
 

@@ -85,3 +85,17 @@ def invalid_parameter(name: str, value: str, expected: str) -> ApiError:
         "InvalidParameter",
         f'The specified parameter "{name}" is not valid: {value!r} ({expected}).',
     )
+
+
+def api_not_found() -> ApiError:
+    """404 InvalidAction.NotFound: no operation at this method and path (or not this action)."""
+    return ApiError(
+        404,
+        "InvalidAction.NotFound",
+        "Specified api is not found, please check your url and method.",
+    )
+
+
+def invalid_version() -> ApiError:
+    """400 InvalidVersion: ``x-acs-version`` is not the product's API version."""
+    return ApiError(400, "InvalidVersion", "Specified parameter Version is not valid.")

@@ -1,7 +1,16 @@
-"""The HTTP front door: routing, fault injection, signature checks, journaling.
+"""The HTTP front door: route, fault, verify, journal.
 
 One :class:`Emulator` object owns the world, the verifier, the fault injector and the
-journal; :class:`EmulatorServer` is a stdlib ``ThreadingHTTPServer`` around it.
+journal; :class:`EmulatorServer` is a stdlib ``ThreadingHTTPServer`` around it. A product
+request is handled in this order:
+
+1. **route**: method and path name an operation; ``x-acs-version`` must be the product's API
+   version and an ``x-acs-action``, if sent, that operation (:func:`check_route`);
+2. **fault**: the injected faults that answer before processing;
+3. **verify**: the signature, in a scheme the product accepts
+   (:class:`~emulator.signatures.SignatureVerifier`), then the operation runs on the
+   parameters read only where the official SDKs put them (:meth:`Route.params`);
+4. **journal**: every answer, dropped connections included, gets one entry.
 """
 
 from __future__ import annotations
@@ -21,7 +30,14 @@ from emulator import edas, webplus
 from emulator.admin import PREFIX as ADMIN_PREFIX
 from emulator.admin import AdminApi
 from emulator.context import CallContext
-from emulator.errors import ApiError, EdasBusinessError, new_request_id
+from emulator.errors import (
+    ApiError,
+    EdasBusinessError,
+    api_not_found,
+    invalid_version,
+    missing_parameter,
+    new_request_id,
+)
 from emulator.faults import APPLY_DELAY, DRIP, DROP_AFTER, Drip, FaultInjector
 from emulator.journal import Journal
 from emulator.signatures import ReceivedRequest, SignatureVerifier
@@ -29,13 +45,72 @@ from emulator.state import World
 
 Handler = Callable[[CallContext], dict[str, Any]]
 
-#: (method, path) -> (product, action, handler)
-ROUTES: dict[tuple[str, str], tuple[str, str, Handler]] = {
-    **{k: (edas.PRODUCT, a, h) for k, (a, h) in edas.ROUTES.items()},
-    **{k: (webplus.PRODUCT, a, h) for k, (a, h) in webplus.ROUTES.items()},
+API_VERSIONS = {edas.PRODUCT: "2017-08-01", webplus.PRODUCT: "2019-03-20"}
+
+#: Parameters an operation reads from the form body; every other one is read from the query.
+#: As the official SDKs place them: alibabacloud-webplus20190320
+#: ``restart_app_env_with_options`` puts EnvId and the batch settings in ``body`` (form) and
+#: RegionId in ``query``; aliyun-python-sdk-webplus ``RestartAppEnvRequest.set_EnvId`` calls
+#: ``add_body_params``. Every EDAS operation and the Web+ status calls use query parameters only.
+BODY_PARAMS: dict[str, frozenset[str]] = {
+    "RestartAppEnv": frozenset(
+        {"EnvId", "BatchSize", "BatchPercent", "BatchInterval", "PauseBetweenBatches"}
+    ),
 }
 
-API_VERSIONS = {edas.PRODUCT: "2017-08-01", webplus.PRODUCT: "2019-03-20"}
+
+@dataclass(frozen=True)
+class Route:
+    """One operation: its product, action name, handler and where it reads parameters."""
+
+    product: str
+    action: str
+    handler: Handler
+    body_params: frozenset[str] = frozenset()
+
+    def params(self, query: dict[str, str], form: dict[str, str]) -> dict[str, str]:
+        """Each parameter from its one place: ``body_params`` from the form, others from the query.
+
+        A parameter sent in the other place is not seen, as on the gateway.
+        """
+        from_query = {k: v for k, v in query.items() if k not in self.body_params}
+        from_form = {k: v for k, v in form.items() if k in self.body_params}
+        return {**from_query, **from_form}
+
+
+def _routes(product: str, table: dict[tuple[str, str], tuple[str, Handler]]) -> dict:
+    return {
+        key: Route(product, action, handler, BODY_PARAMS.get(action, frozenset()))
+        for key, (action, handler) in table.items()
+    }
+
+
+#: (method, path) -> Route
+ROUTES: dict[tuple[str, str], Route] = {
+    **_routes(edas.PRODUCT, edas.ROUTES),
+    **_routes(webplus.PRODUCT, webplus.ROUTES),
+}
+
+
+def check_route(route: Route | None, req: ReceivedRequest) -> Route:
+    """The operation the request names, or the gateway's error.
+
+    Method and path must name an operation (404 ``InvalidAction.NotFound``);
+    ``x-acs-version`` is required (400 ``MissingParameter``) and must be the product's API
+    version (400 ``InvalidVersion``); an ``x-acs-action`` naming another operation is 404
+    ``InvalidAction.NotFound``. (V3 also requires ``x-acs-action``: see the V3 verifier.)
+    """
+    if route is None:
+        raise api_not_found()
+    version = req.header("x-acs-version")
+    if version is None or version.strip() == "":
+        raise missing_parameter("Version")
+    if version != API_VERSIONS[route.product]:
+        raise invalid_version()
+    action = req.header("x-acs-action")
+    if action is not None and action != route.action:
+        raise api_not_found()
+    return route
 
 
 def product_for_path(path: str) -> str | None:
@@ -64,21 +139,17 @@ class Reply:
 
 
 def parse_form(content_type: str | None, body: bytes) -> dict[str, str]:
-    """Decode a form (or flat JSON object) body into string parameters."""
+    """Decode an ``application/x-www-form-urlencoded`` body; any other body has no form.
+
+    The official SDKs send body parameters only as a form (tea ``do_roarequest_with_form``,
+    aliyun-python-sdk-core ``add_body_params``), so a JSON body carries no parameter.
+    """
     if not body:
         return {}
     ctype = (content_type or "").split(";", 1)[0].strip().lower()
-    text = body.decode("utf-8", errors="replace")
-    if ctype == "application/x-www-form-urlencoded":
-        return dict(parse_qsl(text, keep_blank_values=True))
-    if ctype == "application/json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            return {}
-        if isinstance(data, dict):
-            return {str(k): str(v) for k, v in data.items() if not isinstance(v, dict | list)}
-    return {}
+    if ctype != "application/x-www-form-urlencoded":
+        return {}
+    return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
 
 
 class Emulator:
@@ -101,13 +172,14 @@ class Emulator:
         self.admin = AdminApi(world, self.faults, self.journal)
 
     def handle_product(self, req: ReceivedRequest, host: str) -> Reply:
-        """Answer one product API request (everything outside the admin prefix)."""
+        """Answer one product API request: route -> fault -> verify -> journal."""
         request_id = new_request_id()
         route = ROUTES.get((req.method, req.path))
-        product = route[0] if route else product_for_path(req.path)
-        action = route[1] if route else None
+        product = route.product if route else product_for_path(req.path)
+        action = route.action if route else None
         query = req.query_dict()
         form = parse_form(req.header("Content-Type"), req.body)
+        params = route.params(query, form) if route else {}
         region = query.get("RegionId") or req.header("x-acs-region-id")
         entry: dict[str, Any] = {
             "time": time.time(),
@@ -123,9 +195,8 @@ class Emulator:
             "request_id": request_id,
             "applied": False,
         }
-
-        params = {**query, **form}
         target = params.get("AppId") or params.get("EnvId")
+        routed = False  # faults (drip included) apply only once the route is resolved
 
         def answer(
             status: int,
@@ -136,7 +207,7 @@ class Emulator:
             close: bool = False,
         ) -> Reply:
             drip = None
-            if fault is None and route is not None:
+            if fault is None and routed:
                 drip = self.faults.drip(action, target)
                 fault = DRIP if drip else None
             self.journal.record(**entry, status=status, code=code, fault=fault)
@@ -147,14 +218,14 @@ class Emulator:
             body = error.body(request_id, host, product)
             return answer(error.http_status, body, error.code, fault, error.headers, close)
 
-        if route is None:
-            return error_reply(
-                ApiError(
-                    404,
-                    "InvalidAction.NotFound",
-                    "Specified api is not found, please check your url and method.",
-                )
-            )
+        # 1. route
+        try:
+            route = check_route(route, req)
+        except ApiError as error:
+            return error_reply(error)
+        routed = True
+
+        # 2. fault
         decision = self.faults.before(action, target)
         if decision.sleep_s:
             time.sleep(decision.sleep_s)
@@ -164,13 +235,11 @@ class Emulator:
         if decision.error is not None:
             return error_reply(decision.error, decision.fault)
 
+        # 3. verify, then run the operation
         fault = decision.fault  # None, or status_latency (already slept)
         held = False
         try:
-            caller = self.verifier.verify(req)
-            version = req.header("x-acs-version")
-            if version is not None and version != API_VERSIONS[product]:
-                raise ApiError(400, "InvalidVersion", "Specified parameter Version is not valid.")
+            caller = self.verifier.verify(req, route.product)
             hold_s = 0.0 if fault else self.faults.apply_delay(action, target)
             if hold_s:
                 # Accepted but not applied yet: nothing is sent and no lock is held meanwhile.
@@ -184,7 +253,7 @@ class Emulator:
                 region=region,
                 now=self.clock(),
             )
-            body = route[2](ctx)
+            body = route.handler(ctx)
             status, code = 200, None
             entry["result_id"] = ctx.result_id
             entry["applied"] = ctx.result_id is not None
@@ -199,6 +268,8 @@ class Emulator:
                 fault,
                 close=held,
             )
+
+        # 4. journal (and answer)
         body = {"RequestId": request_id, **body}
         if fault is None and self.faults.drop_after(action, target):
             self.journal.record(**entry, status=status, code=code, fault=DROP_AFTER)

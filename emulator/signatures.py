@@ -1,19 +1,24 @@
-"""Signature verification for the three flavours the Alibaba Cloud SDKs send.
+"""Signature verification: one class per scheme the Alibaba Cloud SDKs send, and a map of
+which schemes each product accepts (botocore's AUTH_TYPE_MAPS pattern).
 
-The verifier rebuilds the string-to-sign from what actually arrived, never from what a
+Each verifier rebuilds the string-to-sign from what actually arrived, never from what a
 well-behaved client "should" have sent:
 
-* ``v3``: ACS3-HMAC-SHA256 (tea-openapi default). The signed header list is taken from the
-  ``Authorization`` header; the body hash is recomputed and compared with
-  ``x-acs-content-sha256``; ``host`` is signed as received, port included.
-* ``roa``: legacy ROA HMAC-SHA1 as aliyun-python-sdk-core sends it (``Date``, ``Content-MD5``).
-* ``tea-v2``: the tea ``v2`` ROA HMAC-SHA1 flavour (lower-case headers, a nonce, no
-  ``Content-MD5``). Same algorithm as ``roa``; an empty query value is written ``k`` rather
-  than ``k=``.
+* :class:`V3Verifier` (``v3``): ACS3-HMAC-SHA256 (tea-openapi default). The signed header list
+  is taken from the ``Authorization`` header; the body hash is recomputed and compared with
+  ``x-acs-content-sha256``; ``host`` is signed as received, port included; ``x-acs-action``
+  is required.
+* :class:`LegacyRoaVerifier` (``roa``): ROA HMAC-SHA1 as aliyun-python-sdk-core sends it
+  (``Date``, ``Content-MD5``).
+* :class:`TeaV2RoaVerifier` (``tea-v2``): the tea ``v2`` ROA HMAC-SHA1 flavour (lower-case
+  headers, a nonce, no ``Content-MD5``). Same algorithm as ``roa``; an empty query value is
+  written ``k`` rather than ``k=``.
 
+:class:`SignatureVerifier` picks the scheme the request claims, refuses one the product does
+not accept (:data:`SCHEMES_BY_PRODUCT`, 400 ``IncompleteSignature``) and hands over to it.
 Checks run in the gateway's order: credentials parse, access key, security token, timestamp,
-body digest, signature, nonce replay. Every failure raises :class:`~emulator.errors.ApiError`
-with the documented code.
+body digest, signature, nonce replay (the shared steps are :class:`KeyChecks`). Every failure
+raises :class:`~emulator.errors.ApiError` with the documented code.
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import ClassVar
 from urllib.parse import quote
 
-from emulator.errors import ApiError
+from emulator.errors import ApiError, missing_parameter
 
 #: Allowed distance between the client's clock and ours, in seconds.
 MAX_CLOCK_SKEW_S = 15 * 60
@@ -219,12 +225,12 @@ def roa_string_to_sign(req: ReceivedRequest, empty_as_bare_key: bool) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# The verifier
+# The steps every scheme shares
 # --------------------------------------------------------------------------------------------
 
 
-class SignatureVerifier:
-    """Verifies a :class:`ReceivedRequest` against the known access keys."""
+class KeyChecks:
+    """Access key, security token, clock skew and nonce replay: the same for every scheme."""
 
     def __init__(
         self,
@@ -238,45 +244,12 @@ class SignatureVerifier:
         self._clock = clock
         self._max_skew_s = max_skew_s
 
-    @staticmethod
-    def detect_flavour(req: ReceivedRequest) -> str | None:
-        """Guess the flavour from the Authorization header (None if unsigned/unknown)."""
-        auth = (req.header("Authorization") or "").strip()
-        if auth.startswith(V3_ALGORITHM + " "):
-            return FLAVOUR_V3
-        if auth.startswith("acs "):
-            tea = req.header("x-acs-signature-nonce") or req.header("x-acs-credentials-provider")
-            return FLAVOUR_TEA_V2 if tea is not None else FLAVOUR_ROA
-        return None
+    def now(self) -> float:
+        """The emulator's clock."""
+        return self._clock()
 
-    @staticmethod
-    def claimed_access_key_id(req: ReceivedRequest) -> str | None:
-        """The access key id the request claims, parsed leniently (for the journal)."""
-        auth = (req.header("Authorization") or "").strip()
-        try:
-            if auth.startswith(V3_ALGORITHM + " "):
-                fields = _parse_v3_authorization(auth)
-                return fields.get("Credential")
-            if auth.startswith("acs "):
-                return auth[4:].rsplit(":", 1)[0].strip() or None
-        except ApiError:
-            return None
-        return None
-
-    def verify(self, req: ReceivedRequest) -> Caller:
-        """Verify the request's signature; return the caller or raise ApiError."""
-        flavour = self.detect_flavour(req)
-        if flavour is None:
-            if req.header("Authorization") is None:
-                raise incomplete_signature("The Authorization header is missing.")
-            raise incomplete_signature("The Authorization header has an unknown scheme.")
-        if flavour == FLAVOUR_V3:
-            return self._verify_v3(req)
-        return self._verify_roa(req, flavour)
-
-    # -- shared steps --------------------------------------------------------------------
-
-    def _key(self, access_key_id: str) -> KeyRecord:
+    def key(self, access_key_id: str) -> KeyRecord:
+        """The key record, or 404 NotFound / 400 Inactive."""
         record = self._lookup(access_key_id)
         if record is None:
             raise ApiError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
@@ -284,7 +257,8 @@ class SignatureVerifier:
             raise ApiError(400, "InvalidAccessKeyId.Inactive", "Specified access key is disabled.")
         return record
 
-    def _check_security_token(self, req: ReceivedRequest, record: KeyRecord, now: float) -> bool:
+    def security_token(self, req: ReceivedRequest, record: KeyRecord, now: float) -> bool:
+        """Check ``x-acs-security-token`` against the key; True if an STS token was used."""
         token = req.header("x-acs-security-token")
         if record.security_token is None:
             if token is not None:
@@ -316,24 +290,81 @@ class SignatureVerifier:
             raise incomplete_signature("x-acs-accesskey-id does not match the credential.")
         return True
 
-    def _check_skew(self, when: datetime, now: float) -> None:
+    def skew(self, when: datetime, now: float) -> None:
+        """400 InvalidTimeStamp.Expired beyond the allowed clock distance, either way."""
         if abs(when.timestamp() - now) > self._max_skew_s:
             raise _expired()
 
-    def _check_nonce(self, req: ReceivedRequest, access_key_id: str, now: float) -> None:
+    def nonce(self, req: ReceivedRequest, access_key_id: str, now: float) -> None:
+        """400 SignatureNonceUsed if ``x-acs-signature-nonce`` was seen for this key."""
         nonce = req.header("x-acs-signature-nonce")
         if nonce is None:
             return
         if not self._nonces.check_and_add(access_key_id, nonce, now):
             raise ApiError(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
 
-    # -- V3 ------------------------------------------------------------------------------
 
-    def _verify_v3(self, req: ReceivedRequest) -> Caller:
-        now = self._clock()
-        fields = _parse_v3_authorization((req.header("Authorization") or "").strip())
-        record = self._key(fields["Credential"])
-        used_token = self._check_security_token(req, record, now)
+# --------------------------------------------------------------------------------------------
+# One class per signature scheme
+# --------------------------------------------------------------------------------------------
+
+
+class SchemeVerifier:
+    """One signature scheme: how a request shows it uses it, and how it is verified."""
+
+    #: The scheme's id, as in the journal's ``signature`` field.
+    name: ClassVar[str]
+    #: How messages name the scheme.
+    label: ClassVar[str]
+
+    def __init__(self, checks: KeyChecks) -> None:
+        self._checks = checks
+
+    @staticmethod
+    def claims(req: ReceivedRequest) -> bool:
+        """Whether the request is signed with this scheme (from its headers alone)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def claimed_access_key_id(req: ReceivedRequest) -> str | None:
+        """The access key id the request claims, parsed leniently (for the journal)."""
+        raise NotImplementedError
+
+    def verify(self, req: ReceivedRequest) -> Caller:
+        """Verify the request; return the caller or raise ApiError."""
+        raise NotImplementedError
+
+
+def _authorization(req: ReceivedRequest) -> str:
+    return (req.header("Authorization") or "").strip()
+
+
+class V3Verifier(SchemeVerifier):
+    """ACS3-HMAC-SHA256, as tea-openapi ``Client.do_request`` signs."""
+
+    name = FLAVOUR_V3
+    label = V3_ALGORITHM
+
+    @staticmethod
+    def claims(req: ReceivedRequest) -> bool:
+        return _authorization(req).startswith(V3_ALGORITHM + " ")
+
+    @staticmethod
+    def claimed_access_key_id(req: ReceivedRequest) -> str | None:
+        try:
+            return _parse_v3_authorization(_authorization(req)).get("Credential")
+        except ApiError:
+            return None
+
+    def verify(self, req: ReceivedRequest) -> Caller:
+        # V3 names the operation in a header (the ROA path alone does not make it V3-valid).
+        if not (req.header("x-acs-action") or "").strip():
+            raise missing_parameter("Action")
+        checks = self._checks
+        now = checks.now()
+        fields = _parse_v3_authorization(_authorization(req))
+        record = checks.key(fields["Credential"])
+        used_token = checks.security_token(req, record, now)
 
         signed = fields["SignedHeaders"].split(";")
         if signed != sorted(signed) or any(not n or n != n.lower() for n in signed):
@@ -356,7 +387,7 @@ class SignatureVerifier:
             when = datetime.strptime(date, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         except ValueError:
             raise _bad_timestamp("x-acs-date must look like 2024-01-02T03:04:05Z.") from None
-        self._check_skew(when, now)
+        checks.skew(when, now)
 
         claimed_hash = req.header("x-acs-content-sha256")
         if claimed_hash is None:
@@ -378,19 +409,42 @@ class SignatureVerifier:
         ).hexdigest()
         if not hmac.compare_digest(expected, fields["Signature"].strip().lower()):
             raise _signature_mismatch(string_to_sign, canonical)
-        self._check_nonce(req, record.access_key_id, now)
-        return Caller(record.access_key_id, record.account_id, FLAVOUR_V3, used_token)
+        checks.nonce(req, record.access_key_id, now)
+        return Caller(record.access_key_id, record.account_id, self.name, used_token)
 
-    # -- ROA HMAC-SHA1 (legacy core and tea v2) --------------------------------------------
 
-    def _verify_roa(self, req: ReceivedRequest, flavour: str) -> Caller:
-        now = self._clock()
-        auth = (req.header("Authorization") or "").strip()
-        ak, sep, signature = auth[4:].strip().rpartition(":")
+def _is_tea_v2(req: ReceivedRequest) -> bool:
+    """tea v2 marks: a nonce or a credentials provider (aliyun-python-sdk-core sends neither)."""
+    return (
+        req.header("x-acs-signature-nonce") is not None
+        or req.header("x-acs-credentials-provider") is not None
+    )
+
+
+class LegacyRoaVerifier(SchemeVerifier):
+    """ROA HMAC-SHA1 as aliyun-python-sdk-core signs (``Date``, ``Content-MD5``, no nonce)."""
+
+    name = FLAVOUR_ROA
+    label = "HMAC-SHA1 (ROA)"
+    #: How an empty query value is written in the canonical resource (``k`` or ``k=``).
+    empty_as_bare_key = False
+
+    @staticmethod
+    def claims(req: ReceivedRequest) -> bool:
+        return _authorization(req).startswith("acs ") and not _is_tea_v2(req)
+
+    @staticmethod
+    def claimed_access_key_id(req: ReceivedRequest) -> str | None:
+        return _authorization(req)[4:].rsplit(":", 1)[0].strip() or None
+
+    def verify(self, req: ReceivedRequest) -> Caller:
+        checks = self._checks
+        now = checks.now()
+        ak, sep, signature = _authorization(req)[4:].strip().rpartition(":")
         if not sep or not ak or not signature:
             raise incomplete_signature("Expected 'acs <AccessKeyId>:<Signature>'.")
-        record = self._key(ak)
-        used_token = self._check_security_token(req, record, now)
+        record = checks.key(ak)
+        used_token = checks.security_token(req, record, now)
 
         date = req.header("Date")
         if date is None:
@@ -401,7 +455,7 @@ class SignatureVerifier:
             raise _bad_timestamp("Date must be an RFC 2616 GMT date.") from None
         if when.tzinfo is None:
             raise _bad_timestamp("Date must be an RFC 2616 GMT date.")
-        self._check_skew(when, now)
+        checks.skew(when, now)
 
         content_md5 = req.header("Content-MD5")
         if content_md5 is not None:
@@ -413,11 +467,13 @@ class SignatureVerifier:
                     "The Content-MD5 you specified did not match what we received.",
                 )
 
+        # The gateway cannot tell the two HMAC-SHA1 writers apart, so both spellings of an
+        # empty query value are accepted; this scheme's own comes first.
         secret = record.access_key_secret.encode("utf-8")
-        primary = roa_string_to_sign(req, empty_as_bare_key=flavour == FLAVOUR_TEA_V2)
+        primary = roa_string_to_sign(req, empty_as_bare_key=self.empty_as_bare_key)
         candidates = [primary]
         if any(value == "" for _, value in req.query):
-            candidates.append(roa_string_to_sign(req, empty_as_bare_key=flavour != FLAVOUR_TEA_V2))
+            candidates.append(roa_string_to_sign(req, empty_as_bare_key=not self.empty_as_bare_key))
         for candidate in candidates:
             digest = hmac.new(secret, candidate.encode("utf-8"), hashlib.sha1).digest()
             expected = base64.b64encode(digest).decode("ascii")
@@ -425,8 +481,97 @@ class SignatureVerifier:
                 break
         else:
             raise _signature_mismatch(primary)
-        self._check_nonce(req, record.access_key_id, now)
-        return Caller(record.access_key_id, record.account_id, flavour, used_token)
+        checks.nonce(req, record.access_key_id, now)
+        return Caller(record.access_key_id, record.account_id, self.name, used_token)
+
+
+class TeaV2RoaVerifier(LegacyRoaVerifier):
+    """ROA HMAC-SHA1 as tea-openapi ``do_roarequest``/``do_roarequest_with_form`` signs.
+
+    Same algorithm as the legacy core; lower-case headers, a nonce, no ``Content-MD5``, and an
+    empty query value written ``k``.
+    """
+
+    name = FLAVOUR_TEA_V2
+    empty_as_bare_key = True
+
+    @staticmethod
+    def claims(req: ReceivedRequest) -> bool:
+        return _authorization(req).startswith("acs ") and _is_tea_v2(req)
+
+
+#: Every scheme the emulator knows, in detection order (botocore's AUTH_TYPE_MAPS pattern).
+AUTH_SCHEMES: dict[str, type[SchemeVerifier]] = {
+    FLAVOUR_V3: V3Verifier,
+    FLAVOUR_TEA_V2: TeaV2RoaVerifier,
+    FLAVOUR_ROA: LegacyRoaVerifier,
+}
+
+#: Per product, the schemes its official SDKs send (evidence in emulator/README.md).
+#: EDAS: alibabacloud-edas20170801 signs V3 by default and tea v2 with
+#: ``signature_algorithm='v2'``; aliyun-python-sdk-edas signs legacy ROA.
+#: Web+: aliyun-python-sdk-webplus signs legacy ROA; alibabacloud-webplus20190320 calls
+#: ``do_roarequest``/``do_roarequest_with_form`` directly, so it signs tea v2 whatever the
+#: configuration. No official Web+ SDK signs V3.
+SCHEMES_BY_PRODUCT: dict[str, tuple[str, ...]] = {
+    "edas": (FLAVOUR_V3, FLAVOUR_TEA_V2, FLAVOUR_ROA),
+    "webplus": (FLAVOUR_ROA, FLAVOUR_TEA_V2),
+}
+
+
+def unsupported_scheme(scheme: type[SchemeVerifier], allowed: tuple[str, ...]) -> ApiError:
+    """400 IncompleteSignature: a known scheme this product's API does not accept."""
+    accepted = sorted({AUTH_SCHEMES[name].label for name in allowed})
+    return incomplete_signature(
+        f"This API does not accept {scheme.label} signatures; sign with "
+        + " or ".join(accepted)
+        + "."
+    )
+
+
+class SignatureVerifier:
+    """Picks the scheme a request claims, refuses one its product does not accept, verifies."""
+
+    def __init__(
+        self,
+        lookup: Callable[[str], KeyRecord | None],
+        nonces: NonceStore | None = None,
+        clock: Callable[[], float] = time.time,
+        max_skew_s: float = MAX_CLOCK_SKEW_S,
+        schemes_by_product: dict[str, tuple[str, ...]] | None = None,
+    ) -> None:
+        checks = KeyChecks(lookup, nonces, clock, max_skew_s)
+        self._verifiers = {name: cls(checks) for name, cls in AUTH_SCHEMES.items()}
+        self._by_product = schemes_by_product or SCHEMES_BY_PRODUCT
+
+    @staticmethod
+    def scheme_of(req: ReceivedRequest) -> type[SchemeVerifier] | None:
+        """The scheme the request claims (None if unsigned or unknown)."""
+        return next((cls for cls in AUTH_SCHEMES.values() if cls.claims(req)), None)
+
+    @staticmethod
+    def detect_flavour(req: ReceivedRequest) -> str | None:
+        """The claimed scheme's name (None if unsigned or unknown), for the journal."""
+        scheme = SignatureVerifier.scheme_of(req)
+        return scheme.name if scheme else None
+
+    @staticmethod
+    def claimed_access_key_id(req: ReceivedRequest) -> str | None:
+        """The access key id the request claims, parsed leniently (for the journal)."""
+        scheme = SignatureVerifier.scheme_of(req)
+        return scheme.claimed_access_key_id(req) if scheme else None
+
+    def verify(self, req: ReceivedRequest, product: str) -> Caller:
+        """Verify the request's signature for ``product``; return the caller or raise."""
+        scheme = self.scheme_of(req)
+        if scheme is None:
+            if req.header("Authorization") is None:
+                raise incomplete_signature("The Authorization header is missing.")
+            raise incomplete_signature("The Authorization header has an unknown scheme.")
+        allowed = self._by_product[product]
+        if scheme.name not in allowed:
+            raise unsupported_scheme(scheme, allowed)
+        return self._verifiers[scheme.name].verify(req)
 
 
 def _parse_v3_authorization(auth: str) -> dict[str, str]:

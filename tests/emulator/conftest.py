@@ -34,6 +34,9 @@ from testbed.emulator import (
 )
 
 FLAVOURS = ("roa", "tea-v2", "v3")
+#: The schemes each product's official SDKs sign with (the emulator refuses any other).
+EDAS_FLAVOURS = ("roa", "tea-v2", "v3")
+WEBPLUS_FLAVOURS = ("roa", "tea-v2")
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,68 @@ class Sdk:
             response = getattr(WebPlusClient(config), method)(model(**kwargs))
             return response.body.to_map()
         return self._tea_v3_webplus(config, operation, params)
+
+    def raw(
+        self,
+        flavour: str,
+        method: str,
+        path: str,
+        action: str,
+        version: str,
+        query: dict[str, str] | None = None,
+        form: dict[str, str] | None = None,
+        creds: Creds = PERMANENT,
+    ) -> dict:
+        """Send any method, path, action and version, signed by an SDK's generic request.
+
+        ``roa`` uses aliyun-python-sdk-core ``CommonRequest``; ``tea-v2`` and ``v3`` use
+        tea-openapi ``call_api`` (ROA style, form body). Parameters go exactly where given, so
+        tests can put them where the operation's own SDK would not.
+        """
+        try:
+            if flavour == "roa":
+                return self._raw_legacy(method, path, action, version, query, form, creds)
+            return self._raw_tea(flavour, method, path, action, version, query, form, creds)
+        except Exception as exc:  # noqa: BLE001 - normalise both SDKs' server errors
+            raise _as_sdk_error(exc) from exc
+
+    def _raw_legacy(self, method, path, action, version, query, form, creds) -> dict:
+        from aliyunsdkcore.request import CommonRequest
+
+        request = CommonRequest(
+            domain=self.host.rsplit(":", 1)[0],
+            version=version,
+            action_name=action,
+            uri_pattern=path,
+        )
+        request.set_method(method)
+        request.set_protocol_type("http")
+        request.set_accept_format("json")
+        for name, value in (query or {}).items():
+            request.add_query_param(name, value)
+        for name, value in (form or {}).items():
+            request.add_body_params(name, value)
+        return json.loads(self._legacy_client(creds).do_action_with_exception(request))
+
+    def _raw_tea(self, flavour, method, path, action, version, query, form, creds) -> dict:
+        from alibabacloud_tea_openapi import utils_models
+        from alibabacloud_tea_openapi.client import Client as OpenApiClient
+        from darabonba.runtime import RuntimeOptions
+
+        request = utils_models.OpenApiRequest(query=query or None, body=form or None)
+        api = utils_models.Params(
+            action=action,
+            version=version,
+            protocol="HTTP",
+            pathname=path,
+            method=method,
+            auth_type="AK",
+            style="ROA",
+            req_body_type="formData",
+            body_type="json",
+        )
+        config = self._tea_config(creds, v2=flavour == "tea-v2")
+        return OpenApiClient(config).call_api(api, request, RuntimeOptions())["body"]
 
     @staticmethod
     def _tea_v3_webplus(config: Any, operation: str, params: dict[str, Any]) -> dict:
@@ -334,6 +399,13 @@ class CaptureServer:
         """Let an SDK send one request here; return what arrived."""
         self.captured.clear()
         Sdk(self.host).call(flavour, operation, creds, **params)
+        assert len(self.captured) == 1, self.captured
+        return self.captured[0]
+
+    def capture_raw(self, flavour: str, *args: Any, **kwargs: Any) -> Captured:
+        """Like :meth:`capture`, for :meth:`Sdk.raw` (any method, path, action and version)."""
+        self.captured.clear()
+        Sdk(self.host).raw(flavour, *args, **kwargs)
         assert len(self.captured) == 1, self.captured
         return self.captured[0]
 

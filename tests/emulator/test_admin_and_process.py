@@ -50,10 +50,18 @@ def test_unknown_product_path(emulator_url, emulator):
 
 
 def test_journal_records_requests_in_order_without_secrets(emulator_url, emulator):
-    requests.post(emulator_url + "/pop/v5/changeorder/co_restart?AppId=x", timeout=30)
+    requests.post(
+        emulator_url + "/pop/v5/changeorder/co_restart?AppId=x",
+        headers={"x-acs-version": "2017-08-01"},
+        timeout=30,
+    )
     requests.get(
         emulator_url + "/pop/v1/wam/appEnv/status?EnvId=y",
-        headers={"Authorization": "acs someone:c2lnbmF0dXJl", "x-acs-security-token": "tok"},
+        headers={
+            "Authorization": "acs someone:c2lnbmF0dXJl",
+            "x-acs-security-token": "tok",
+            "x-acs-version": "2019-03-20",
+        },
         timeout=30,
     )
     first, second = emulator.journal()
@@ -111,7 +119,7 @@ def test_state_file_survives_a_crash(tmp_path: Path, poll, sdk_for):
     try:
         sdk = sdk_for(first.host)
         order_id = sdk.call("v3", "RestartApplication", AppId=TEST_APP_ID)["ChangeOrderId"]
-        change_id = sdk.call("v3", "RestartAppEnv", EnvId=TEST_ENV_ID)["EnvChange"]["ChangeId"]
+        change_id = sdk.call("tea-v2", "RestartAppEnv", EnvId=TEST_ENV_ID)["EnvChange"]["ChangeId"]
     finally:
         first.kill()
     assert order_id in state_file.read_text()
@@ -128,5 +136,5 @@ def test_state_file_survives_a_crash(tmp_path: Path, poll, sdk_for):
                 == 2
             )
         )
-        change = sdk.call("v3", "DescribeChange", EnvId=TEST_ENV_ID, ChangeId=change_id)
+        change = sdk.call("tea-v2", "DescribeChange", EnvId=TEST_ENV_ID, ChangeId=change_id)
         assert change["Change"]["ChangeId"] == change_id

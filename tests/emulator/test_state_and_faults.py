@@ -12,6 +12,8 @@ from testbed.emulator import TEST_APP_ID, TEST_ECC_IDS, TEST_ENV_ID, EmulatorErr
 pytestmark = pytest.mark.sdk
 
 EDAS_LIST = "/pop/v5/changeorder/change_order_list"
+#: An unsigned request that names the API version gets past the route to the faults.
+UNSIGNED = {"x-acs-version": "2017-08-01"}
 
 
 def _order_status(sdk, order_id: str) -> dict:
@@ -69,10 +71,10 @@ def test_failed_change_orders(emulator, sdk, poll):
     failed = [t for t in stage["TaskList"]["TaskInfoDTO"] if t["TaskErrorMessage"]]
     assert failed and failed[0]["TaskStatus"] == "3"
 
-    change_id = sdk.call("v3", "RestartAppEnv", EnvId=TEST_ENV_ID)["EnvChange"]["ChangeId"]
+    change_id = sdk.call("tea-v2", "RestartAppEnv", EnvId=TEST_ENV_ID)["EnvChange"]["ChangeId"]
 
     def done():
-        change = sdk.call("v3", "DescribeChange", EnvId=TEST_ENV_ID, ChangeId=change_id)
+        change = sdk.call("tea-v2", "DescribeChange", EnvId=TEST_ENV_ID, ChangeId=change_id)
         return change["Change"] if change["Change"]["ChangeFinished"] else None
 
     change = poll(done)
@@ -97,16 +99,16 @@ def test_webplus_restart_allowed_statuses(emulator, sdk, poll, status, allowed):
     emulator.seed({"webplus_environments": [{"env_id": TEST_ENV_ID, "status": status}]})
     if not allowed:
         with pytest.raises(Exception) as caught:
-            sdk.call("v3", "RestartAppEnv", EnvId=TEST_ENV_ID)
+            sdk.call("tea-v2", "RestartAppEnv", EnvId=TEST_ENV_ID)
         assert (caught.value.status, caught.value.code) == (403, "StatusNotAllowedRestart")
         return
-    sdk.call("v3", "RestartAppEnv", EnvId=TEST_ENV_ID)
-    during = sdk.call("v3", "DescribeAppEnvStatus", EnvId=TEST_ENV_ID)["EnvStatus"]
+    sdk.call("tea-v2", "RestartAppEnv", EnvId=TEST_ENV_ID)
+    during = sdk.call("tea-v2", "DescribeAppEnvStatus", EnvId=TEST_ENV_ID)["EnvStatus"]
     if during["ApplyingChange"]:
         assert (during["EnvStatus"], during["LastEnvStatus"]) == ("UPDATING", status)
     after = poll(
         lambda: (
-            (s := sdk.call("v3", "DescribeAppEnvStatus", EnvId=TEST_ENV_ID)["EnvStatus"])[
+            (s := sdk.call("tea-v2", "DescribeAppEnvStatus", EnvId=TEST_ENV_ID)["EnvStatus"])[
                 "ApplyingChange"
             ]
             is False
@@ -118,7 +120,7 @@ def test_webplus_restart_allowed_statuses(emulator, sdk, poll, status, allowed):
 
 def test_webplus_parameters(sdk):
     with pytest.raises(Exception) as caught:
-        sdk.call("v3", "DescribeChange", EnvId=TEST_ENV_ID, ChangeId="wc-nope")
+        sdk.call("tea-v2", "DescribeChange", EnvId=TEST_ENV_ID, ChangeId="wc-nope")
     assert (caught.value.status, caught.value.code) == (404, "ChangeNotExists")
     for params, code in (
         ({}, "MissingParameter"),
@@ -127,9 +129,9 @@ def test_webplus_parameters(sdk):
         ({"EnvId": TEST_ENV_ID, "PauseBetweenBatches": "yes"}, "InvalidParameter"),
     ):
         with pytest.raises(Exception) as caught:
-            sdk.call("v3", "RestartAppEnv", **params)
+            sdk.call("tea-v2", "RestartAppEnv", **params)
         assert (caught.value.status, caught.value.code) == (400, code)
-    body = sdk.call("v3", "RestartAppEnv", EnvId=TEST_ENV_ID, PauseBetweenBatches="True")
+    body = sdk.call("tea-v2", "RestartAppEnv", EnvId=TEST_ENV_ID, PauseBetweenBatches="True")
     assert body["Code"] == "OK"
 
 
@@ -138,7 +140,7 @@ def test_webplus_parameters(sdk):
 
 def test_throttling_answer_shape(emulator_url, emulator):
     emulator.set_faults({"throttle_count": 1, "throttle_status": 429, "retry_after_ms": 250})
-    reply = requests.post(emulator_url + EDAS_LIST, timeout=30)
+    reply = requests.post(emulator_url + EDAS_LIST, headers=UNSIGNED, timeout=30)
     assert reply.status_code == 429
     body = reply.json()
     assert body["Code"] == "Throttling.User"
@@ -146,7 +148,7 @@ def test_throttling_answer_shape(emulator_url, emulator):
     assert reply.headers["x-acs-retry-after"] == "250"
     assert reply.headers["x-acs-request-id"] == body["RequestId"]
     # The count is used up: the next request reaches the signature check.
-    assert requests.post(emulator_url + EDAS_LIST, timeout=30).json()["Code"] == (
+    assert requests.post(emulator_url + EDAS_LIST, headers=UNSIGNED, timeout=30).json()["Code"] == (
         "IncompleteSignature"
     )
     assert [e["fault"] for e in emulator.journal()] == ["throttle", None]
@@ -161,16 +163,25 @@ def test_tea_sdk_sees_throttling_with_retry_after(emulator, sdk):
 
 def test_qps_limit(emulator_url, emulator):
     emulator.set_faults({"qps_limit": 1})
-    codes = [requests.post(emulator_url + EDAS_LIST, timeout=30).json()["Code"] for _ in range(20)]
+    codes = [
+        requests.post(emulator_url + EDAS_LIST, headers=UNSIGNED, timeout=30).json()["Code"]
+        for _ in range(20)
+    ]
     assert "Throttling.User" in codes
     assert codes[0] == "IncompleteSignature"
 
 
 def test_server_errors_and_reproducible_rates(emulator_url, emulator):
     emulator.set_faults({"seed": 7, "error_rate": 0.5, "error_status": [500, 503]})
-    first = [requests.post(emulator_url + EDAS_LIST, timeout=30).status_code for _ in range(30)]
+    first = [
+        requests.post(emulator_url + EDAS_LIST, headers=UNSIGNED, timeout=30).status_code
+        for _ in range(30)
+    ]
     emulator.set_faults({"seed": 7, "error_rate": 0.5, "error_status": [500, 503]})
-    second = [requests.post(emulator_url + EDAS_LIST, timeout=30).status_code for _ in range(30)]
+    second = [
+        requests.post(emulator_url + EDAS_LIST, headers=UNSIGNED, timeout=30).status_code
+        for _ in range(30)
+    ]
     assert first == second
     assert {500, 503, 400} == set(first)
     codes = {e["code"] for e in emulator.journal() if e["status"] in (500, 503)}
@@ -180,7 +191,7 @@ def test_server_errors_and_reproducible_rates(emulator_url, emulator):
 def test_latency(emulator_url, emulator):
     emulator.set_faults({"latency_ms": 300})
     started = time.monotonic()
-    requests.post(emulator_url + EDAS_LIST, timeout=30)
+    requests.post(emulator_url + EDAS_LIST, headers=UNSIGNED, timeout=30)
     assert time.monotonic() - started >= 0.3
 
 
@@ -205,13 +216,15 @@ def test_drop_before_processing_does_not_apply(emulator, sdk, flavour):
     assert sdk.call(flavour, "RestartApplication", AppId=TEST_APP_ID)["Code"] == 200
 
 
-@pytest.mark.parametrize("flavour", ["roa", "v3"])
-def test_drop_after_processing_applies_but_loses_the_answer(emulator, sdk, flavour):
+@pytest.mark.parametrize(("flavour", "webplus_flavour"), [("roa", "roa"), ("v3", "tea-v2")])
+def test_drop_after_processing_applies_but_loses_the_answer(
+    emulator, sdk, flavour, webplus_flavour
+):
     emulator.set_faults({"drop_after_count": 2})
     with pytest.raises(Exception):  # noqa: B017
         sdk.call(flavour, "RestartApplication", AppId=TEST_APP_ID)
     with pytest.raises(Exception):  # noqa: B017
-        sdk.call(flavour, "RestartAppEnv", EnvId=TEST_ENV_ID)
+        sdk.call(webplus_flavour, "RestartAppEnv", EnvId=TEST_ENV_ID)
     state = emulator.state()
     assert len(state["edas_change_orders"]) == 1
     assert len(state["webplus_changes"]) == 1

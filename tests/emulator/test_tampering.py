@@ -42,10 +42,27 @@ def read_request(capture_server):
 
 @pytest.fixture
 def body_request(capture_server):
-    """Factory: the RestartAppEnv request an SDK sends (form body)."""
+    """Factory: a request with a form body, and the body ``Code`` of its success.
+
+    For the HMAC-SHA1 schemes it is the RestartAppEnv request the Web+ SDK sends. V3 is
+    EDAS-only and no EDAS operation has a body, so for V3 it is a RestartApplication that
+    carries a form body the operation does not read: the body hash protects it all the same.
+    """
 
     def make(flavour: str):
-        return capture_server.capture(flavour, "RestartAppEnv", EnvId=TEST_ENV_ID, BatchSize=1)
+        if flavour == "v3":
+            captured = capture_server.capture_raw(
+                "v3",
+                "POST",
+                "/pop/v5/changeorder/co_restart",
+                "RestartApplication",
+                "2017-08-01",
+                query={"AppId": TEST_APP_ID},
+                form={"BatchSize": "1"},
+            )
+            return captured, 200
+        captured = capture_server.capture(flavour, "RestartAppEnv", EnvId=TEST_ENV_ID, BatchSize=1)
+        return captured, "OK"
 
     return make
 
@@ -58,16 +75,33 @@ def _code(reply) -> tuple[int, str | int]:
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_intact_replay_is_accepted(emulator, read_request, body_request, flavour):
     assert _code(read_request(flavour).send(emulator.host)) == (200, 200)
-    status, headers, body = body_request(flavour).send(emulator.host)
-    assert (status, body["Code"]) == (200, "OK")
+    captured, ok = body_request(flavour)
+    status, headers, body = captured.send(emulator.host)
+    assert (status, body["Code"]) == (200, ok)
     assert headers["x-acs-request-id"] == body["RequestId"]
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_changed_signed_header_is_rejected(emulator, read_request, flavour):
     captured = read_request(flavour)
-    tampered = captured.with_header("x-acs-version", _flip_last(captured.header("x-acs-version")))
+    # A signed x-acs-* header that only the signature covers (the legacy core sends no nonce).
+    name = "x-acs-region-id" if flavour == "roa" else "x-acs-signature-nonce"
+    tampered = captured.with_header(name, _flip_last(captured.header(name)))
     assert _code(tampered.send(emulator.host)) == (400, "SignatureDoesNotMatch")
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_changed_version_or_action_is_refused_before_the_signature(emulator, read_request, flavour):
+    # The gateway finds the API by version (and action) before it checks who signed.
+    captured = read_request(flavour)
+    wrong_version = captured.with_header("x-acs-version", "2019-03-20")
+    assert _code(wrong_version.send(emulator.host)) == (400, "InvalidVersion")
+    status, _, body = captured.without_header("x-acs-version").send(emulator.host)
+    assert (status, body["Code"]) == (400, "MissingParameter")
+    assert '"Version"' in body["Message"]
+    other_action = captured.with_header("x-acs-action", "RestartApplication")
+    assert _code(other_action.send(emulator.host)) == (404, "InvalidAction.NotFound")
+    assert emulator.state()["edas_change_orders"] == []
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
@@ -109,7 +143,7 @@ def test_changed_signature_is_rejected(emulator, read_request, flavour):
     ],
 )
 def test_changed_body(emulator, body_request, flavour, expected):
-    captured = body_request(flavour)
+    captured, _ = body_request(flavour)
     assert b"BatchSize=1" in captured.body
     tampered = captured.with_body(captured.body.replace(b"BatchSize=1", b"BatchSize=2"))
     assert _code(tampered.send(emulator.host)) == expected
@@ -240,7 +274,7 @@ def test_v3_content_sha256_header_must_match_body(emulator, read_request):
 
 
 def test_roa_content_md5_header_must_match_body(emulator, body_request):
-    captured = body_request("roa")
+    captured, _ = body_request("roa")
     md5 = captured.header("Content-MD5")
     assert md5
     tampered = captured.with_header("Content-MD5", "AAAA" + md5[4:])

@@ -26,6 +26,8 @@ from testbed.emulator import (
 pytestmark = pytest.mark.sdk
 
 EDAS_LIST = "/pop/v5/changeorder/change_order_list"
+#: An unsigned request that names the API version gets past the route to the faults.
+UNSIGNED = {"x-acs-version": "2017-08-01"}
 
 
 def _new_stderr(emulator, since: int) -> str:
@@ -38,6 +40,7 @@ def _unsigned_exchange(emulator, path: str = EDAS_LIST, timeout_s: float = 30.0)
     started = time.monotonic()
     sock.sendall(
         f"POST {path} HTTP/1.1\r\nHost: {emulator.host}\r\nContent-Length: 0\r\n"
+        "x-acs-version: 2017-08-01\r\n"
         "Connection: close\r\n\r\n".encode()
     )
     return sock, started
@@ -72,7 +75,7 @@ def test_apply_delay_applies_after_the_client_timed_out(emulator, capture_server
     if kind == "edas":
         restart = capture_server.capture("v3", "RestartApplication", AppId=TEST_APP_ID)
     else:
-        restart = capture_server.capture("v3", "RestartAppEnv", EnvId=TEST_ENV_ID)
+        restart = capture_server.capture("tea-v2", "RestartAppEnv", EnvId=TEST_ENV_ID)
     emulator.set_faults({"apply_delay_ms": delay_s * 1000, "apply_delay_count": 1})
     stderr_mark = len(emulator.stderr_text())
     sent_wall, sent = time.time(), time.monotonic()
@@ -188,7 +191,9 @@ def test_apply_delay_only_holds_restarts_and_respects_actions(emulator, sdk):
 
 def test_apply_delay_does_not_hold_a_rejected_signature(emulator_url, emulator):
     emulator.set_faults({"apply_delay_ms": 5000, "apply_delay_count": 1})
-    reply = requests.post(emulator_url + "/pop/v5/changeorder/co_restart", timeout=30)
+    reply = requests.post(
+        emulator_url + "/pop/v5/changeorder/co_restart", headers=UNSIGNED, timeout=30
+    )
     assert reply.json()["Code"] == "IncompleteSignature"
     assert emulator.get_faults()["apply_delay_count"] == 1  # decided after the signature check
 
@@ -252,7 +257,7 @@ def test_status_latency_rate_is_reproducible(emulator_url, emulator):
         emulator.clear_journal()
         emulator.set_faults(config)
         for _ in range(16):
-            requests.post(emulator_url + EDAS_LIST, timeout=30)
+            requests.post(emulator_url + EDAS_LIST, headers=UNSIGNED, timeout=30)
         runs.append([e["fault"] for e in emulator.journal()])
     assert runs[0] == runs[1]
     assert set(runs[0]) == {None, "status_latency"}
@@ -296,7 +301,7 @@ def test_drip_headers_too(emulator):
 def test_drip_outlasts_a_per_read_timeout(emulator_url, emulator):
     emulator.set_faults({"drip_interval_ms": 3, "drip_rate": 1.0})
     started = time.monotonic()
-    reply = requests.post(emulator_url + EDAS_LIST, timeout=(5, 0.2))
+    reply = requests.post(emulator_url + EDAS_LIST, headers=UNSIGNED, timeout=(5, 0.2))
     assert time.monotonic() - started >= 0.3  # longer than the read timeout, which never fired
     assert reply.json()["Code"] == "IncompleteSignature"
 
@@ -321,7 +326,7 @@ def test_drip_stops_quietly_when_the_client_hangs_up(emulator_url, emulator):
     with sock:
         sock.recv(64)
     time.sleep(0.3)  # the emulator's next writes hit a closed socket
-    assert requests.post(emulator_url + EDAS_LIST, timeout=30).status_code == 400
+    assert requests.post(emulator_url + EDAS_LIST, headers=UNSIGNED, timeout=30).status_code == 400
     assert "Traceback" not in _new_stderr(emulator, stderr_mark)
 
 

@@ -194,17 +194,21 @@ class Sdk:
         query: dict[str, str] | None = None,
         form: dict[str, str] | None = None,
         creds: Creds = PERMANENT,
+        json_body: bool = False,
     ) -> dict:
         """Send any method, path, action and version, signed by an SDK's generic request.
 
         ``roa`` uses aliyun-python-sdk-core ``CommonRequest``; ``tea-v2`` and ``v3`` use
-        tea-openapi ``call_api`` (ROA style, form body). Parameters go exactly where given, so
-        tests can put them where the operation's own SDK would not.
+        tea-openapi ``call_api`` (ROA style, a form body, or JSON with ``json_body``).
+        Parameters go exactly where given, so tests can put them where the operation's own
+        SDK would not.
         """
         try:
             if flavour == "roa":
                 return self._raw_legacy(method, path, action, version, query, form, creds)
-            return self._raw_tea(flavour, method, path, action, version, query, form, creds)
+            return self._raw_tea(
+                flavour, method, path, action, version, query, form, creds, json_body
+            )
         except Exception as exc:  # noqa: BLE001 - normalise both SDKs' server errors
             raise _as_sdk_error(exc) from exc
 
@@ -226,7 +230,9 @@ class Sdk:
             request.add_body_params(name, value)
         return json.loads(self._legacy_client(creds).do_action_with_exception(request))
 
-    def _raw_tea(self, flavour, method, path, action, version, query, form, creds) -> dict:
+    def _raw_tea(
+        self, flavour, method, path, action, version, query, form, creds, json_body
+    ) -> dict:
         from alibabacloud_tea_openapi import utils_models
         from alibabacloud_tea_openapi.client import Client as OpenApiClient
         from darabonba.runtime import RuntimeOptions
@@ -240,7 +246,7 @@ class Sdk:
             method=method,
             auth_type="AK",
             style="ROA",
-            req_body_type="formData",
+            req_body_type="json" if json_body else "formData",
             body_type="json",
         )
         config = self._tea_config(creds, v2=flavour == "tea-v2")

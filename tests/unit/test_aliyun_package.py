@@ -43,6 +43,7 @@ def test_the_package_exports_what_its_runtime_callers_use():
         "validate_endpoint",
         "validate_region",
         "AcsV3Auth",
+        "AcsRoaSha1Auth",
         "AliyunError",
         "NotFoundError",
         "BusinessError",

@@ -52,9 +52,10 @@ FAULTS = {
     "error_status": [500, 502, 503, 504],
     "drop_before_rate": 0.02,
     "drop_after_rate": 0.02,
-    # The rates alone leave a run without a single drop now and then (~130 restart calls):
-    # the first 2 requests (restart calls, sent before anything else) are dropped before
-    # processing, and the first 2 processed requests (restart calls too) after it.
+    # The rates alone leave a run without a single drop now and then: the first 2 requests
+    # are dropped before processing, and the first 2 processed ones after it. (Those are
+    # mostly the snapshot reads each restart begins with; the restarts' own lost answers are
+    # made certain by apply_delay below.)
     "drop_before_count": 2,
     "drop_after_count": 2,
     # A server that applies a restart after the client gave up: 2 restarts are held 35 s
@@ -190,9 +191,10 @@ def test_100_restarts_under_throttling_5xx_and_dropped_connections(emulator, new
         line for line in up.output.splitlines() if "did not restart" in line or "  - " in line
     )
     assert up.returncode == 0, f"{summary}{known}\n--- failures\n{failures}"
-    # the faults really fired, on every path
-    assert counts["throttled"] and counts["5xx"] and counts["dropped_before"], summary
-    assert counts["dropped_after"], summary
+    # the faults really fired, on every path (drops: on any call; late applies: on restarts)
+    every = Counter(e["fault"] for e in journal)
+    assert counts["throttled"] and counts["5xx"], summary
+    assert every["drop_before"] and every["drop_after"], f"{dict(every)}\n{summary}"
     assert counts["applied_after_the_client_gave_up"] == 2, summary
     assert counts["slow_status"] and counts["dripped"], summary
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from emulator import __version__
+from emulator import __version__, edas, webplus
 from emulator.faults import FaultConfig, FaultInjector
 from emulator.journal import Journal
 from emulator.state import SeedError, World
@@ -89,7 +89,32 @@ class AdminApi:
             if method == "DELETE":
                 self.faults.configure(FaultConfig())
                 return AdminResult(200, self.faults.config.to_dict())
+        if name == "confirm" and method == "POST":
+            return self._confirm(payload)
         return _error(404, f"no admin endpoint {method} {PREFIX}{name}")
+
+    def _confirm(self, payload: Any) -> AdminResult:
+        """Release the next batch of an EDAS order at status 8, or resume a paused Web+
+        change, as ContinuePipeline / ResumeChange would (no signature, any account)."""
+        change_id = payload.get("change_id") if isinstance(payload, dict) else None
+        if not isinstance(change_id, str) or not change_id:
+            return _error(400, 'POST /__emulator__/confirm needs {"change_id": "..."}')
+        now = time.time()
+        with self.world.lock:
+            self.world.settle(now)
+            order = self.world.change_orders.get(change_id)
+            change = self.world.env_changes.get(change_id)
+            try:
+                if order is not None:
+                    kind, batch = "edas", edas.confirm(order, now)
+                elif change is not None:
+                    kind, batch = "webplus", webplus.resume(change, now)
+                else:
+                    return _error(404, f"no change order or change {change_id}")
+            except (edas.NotWaiting, webplus.NotPaused) as exc:
+                return _error(409, str(exc))
+            self.world.save()
+        return AdminResult(200, {"kind": kind, "change_id": change_id, "next_batch": batch + 1})
 
     def _state(self) -> dict[str, Any]:
         self.world.settle(time.time())

@@ -1,4 +1,10 @@
-"""EDAS 2017-08-01 operations: RestartApplication, GetChangeOrderInfo, ListRecentChangeOrder.
+"""EDAS 2017-08-01 operations: RestartApplication, GetChangeOrderInfo, ListRecentChangeOrder,
+ContinuePipeline.
+
+A change order runs in batches (``batches`` of the app, default 1). Between two batches an
+Automatic order waits ``batch_wait_s`` at status 9 and a Manual one stays at status 8 until
+ContinuePipeline (or ``POST /__emulator__/confirm``, or ``auto_confirm_s``) releases the next
+batch. After the last batch it ends at the status of the app's ``change_outcome``.
 
 EDAS answers business errors with HTTP 200 and an integer body ``Code`` other than 200
 (:class:`~emulator.errors.EdasBusinessError`); the codes are the emulator's choice and are
@@ -15,22 +21,53 @@ from emulator.errors import (
     EDAS_CODE_CHANGE_IN_PROGRESS,
     EDAS_CODE_INVALID_ECC,
     EDAS_CODE_NOT_FOUND,
+    EDAS_CODE_NOT_WAITING,
     EdasBusinessError,
 )
 from emulator.state import (
+    DONE,
     EDAS_EXECUTING,
     EDAS_FAILED,
+    EDAS_FINAL_STATUSES,
+    EDAS_PARTIAL,
     EDAS_READY,
     EDAS_SUCCESS,
+    HELD,
     EdasApplication,
     EdasChangeOrder,
+    Progress,
+    record_release,
     shanghai_time,
 )
 
 PRODUCT = "edas"
 CO_TYPE = "Restart Application"
 CO_TYPE_CODE = "CoRestart"
-BATCH_TYPE = "Automatic"
+TASK_NAMES = ("Stop application", "Start application", "Health check")
+
+#: change_outcome -> (TaskErrorCode, TaskErrorMessage template) of the failing task.
+FAILURES = {
+    "failed": (
+        "RestartFailed",
+        "Failed to restart the application on ECC {ecc}: health check did not pass in time "
+        "(injected by the emulator).",
+    ),
+    "terminated": (
+        "ChangeOrderTerminated",
+        "The change order was terminated before batch {batch} of {count} finished "
+        "(injected by the emulator).",
+    ),
+    "partial": (
+        "PartialRestartFailed",
+        "Batch {batch} of {count} failed: the application did not start on ECC {ecc}; the "
+        "other instances restarted (injected by the emulator).",
+    ),
+    "system_error": (
+        "SystemException",
+        "A system exception occurred while restarting the application on ECC {ecc} "
+        "(injected by the emulator).",
+    ),
+}
 
 
 def _ok(**fields: Any) -> dict[str, Any]:
@@ -73,14 +110,23 @@ def restart_application(ctx: CallContext) -> dict[str, Any]:
                 + ",".join(unknown),
             )
         for order in ctx.world.change_orders.values():
-            if order.app_id == app_id and order.status(ctx.now) in (EDAS_READY, EDAS_EXECUTING):
+            if order.app_id == app_id and order.status(ctx.now) not in EDAS_FINAL_STATUSES:
                 raise EdasBusinessError(
                     EDAS_CODE_CHANGE_IN_PROGRESS,
                     f"Another change order is in progress for application {app_id}: "
                     f"{order.change_order_id}. Wait until it finishes.",
                 )
+        outcome = app.change_outcome or "success"
         fails = app.fail_changes or ctx.faults.change_fails(app_id)
+        if fails and outcome == "success":
+            outcome = "failed"
         targets = ecc_ids or list(app.ecc_ids)
+        message = ""
+        if outcome != "success":
+            template = FAILURES[outcome][1]
+            message = template.format(
+                ecc=targets[-1] if targets else "-", batch=app.batches, count=app.batches
+            )
         order = EdasChangeOrder(
             change_order_id=str(uuid.uuid4()),
             app_id=app_id,
@@ -88,14 +134,14 @@ def restart_application(ctx: CallContext) -> dict[str, Any]:
             account_id=ctx.caller.account_id,
             created_at=ctx.now,
             duration_s=ctx.world.duration_for(app.change_duration_s),
-            fails=fails,
-            failure_message=(
-                f"Failed to restart the application on ECC {targets[0] if targets else '-'}: "
-                "health check did not pass in time (injected by the emulator)."
-                if fails
-                else ""
-            ),
+            fails=outcome != "success",
+            failure_message=message,
             ecc_ids=targets,
+            outcome=outcome,
+            batch_count=app.batches,
+            batch_type=app.batch_type,
+            batch_wait_s=float(app.batch_wait_s),
+            auto_confirm_s=app.auto_confirm_s,
         )
         ctx.world.change_orders[order.change_order_id] = order
         ctx.world.save()
@@ -103,69 +149,106 @@ def restart_application(ctx: CallContext) -> dict[str, Any]:
     return _ok(ChangeOrderId=order.change_order_id)
 
 
-def _finish_time(order: EdasChangeOrder, status: int) -> str | None:
-    return shanghai_time(order.finished_at) if status in (EDAS_SUCCESS, EDAS_FAILED) else None
+def _finish_time(order: EdasChangeOrder, now: float) -> str | None:
+    finished_at = order.finished_at(now)
+    return shanghai_time(finished_at) if finished_at is not None else None
 
 
-def _task_status(status: int, index: int, count: int) -> int:
-    """Per-task status: tasks before the last run one by one while the order executes."""
-    if status == EDAS_READY:
+def _pipeline_status(order: EdasChangeOrder, progress: Progress, index: int) -> int:
+    """A batch's PipelineStatus: 0 not started, 1 running, 2 done; the last batch of a
+    failing order ends at 3, 6 or 10 (PipelineStatus has no 7: a partial success is 3)."""
+    if index >= len(progress.starts):
         return EDAS_READY
-    if status == EDAS_EXECUTING:
-        return EDAS_EXECUTING if index == 0 else EDAS_READY
-    if status == EDAS_FAILED:
-        return EDAS_FAILED if index == count - 1 else EDAS_SUCCESS
+    if index >= len(progress.ends):
+        return EDAS_EXECUTING
+    if progress.phase == DONE and index == order.batch_count - 1:
+        final = order.final_status
+        return EDAS_FAILED if final == EDAS_PARTIAL else final
     return EDAS_SUCCESS
 
 
-def _order_info(order: EdasChangeOrder, now: float) -> dict[str, Any]:
-    status = order.status(now)
-    update = min(now, order.finished_at)
-    task_names = ["Stop application", "Start application", "Health check"]
+def _tasks(order: EdasChangeOrder, pipeline: int, status: int, elapsed: float) -> list[dict]:
+    """The batch's tasks: run one after the other; a failing batch fails on its last task,
+    which carries the error code and message (its TaskStatus is the pipeline's)."""
+    failing = status not in (EDAS_READY, EDAS_EXECUTING, EDAS_SUCCESS)
+    running = min(len(TASK_NAMES) - 1, int(elapsed / order.duration_s * len(TASK_NAMES)))
     tasks = []
-    for index, name in enumerate(task_names):
-        task_status = _task_status(status, index, len(task_names))
-        failed = task_status == EDAS_FAILED
+    for index, name in enumerate(TASK_NAMES):
+        if status == EDAS_EXECUTING:
+            task_status = (
+                EDAS_SUCCESS if index < running else EDAS_EXECUTING if index == running else 0
+            )
+        elif failing:
+            task_status = status if index == len(TASK_NAMES) - 1 else EDAS_SUCCESS
+        else:
+            task_status = status
+        failed = failing and index == len(TASK_NAMES) - 1
+        code = FAILURES[order.outcome or "failed"][0] if failed else ""
         tasks.append(
             {
-                "TaskId": f"{order.change_order_id}-t{index + 1}",
+                "TaskId": f"{order.change_order_id}-p{pipeline + 1}-t{index + 1}",
                 "TaskName": name,
                 "TaskStatus": str(task_status),
                 "TaskMessage": order.failure_message if failed else "",
-                "TaskErrorCode": "RestartFailed" if failed else "",
+                "TaskErrorCode": code,
                 "TaskErrorMessage": order.failure_message if failed else "",
                 "TaskErrorIgnorance": 0,
                 "RetryType": 0,
                 "ShowManualIgnorance": False,
             }
         )
-    pipeline = {
-        "PipelineId": f"{order.change_order_id}-p1",
-        "PipelineName": "Batch: 1",
-        "PipelineStatus": status,
-        "StartTime": shanghai_time(order.created_at),
-        "UpdateTime": shanghai_time(update),
-        "StageList": {
-            "StageInfoDTO": [
-                {"StageId": f"{order.change_order_id}-s1", "StageName": "Restart", "Status": status}
-            ]
-        },
-        "StageDetailList": {
-            "StageDetailDTO": [
-                {
-                    "StageId": f"{order.change_order_id}-s1",
-                    "StageName": "Restart",
-                    "StageStatus": status,
-                    "TaskList": {"TaskInfoDTO": tasks},
-                }
-            ]
-        },
-    }
+    return tasks
+
+
+def _pipeline_id(order: EdasChangeOrder, index: int) -> str:
+    return f"{order.change_order_id}-p{index + 1}"
+
+
+def _order_info(order: EdasChangeOrder, now: float) -> dict[str, Any]:
+    progress = order.progress(now)
+    status = order.status(now)
+    pipelines = []
+    for index in range(order.batch_count):
+        pipeline_status = _pipeline_status(order, progress, index)
+        started = progress.starts[index] if index < len(progress.starts) else None
+        ended = progress.ends[index] if index < len(progress.ends) else None
+        if status == EDAS_READY:
+            pipeline_status = EDAS_READY
+        stage_id = f"{_pipeline_id(order, index)}-s1"
+        elapsed = now - started if started is not None else 0.0
+        pipelines.append(
+            {
+                "PipelineId": _pipeline_id(order, index),
+                "PipelineName": f"Batch: {index + 1}",
+                "PipelineStatus": pipeline_status,
+                "StartTime": shanghai_time(started) if started is not None else "",
+                "UpdateTime": shanghai_time(ended if ended is not None else now)
+                if started is not None
+                else "",
+                "StageList": {
+                    "StageInfoDTO": [
+                        {"StageId": stage_id, "StageName": "Restart", "Status": pipeline_status}
+                    ]
+                },
+                "StageDetailList": {
+                    "StageDetailDTO": [
+                        {
+                            "StageId": stage_id,
+                            "StageName": "Restart",
+                            "StageStatus": pipeline_status,
+                            "TaskList": {
+                                "TaskInfoDTO": _tasks(order, index, pipeline_status, elapsed)
+                            },
+                        }
+                    ]
+                },
+            }
+        )
     return {
         "ChangeOrderId": order.change_order_id,
         "Status": status,
-        "BatchCount": 1,
-        "BatchType": BATCH_TYPE,
+        "BatchCount": order.batch_count,
+        "BatchType": order.batch_type,
         "CoType": CO_TYPE,
         "CreateTime": shanghai_time(order.created_at),
         "CreateUserId": order.account_id,
@@ -174,7 +257,7 @@ def _order_info(order: EdasChangeOrder, now: float) -> dict[str, Any]:
         "SupportRollback": False,
         "Targets": {"Items": list(order.ecc_ids)},
         "TrafficControl": {"Routes": "", "Rules": "", "Tips": ""},
-        "PipelineInfoList": {"PipelineInfo": [pipeline]},
+        "PipelineInfoList": {"PipelineInfo": pipelines},
     }
 
 
@@ -199,17 +282,16 @@ def list_recent_change_order(ctx: CallContext) -> dict[str, Any]:
         )
         items = []
         for order in orders:
-            status = order.status(ctx.now)
             items.append(
                 {
                     "ChangeOrderId": order.change_order_id,
-                    "Status": status,
+                    "Status": order.status(ctx.now),
                     "CoType": CO_TYPE,
                     "CoTypeCode": CO_TYPE_CODE,
-                    "BatchCount": 1,
-                    "BatchType": BATCH_TYPE,
+                    "BatchCount": order.batch_count,
+                    "BatchType": order.batch_type,
                     "CreateTime": shanghai_time(order.created_at),
-                    "FinishTime": _finish_time(order, status),
+                    "FinishTime": _finish_time(order, ctx.now),
                     "GroupId": "",
                     "Source": order.source,
                     "AppId": order.app_id,
@@ -219,6 +301,59 @@ def list_recent_change_order(ctx: CallContext) -> dict[str, Any]:
                 }
             )
     return _ok(ChangeOrderList={"ChangeOrder": items})
+
+
+class NotWaiting(Exception):
+    """The change is not waiting for a confirmation now."""
+
+
+def confirm(order: EdasChangeOrder, now: float) -> int:
+    """Release the next batch of an order waiting at status 8; return the batch released
+    (0-based). Raise :class:`NotWaiting` otherwise. Call with the world lock held."""
+    progress = order.progress(now)
+    if progress.phase != HELD:
+        raise NotWaiting(
+            f"change order {order.change_order_id} is not waiting for a manual confirmation "
+            f"(status {order.status(now)})"
+        )
+    record_release(order.confirmed_at, progress.batch, now)
+    return progress.batch + 1
+
+
+def continue_pipeline(ctx: CallContext) -> dict[str, Any]:
+    """``GET /pop/v5/changeorder/pipeline_batch_confirm``: release the next batch.
+
+    ``PipelineId`` is the pipeline of the batch waiting to start (GetChangeOrderInfo lists
+    one per batch). ``Confirm=false`` releases nothing. Business code 604 when that batch is
+    not the one waiting (the order is not at status 8, or another batch is next).
+    """
+    pipeline_id = ctx.required("PipelineId")
+    release = ctx.optional_bool("Confirm")
+    order_id, _, number = pipeline_id.rpartition("-p")
+    with ctx.world.lock:
+        order = ctx.world.change_orders.get(order_id)
+        if (
+            order is None
+            or not ctx.visible(order.region, order.account_id)
+            or not number.isdigit()
+            or not 1 <= int(number) <= order.batch_count
+        ):
+            raise EdasBusinessError(
+                EDAS_CODE_NOT_FOUND,
+                f"The pipeline does not exist or you do not have permission to access it: "
+                f"{pipeline_id}",
+            )
+        progress = order.progress(ctx.now)
+        if progress.phase != HELD or int(number) != progress.batch + 2:
+            raise EdasBusinessError(
+                EDAS_CODE_NOT_WAITING,
+                f"The pipeline {pipeline_id} is not waiting for confirmation: change order "
+                f"{order_id} is at status {order.status(ctx.now)}.",
+            )
+        if release is not False:
+            confirm(order, ctx.now)
+            ctx.world.save()
+    return _ok()
 
 
 #: (method, path) -> (action, handler)
@@ -231,5 +366,9 @@ ROUTES = {
     ("POST", "/pop/v5/changeorder/change_order_list"): (
         "ListRecentChangeOrder",
         list_recent_change_order,
+    ),
+    ("GET", "/pop/v5/changeorder/pipeline_batch_confirm"): (
+        "ContinuePipeline",
+        continue_pipeline,
     ),
 }

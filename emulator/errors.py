@@ -18,6 +18,7 @@ PRODUCT_LINK_NAMES = {"edas": "Edas", "webplus": "WebPlus"}
 EDAS_CODE_NOT_FOUND = 601
 EDAS_CODE_INVALID_ECC = 602
 EDAS_CODE_CHANGE_IN_PROGRESS = 603
+EDAS_CODE_NOT_WAITING = 604
 
 
 def new_request_id() -> str:

@@ -51,11 +51,14 @@ API_VERSIONS = {edas.PRODUCT: "2017-08-01", webplus.PRODUCT: "2019-03-20"}
 #: As the official SDKs place them: alibabacloud-webplus20190320
 #: ``restart_app_env_with_options`` puts EnvId and the batch settings in ``body`` (form) and
 #: RegionId in ``query``; aliyun-python-sdk-webplus ``RestartAppEnvRequest.set_EnvId`` calls
-#: ``add_body_params``. Every EDAS operation and the Web+ status calls use query parameters only.
+#: ``add_body_params``. ResumeChange puts ChangeId in the form the same way
+#: (``resume_change_with_options``, ``ResumeChangeRequest.set_ChangeId``). Every EDAS operation
+#: and the Web+ status calls use query parameters only.
 BODY_PARAMS: dict[str, frozenset[str]] = {
     "RestartAppEnv": frozenset(
         {"EnvId", "BatchSize", "BatchPercent", "BatchInterval", "PauseBetweenBatches"}
     ),
+    "ResumeChange": frozenset({"ChangeId"}),
 }
 
 

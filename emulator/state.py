@@ -16,7 +16,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -32,8 +32,33 @@ DEFAULT_ACCOUNT_ID = "1000000000000000"
 #: Web+ statuses from which a restart is allowed.
 RESTARTABLE_ENV_STATUSES = frozenset({"RUNNING", "STOPPED", "TERMINATED"})
 
-#: EDAS change-order status codes (GetChangeOrderInfo / ListRecentChangeOrder).
+#: EDAS change-order status codes (GetChangeOrderInfo / ListRecentChangeOrder; doc-detail/62072).
 EDAS_READY, EDAS_EXECUTING, EDAS_SUCCESS, EDAS_FAILED = 0, 1, 2, 3
+EDAS_TERMINATED, EDAS_PARTIAL, EDAS_WAITING_MANUAL, EDAS_WAITING_AUTO, EDAS_SYSTEM_ERROR = (
+    6,
+    7,
+    8,
+    9,
+    10,
+)
+#: Statuses at which an EDAS change order is over.
+EDAS_FINAL_STATUSES = frozenset(
+    {EDAS_SUCCESS, EDAS_FAILED, EDAS_TERMINATED, EDAS_PARTIAL, EDAS_SYSTEM_ERROR}
+)
+#: ``change_outcome`` of an EDAS app -> the status its change orders end at.
+EDAS_OUTCOMES = {
+    "success": EDAS_SUCCESS,
+    "failed": EDAS_FAILED,
+    "terminated": EDAS_TERMINATED,
+    "partial": EDAS_PARTIAL,
+    "system_error": EDAS_SYSTEM_ERROR,
+}
+EDAS_BATCH_TYPES = ("Automatic", "Manual")
+#: ``change_outcome`` of a Web+ env: how its changes end.
+WEBPLUS_OUTCOMES = ("success", "failed", "aborted", "timed_out")
+
+#: Phases of a batched change (:func:`batch_progress`).
+RUNNING, INTERVAL, HELD, DONE = "running", "interval", "held", "done"
 
 
 def shanghai_time(epoch_s: float) -> str:
@@ -44,6 +69,73 @@ def shanghai_time(epoch_s: float) -> str:
 def epoch_ms(epoch_s: float) -> int:
     """Epoch seconds to integer epoch milliseconds."""
     return int(round(epoch_s * 1000))
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a batched change stands at one moment.
+
+    ``batch`` is the 0-based batch running (or just finished, in ``interval`` and ``held``;
+    ``batch_count`` once ``done``). ``starts`` and ``ends`` are the start and end times of the
+    batches started and finished so far; ``finished_at`` is set once the change is done.
+    """
+
+    phase: str
+    batch: int
+    starts: tuple[float, ...]
+    ends: tuple[float, ...]
+    finished_at: float | None = None
+
+
+def batch_progress(
+    now: float,
+    created_at: float,
+    batch_count: int,
+    batch_s: float,
+    interval_s: float,
+    hold: bool,
+    released: list[float | None],
+    auto_release_s: float | None,
+) -> Progress:
+    """The timeline of a change made of ``batch_count`` batches of ``batch_s`` seconds each.
+
+    Between two batches it waits ``interval_s`` (phase ``interval``); with ``hold`` it also
+    stays ``held`` from the end of a batch until that gap is released: ``released[i]`` (the
+    time gap ``i`` was confirmed/resumed) or ``auto_release_s`` after the batch ended,
+    whichever comes first. The next batch starts once both the interval and the hold are
+    over. Computed from times only, so no thread is needed and a restarted emulator carries on.
+    """
+    start = created_at
+    starts: list[float] = []
+    ends: list[float] = []
+    for index in range(max(1, batch_count)):
+        starts.append(start)
+        end = start + batch_s
+        if now < end:
+            return Progress(RUNNING, index, tuple(starts), tuple(ends))
+        ends.append(end)
+        if index == max(1, batch_count) - 1:
+            return Progress(DONE, batch_count, tuple(starts), tuple(ends), end)
+        next_start = end + interval_s
+        if hold:
+            release = released[index] if index < len(released) else None
+            if auto_release_s is not None:
+                auto = end + auto_release_s
+                release = auto if release is None else min(release, auto)
+            if release is None or now < release:
+                return Progress(HELD, index, tuple(starts), tuple(ends))
+            next_start = max(next_start, release)
+        if now < next_start:
+            return Progress(INTERVAL, index, tuple(starts), tuple(ends))
+        start = next_start
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def record_release(released: list[float | None], gap: int, now: float) -> None:
+    """Record that gap ``gap`` (after batch ``gap``) was confirmed or resumed at ``now``."""
+    while len(released) <= gap:
+        released.append(None)
+    released[gap] = now
 
 
 @dataclass
@@ -81,6 +173,20 @@ class EdasApplication:
     account_id: str | None = None
     change_duration_s: float | None = None
     fail_changes: bool = False
+    change_outcome: str | None = None
+    batches: int = 1
+    batch_type: str = "Automatic"
+    batch_wait_s: float = 0.0
+    auto_confirm_s: float | None = None
+
+    def validate(self) -> None:
+        """Raise SeedError on a nonsense status knob."""
+        _check_outcome(self.change_outcome, EDAS_OUTCOMES, "edas_applications")
+        _check_count(self.batches, "edas_applications.batches")
+        if self.batch_type not in EDAS_BATCH_TYPES:
+            raise SeedError("edas_applications.batch_type must be 'Automatic' or 'Manual'")
+        _check_seconds(self.batch_wait_s, "edas_applications.batch_wait_s")
+        _check_seconds(self.auto_confirm_s, "edas_applications.auto_confirm_s", optional=True)
 
 
 @dataclass
@@ -96,11 +202,49 @@ class WebPlusEnvironment:
     account_id: str | None = None
     change_duration_s: float | None = None
     fail_changes: bool = False
+    change_outcome: str | None = None
+    batch_interval_unit_s: float = 1.0
+    auto_resume_s: float | None = None
+
+    def validate(self) -> None:
+        """Raise SeedError on a nonsense status knob."""
+        _check_outcome(self.change_outcome, WEBPLUS_OUTCOMES, "webplus_environments")
+        _check_count(self.instance_count, "webplus_environments.instance_count")
+        _check_seconds(self.batch_interval_unit_s, "webplus_environments.batch_interval_unit_s")
+        _check_seconds(self.auto_resume_s, "webplus_environments.auto_resume_s", optional=True)
+
+    def batch_count(self, batch_size: int | None, batch_percent: int | None) -> int:
+        """How many batches a restart with these settings takes (1 without them)."""
+        if batch_size:
+            per_batch = batch_size
+        elif batch_percent:
+            per_batch = max(1, -(-self.instance_count * batch_percent // 100))
+        else:
+            return 1
+        return max(1, -(-self.instance_count // per_batch))
+
+
+def _check_outcome(value: Any, allowed: Any, where: str) -> None:
+    if value is not None and value not in allowed:
+        raise SeedError(f"{where}.change_outcome must be one of {', '.join(allowed)}")
+
+
+def _check_count(value: Any, where: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise SeedError(f"{where} must be an integer >= 1")
+
+
+def _check_seconds(value: Any, where: str, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+        raise SeedError(f"{where} must be a non-negative number of seconds")
 
 
 @dataclass
 class EdasChangeOrder:
-    """A restart change order of an EDAS application."""
+    """A restart change order of an EDAS application: ``batch_count`` batches of
+    ``duration_s`` seconds each (one batch unless the app is seeded with ``batches``)."""
 
     change_order_id: str
     app_id: str
@@ -112,25 +256,58 @@ class EdasChangeOrder:
     failure_message: str = ""
     ecc_ids: list[str] = field(default_factory=list)
     source: str = "pop"
+    outcome: str = ""
+    batch_count: int = 1
+    batch_type: str = "Automatic"
+    batch_wait_s: float = 0.0
+    auto_confirm_s: float | None = None
+    confirmed_at: list[float | None] = field(default_factory=list)
+
+    @property
+    def final_status(self) -> int:
+        """The status the order ends at (2 unless it fails, 3 for a plain failure)."""
+        if self.outcome:
+            return EDAS_OUTCOMES[self.outcome]
+        return EDAS_FAILED if self.fails else EDAS_SUCCESS
+
+    def progress(self, now: float) -> Progress:
+        """Its batches at ``now``: Manual orders hold after each batch until confirmed."""
+        manual = self.batch_type == "Manual"
+        return batch_progress(
+            now,
+            self.created_at,
+            self.batch_count,
+            self.duration_s,
+            0.0 if manual else self.batch_wait_s,
+            manual,
+            self.confirmed_at,
+            self.auto_confirm_s,
+        )
 
     def status(self, now: float) -> int:
-        """0 ready, 1 executing, then 2 success or 3 failed once the duration has elapsed."""
-        elapsed = now - self.created_at
-        if elapsed >= self.duration_s:
-            return EDAS_FAILED if self.fails else EDAS_SUCCESS
-        if elapsed < min(0.2, self.duration_s * 0.1):
+        """0 ready, 1 executing a batch, 9 waiting for the next automatic batch, 8 waiting
+        for a manual confirmation, then the final status once the last batch has ended."""
+        progress = self.progress(now)
+        if progress.phase == DONE:
+            return self.final_status
+        if progress.phase == HELD:
+            return EDAS_WAITING_MANUAL
+        if progress.phase == INTERVAL:
+            return EDAS_WAITING_AUTO
+        if progress.batch == 0 and now - self.created_at < min(0.2, self.duration_s * 0.1):
             return EDAS_READY
         return EDAS_EXECUTING
 
-    @property
-    def finished_at(self) -> float:
-        """When the order finishes (or finished)."""
-        return self.created_at + self.duration_s
+    def finished_at(self, now: float) -> float | None:
+        """When the order finished, or None while it has not."""
+        return self.progress(now).finished_at
 
 
 @dataclass
 class WebPlusChange:
-    """A RestartApp change of a Web+ environment."""
+    """A RestartApp change of a Web+ environment: ``batch_count`` batches of ``duration_s``
+    seconds each, ``batch_interval_s`` apart, paused after each batch (until ResumeChange)
+    when the restart asked ``PauseBetweenBatches``."""
 
     change_id: str
     env_id: str
@@ -146,15 +323,41 @@ class WebPlusChange:
     batch_interval: int | None = None
     pause_between_batches: bool | None = None
     settled: bool = False
-
-    def finished(self, now: float) -> bool:
-        """True once the duration has elapsed."""
-        return now - self.created_at >= self.duration_s
+    outcome: str = ""
+    batch_count: int = 1
+    batch_interval_s: float = 0.0
+    auto_resume_s: float | None = None
+    resumed_at: list[float | None] = field(default_factory=list)
 
     @property
-    def finished_at(self) -> float:
-        """When the change finishes (or finished)."""
-        return self.created_at + self.duration_s
+    def final_outcome(self) -> str:
+        """success, failed, aborted or timed_out."""
+        return self.outcome or ("failed" if self.fails else "success")
+
+    def progress(self, now: float) -> Progress:
+        """Its batches at ``now``."""
+        return batch_progress(
+            now,
+            self.created_at,
+            self.batch_count,
+            self.duration_s,
+            self.batch_interval_s,
+            bool(self.pause_between_batches),
+            self.resumed_at,
+            self.auto_resume_s,
+        )
+
+    def finished(self, now: float) -> bool:
+        """True once the last batch has ended."""
+        return self.progress(now).phase == DONE
+
+    def paused(self, now: float) -> bool:
+        """True while it waits for ResumeChange between two batches."""
+        return self.progress(now).phase == HELD
+
+    def finished_at(self, now: float) -> float | None:
+        """When the change finished, or None while it has not."""
+        return self.progress(now).finished_at
 
 
 def _build(cls: type, data: dict[str, Any]) -> Any:
@@ -215,7 +418,8 @@ class World:
                 env = self.envs.get(change.env_id)
                 if env is not None:
                     env.last_status = "UPDATING"
-                    env.status = change.status_before if change.fails else "RUNNING"
+                    succeeded = change.final_outcome == "success"
+                    env.status = "RUNNING" if succeeded else change.status_before
                 change.settled = True
 
     # -- seed merge ----------------------------------------------------------------------
@@ -242,11 +446,16 @@ class World:
         existing = table.get(item[id_field])
         if existing is None:
             try:
-                table[item[id_field]] = _build(cls, item)
+                candidate = _build(cls, item)
             except TypeError as exc:
                 raise SeedError(f"{cls.__name__}: {exc}") from None
         else:
-            _merge(existing, item)
+            candidate = replace(existing)
+            _merge(candidate, item)
+        validate = getattr(candidate, "validate", None)
+        if validate is not None:
+            validate()  # a bad item changes nothing
+        table[item[id_field]] = candidate
 
     def reset(self) -> None:
         """Forget everything (accounts, targets, changes)."""

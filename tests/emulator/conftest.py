@@ -120,6 +120,7 @@ class Sdk:
 
     def _legacy(self, operation: str, creds: Creds, params: dict[str, Any]) -> dict:
         from aliyunsdkedas.request.v20170801 import (
+            ContinuePipelineRequest,
             GetChangeOrderInfoRequest,
             ListRecentChangeOrderRequest,
             RestartApplicationRequest,
@@ -128,6 +129,7 @@ class Sdk:
             DescribeAppEnvStatusRequest,
             DescribeChangeRequest,
             RestartAppEnvRequest,
+            ResumeChangeRequest,
         )
 
         classes = {
@@ -137,6 +139,8 @@ class Sdk:
             "RestartAppEnv": RestartAppEnvRequest.RestartAppEnvRequest,
             "DescribeChange": DescribeChangeRequest.DescribeChangeRequest,
             "DescribeAppEnvStatus": DescribeAppEnvStatusRequest.DescribeAppEnvStatusRequest,
+            "ContinuePipeline": ContinuePipelineRequest.ContinuePipelineRequest,
+            "ResumeChange": ResumeChangeRequest.ResumeChangeRequest,
         }
         request = classes[operation]()
         for name, value in params.items():
@@ -165,6 +169,7 @@ class Sdk:
                 "list_recent_change_order",
                 edas_models.ListRecentChangeOrderRequest,
             ),
+            "ContinuePipeline": ("continue_pipeline", edas_models.ContinuePipelineRequest),
         }
         if operation in edas_ops:
             method, model = edas_ops[operation]
@@ -178,6 +183,7 @@ class Sdk:
                     "describe_app_env_status",
                     webplus_models.DescribeAppEnvStatusRequest,
                 ),
+                "ResumeChange": ("resume_change", webplus_models.ResumeChangeRequest),
             }
             method, model = webplus_ops[operation]
             response = getattr(WebPlusClient(config), method)(model(**kwargs))
@@ -262,6 +268,7 @@ class Sdk:
             "RestartAppEnv": ("POST", "/pop/v1/wam/appEnv/restart"),
             "DescribeChange": ("GET", "/pop/v1/wam/changeInfo"),
             "DescribeAppEnvStatus": ("GET", "/pop/v1/wam/appEnv/status"),
+            "ResumeChange": ("POST", "/pop/v1/wam/change/resume"),
         }
         method, path = routes[operation]
         text = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in params.items()}

@@ -117,3 +117,14 @@ def test_an_unknown_edas_status_reads_the_same_while_polling_and_when_busy():
     assert decode_edas_status({"Status": 42}).state == "running"
     refusal = BusinessError(200, "603", "busy")
     assert EdasTarget("app-1").is_busy(Client(), refusal) is True
+
+
+def test_a_change_waiting_for_a_person_says_where_to_release_it():
+    """EDAS 8 and Web+ paused keep polling until the timeout, whose text shows this detail:
+    it must say that a person is awaited, and where (not just "paused")."""
+    edas = decode_edas_status({"Status": 8})
+    assert edas.state == "paused"
+    assert "waiting for manual confirmation of the next batch" in edas.detail
+    assert "EDAS console" in edas.detail and "ContinuePipeline" in edas.detail
+    webplus = decode_webplus_change({"ChangeFinished": False, "ChangePaused": True})
+    assert webplus.state == "paused" and "ResumeChange" in webplus.detail

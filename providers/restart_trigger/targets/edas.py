@@ -119,7 +119,12 @@ _STATUS: dict[int, tuple[str, str]] = {
     3: (FAILED, "failed"),
     6: (FAILED, "terminated"),
     7: (FAILED, "partially successful"),
-    8: (PAUSED, "waiting for manual confirmation of the next batch"),
+    # 8 waits for a person: say where the next batch is released.
+    8: (
+        PAUSED,
+        "waiting for manual confirmation of the next batch: confirm it in the EDAS console "
+        "or with ContinuePipeline",
+    ),
     9: (RUNNING, "waiting for the next automatic batch"),
     10: (FAILED, "failed on a system exception"),
 }

@@ -268,7 +268,7 @@ def test_pause_between_batches_true_is_sent_as_python_writes_it():
 def test_each_product_gets_the_signer_the_table_names_and_auth_replaces_one():
     from restart_trigger.aliyun.auth import AcsRoaSha1Auth, AcsV3Auth
 
-    assert client_module.SIGNERS == {"edas": AcsV3Auth, "webplus": AcsRoaSha1Auth}
+    assert client_module.SIGNERS == {"edas": AcsV3Auth, "webplus": AcsRoaSha1Auth, "sae": AcsV3Auth}
     cloud = FakeCloud().on("DescribeChange", (200, {"Code": "OK", "Change": {}}))
     fixed = AcsRoaSha1Auth(Credentials(KEY_ID, SECRET), nonce=lambda: "fixed-nonce")
     client = make_client(cloud, auth={"webplus": fixed})

@@ -35,6 +35,7 @@ def test_overrides_replace_only_the_products_they_name():
     assert resolved == {
         "edas": "http://127.0.0.1:8080",
         "webplus": "https://webplus.cn-hangzhou.aliyuncs.com",
+        "sae": "https://sae.cn-hangzhou.aliyuncs.com",
     }
 
 

@@ -1,4 +1,4 @@
-"""``AliyunClient``: the EDAS / Web+ operation table and one public method per operation.
+"""``AliyunClient``: the EDAS / Web+ / SAE operation table and one public method per operation.
 
 Each method checks its arguments, builds the query or form, and sends through the
 ``Transport`` (one signed attempt, ``transport.py``) under one ``Deadline``:
@@ -9,9 +9,10 @@ Each method checks its arguments, builds the query or form, and sends through th
   (``READ_BACKOFF`` by default);
 * restarts go through ``recovery.send_restart`` with ``restart_backoff``
   (``RESTART_BACKOFF``): before each send, a snapshot of the target's changes (one read:
-  ``ListRecentChangeOrder`` or ``DescribeAppEnvStatus``, retried like any read; the caller's
-  credentials need that permission too); after a lost answer, only a new restart that was
-  not in the snapshot is adopted, and nothing is resent while the outcome is unknown;
+  ``ListRecentChangeOrder``, ``DescribeAppEnvStatus`` or ``ListChangeOrders``, retried like
+  any read; the caller's credentials need that permission too); after a lost answer, only a
+  new restart that was not in the snapshot is adopted, and nothing is resent while the
+  outcome is unknown;
 * every HTTP attempt is bounded in all (connect, send, headers, body) by its own limit and
   the deadline, and at most ``max_connections`` run at once per host (``transport.py``).
 """
@@ -31,9 +32,11 @@ from .endpoints import resolve_endpoints, validate_region
 from .errors import AliyunError, InvalidResponseError
 from .recovery import (
     DEFAULT_SETTLE_WINDOW,
+    SAE_RESTART_TYPE,
     RestartResult,
     edas_candidates,
     edas_change_ids,
+    sae_candidates,
     send_restart,
     webplus_candidates,
     webplus_latest_change,
@@ -51,15 +54,20 @@ __all__ = ["SIGNERS", "AliyunClient", "Operation", "RestartResult"]
 
 EDAS_VERSION = "2017-08-01"
 WEBPLUS_VERSION = "2019-03-20"
+SAE_VERSION = "2019-05-06"
 
 SIGNERS: Mapping[str, Callable[[Any], requests.auth.AuthBase]] = {
     "edas": AcsV3Auth,
     "webplus": AcsRoaSha1Auth,
+    "sae": AcsV3Auth,
 }
 """Which signature scheme each product's requests carry, as its current official SDK signs
 them: alibabacloud-edas20170801 signs V3 (ACS3-HMAC-SHA256, tea's default);
 alibabacloud-webplus20190320 signs every call with ROA HMAC-SHA1 (tea's ``do_roarequest``),
-as aliyun-python-sdk-webplus did, and Web+'s documentation names only HMAC-SHA1."""
+as aliyun-python-sdk-webplus did, and Web+'s documentation names only HMAC-SHA1;
+alibabacloud-sae20190506 (2.11.2) sends every operation through ``call_api``, which signs V3
+unless its config asks for ``signature_algorithm='v2'`` (the legacy aliyun-python-sdk-sae
+signs ROA HMAC-SHA1, as the legacy EDAS SDK does)."""
 
 DEFAULT_CALL_SECONDS = 120.0
 """Deadline of one call (its retries and waits) when the client was given none."""
@@ -89,6 +97,30 @@ DESCRIBE_APP_ENV_STATUS = Operation(
     "webplus", "DescribeAppEnvStatus", "GET", "/pop/v1/wam/appEnv/status", WEBPLUS_VERSION
 )
 """Read by Web+ restarts: the snapshot before each send and the looks after a lost answer."""
+RESTART_K8S_APPLICATION = Operation(
+    "edas", "RestartK8sApplication", "POST", "/pop/v5/k8s/acs/restart_k8s_app", EDAS_VERSION
+)
+SAE_RESTART_APPLICATION = Operation(
+    "sae", "RestartApplication", "PUT", "/pop/v1/sam/app/restartApplication", SAE_VERSION
+)
+DESCRIBE_CHANGE_ORDER = Operation(
+    "sae", "DescribeChangeOrder", "GET", "/pop/v1/sam/changeorder/DescribeChangeOrder", SAE_VERSION
+)
+LIST_CHANGE_ORDERS = Operation(
+    "sae", "ListChangeOrders", "GET", "/pop/v1/sam/changeorder/ListChangeOrders", SAE_VERSION
+)
+"""Read by SAE restarts (the snapshot and the looks) and by ``list_change_orders``."""
+
+K8S_TIMEOUT_RANGE = (1, 1800)
+"""``Timeout`` of ``RestartK8sApplication``, in seconds. Its SDK docstring gives only the unit;
+the sibling ``StartK8sApplication``/``StopK8sApplication`` documentation gives 1 to 1800
+(default 600), the bound used here."""
+
+SAE_RESTART_PAGE = {"CoType": SAE_RESTART_TYPE, "CurrentPage": "1", "PageSize": "20"}
+"""How the SAE snapshot and looks list an app's restarts: the first page of 20 (the API
+documentation's example page), restarts only. The list is newest first (Alibaba's own
+serverless-devs tooling reads ``ChangeOrderList[0]`` as the latest order), so a restart made
+after the snapshot is on that page."""
 
 
 # --- arguments and answers ------------------------------------------------------------------
@@ -152,15 +184,45 @@ def _env_change_id(data: Mapping[str, Any]) -> Any:
     return change.get("ChangeId") if isinstance(change, Mapping) else None
 
 
+def _data_change_order_id(data: Mapping[str, Any]) -> Any:
+    section = data.get("Data")
+    return section.get("ChangeOrderId") if isinstance(section, Mapping) else None
+
+
+def _sae_change_orders(data: Mapping[str, Any]) -> list[dict]:
+    """``Data.ChangeOrderList`` of an SAE ``ListChangeOrders`` body (a plain list)."""
+    section = data.get("Data")
+    items = section.get("ChangeOrderList") if isinstance(section, Mapping) else None
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise InvalidResponseError(
+            200, "InvalidResponse", "Data.ChangeOrderList is not a list", data.get("RequestId")
+        )
+    return [item for item in items if isinstance(item, dict)]
+
+
+def _optional_bool(name: str, value: Any) -> str | None:
+    """A bool query parameter as tea's ``Utils.query`` and the legacy core write it
+    (``str(value)``: ``True``/``False``)."""
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be a bool, got {value!r}")
+    return str(value)
+
+
 class AliyunClient:
-    """Client for the EDAS (2017-08-01) and Web+ (2019-03-20) operations restart-trigger uses.
+    """Client for the EDAS (2017-08-01), Web+ (2019-03-20) and SAE (2019-05-06) operations
+    restart-trigger uses.
 
     Args:
         credentials: ``Credentials`` (or any object with ``access_key_id``,
             ``access_key_secret``, ``security_token``).
         region: region id, used to pick default endpoints and sent with every call (Web+:
-            the ``RegionId`` query parameter; EDAS: the ``x-acs-region-id`` header).
-        endpoints: per-product overrides ``{"edas": url, "webplus": url}``; a bare host means
+            the ``RegionId`` query parameter; EDAS, SAE: the ``x-acs-region-id`` header).
+        endpoints: per-product overrides ``{"edas": url, "webplus": url, "sae": url}`` (EDAS
+            Kubernetes applications are EDAS calls); a bare host means
             https; ``http://`` only for loopback. Default: the SDKs' regional endpoints.
         deadline: the one deadline bounding every call's retries and waits (the trigger's
             timeout). Default: each call gets its own ``Deadline(DEFAULT_CALL_SECONDS)``.
@@ -216,7 +278,7 @@ class AliyunClient:
             raise ValueError(f"settle_window must be a number >= 0, got {settle_window!r}")
         del wall_clock, outcome_tolerance  # see the docstring
         if auth is not None and not isinstance(auth, Mapping):
-            raise TypeError("auth must map a product ('edas', 'webplus') to its signer")
+            raise TypeError("auth must map a product ('edas', 'webplus', 'sae') to its signer")
         signers = {product: make(credentials) for product, make in SIGNERS.items()}
         signers.update(auth or {})
         self._owns_session = session is None
@@ -273,9 +335,48 @@ class AliyunClient:
             ids = [ecc_ids] if isinstance(ecc_ids, str) else list(ecc_ids)
             ids = [_require_id("ecc_ids item", i) for i in ids]
             query["EccInfo"] = ",".join(ids)
+        return self._edas_restart(
+            RESTART_APPLICATION, query, f"EDAS application {app_id}", known_change_ids
+        )
+
+    def restart_k8s_application(
+        self,
+        app_id: str,
+        timeout: int | None = None,
+        *,
+        known_change_ids: Iterable[str] | str | None = (),
+    ) -> RestartResult:
+        """Restart an EDAS application in a Kubernetes cluster (``RestartK8sApplication``).
+
+        ``timeout`` is the change process's own timeout in seconds (``K8S_TIMEOUT_RANGE``),
+        sent as the ``Timeout`` query parameter; ``None`` leaves EDAS's default. Recovery,
+        snapshot (``ListRecentChangeOrder(AppId)``) and errors as ``restart_application``;
+        wait for it with ``get_change_order_info``.
+        """
+        app_id = _require_id("app_id", app_id)
+        query = {"AppId": app_id}
+        seconds = _optional_int("timeout", timeout, *K8S_TIMEOUT_RANGE)
+        if seconds is not None:
+            query["Timeout"] = seconds
+        return self._edas_restart(
+            RESTART_K8S_APPLICATION,
+            query,
+            f"EDAS Kubernetes application {app_id}",
+            known_change_ids,
+        )
+
+    def _edas_restart(
+        self,
+        op: Operation,
+        query: Mapping[str, str],
+        target: str,
+        known_change_ids: Iterable[str] | str | None,
+    ) -> RestartResult:
+        """An EDAS restart (ECS or Kubernetes application): the answer's ``ChangeOrderId``;
+        the app's ``ListRecentChangeOrder`` is the snapshot and the looks."""
+        app_id = query["AppId"]
         known = _id_set(known_change_ids)
         deadline = self._call_deadline()
-
         list_query = {"AppId": app_id}
 
         def snapshot() -> frozenset[str]:
@@ -286,9 +387,8 @@ class AliyunClient:
             data = self._transport.send(LIST_RECENT_CHANGE_ORDER, list_query, deadline=deadline)
             return edas_candidates(_change_order_items(data), app_id, before, known)
 
-        target = f"EDAS application {app_id}"
         return self._restart(
-            RESTART_APPLICATION,
+            op,
             query,
             None,
             deadline,
@@ -389,6 +489,76 @@ class AliyunClient:
             "ChangeId": _require_id("change_id", change_id),
         }
         return _section(self._read(DESCRIBE_CHANGE, query), "Change", DESCRIBE_CHANGE)
+
+    # --- SAE ----------------------------------------------------------------------------
+
+    def restart_sae_application(
+        self,
+        app_id: str,
+        min_ready_instances: int | None = None,
+        min_ready_instance_ratio: int | None = None,
+        auto_enable_application_scaling_rule: bool | None = None,
+        *,
+        known_change_ids: Iterable[str] | str | None = (),
+    ) -> RestartResult:
+        """Restart an SAE application (SAE ``RestartApplication``: PUT, every parameter in
+        the query, as alibabacloud-sae20190506 sends it).
+
+        ``min_ready_instances``: -1 (the system's choice, 25% rounded up), 0 (interruption
+        allowed) or more; ``min_ready_instance_ratio``: -1 (not used, the default) or 0-100,
+        and it wins over ``min_ready_instances`` when both are set (the SDK docstring);
+        ``auto_enable_application_scaling_rule`` is sent as ``True``/``False``. Parameters left
+        ``None`` are not sent. Each send is preceded by one ``ListChangeOrders`` (the app's
+        latest restarts: the snapshot; see ``recovery``). Returns ``Data.ChangeOrderId``;
+        raises as ``restart_application``.
+        """
+        app_id = _require_id("app_id", app_id)
+        query = {
+            "AppId": app_id,
+            "MinReadyInstances": _optional_int("min_ready_instances", min_ready_instances, -1),
+            "MinReadyInstanceRatio": _optional_int(
+                "min_ready_instance_ratio", min_ready_instance_ratio, -1, 100
+            ),
+            "AutoEnableApplicationScalingRule": _optional_bool(
+                "auto_enable_application_scaling_rule", auto_enable_application_scaling_rule
+            ),
+        }
+        known = _id_set(known_change_ids)
+        deadline = self._call_deadline()
+        list_query = {"AppId": app_id, **SAE_RESTART_PAGE}
+
+        def snapshot() -> frozenset[str]:
+            data = self._read(LIST_CHANGE_ORDERS, list_query, deadline)
+            return edas_change_ids(_sae_change_orders(data))  # the ChangeOrderId of each
+
+        def look(before: frozenset[str]) -> list[str]:
+            data = self._transport.send(LIST_CHANGE_ORDERS, list_query, deadline=deadline)
+            return sae_candidates(_sae_change_orders(data), app_id, before, known)
+
+        target = f"SAE application {app_id}"
+        return self._restart(
+            SAE_RESTART_APPLICATION,
+            {k: v for k, v in query.items() if v is not None},
+            None,
+            deadline,
+            target=target,
+            check=f"the change orders of {target} (SAE console, or ListChangeOrders)",
+            extract=_data_change_order_id,
+            snapshot=snapshot,
+            look=look,
+        )
+
+    def describe_change_order(self, change_order_id: str) -> dict:
+        """Return ``Data`` of an SAE change order (``Status``, ``SubStatus``,
+        ``ErrorMessage``, ``Pipelines``, ...)."""
+        query = {"ChangeOrderId": _require_id("change_order_id", change_order_id)}
+        return _section(self._read(DESCRIBE_CHANGE_ORDER, query), "Data", DESCRIBE_CHANGE_ORDER)
+
+    def list_change_orders(self, app_id: str) -> list[dict]:
+        """Return ``Data.ChangeOrderList`` (possibly empty) of an SAE application's latest
+        restarts, newest first (the page the restart snapshot reads: ``SAE_RESTART_PAGE``)."""
+        query = {"AppId": _require_id("app_id", app_id), **SAE_RESTART_PAGE}
+        return _sae_change_orders(self._read(LIST_CHANGE_ORDERS, query))
 
     # --- sending ------------------------------------------------------------------------
 

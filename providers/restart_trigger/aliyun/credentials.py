@@ -36,8 +36,8 @@ Rules:
   profile named in config/env is read for the region, and an unusable one is ignored); the final default ``cn-beijing`` is the
   Terraform provider's default region.
 * ``alicloud:endpoints`` is pulumi-alicloud's list of objects, e.g. ``[{"edas": "..."}]``;
-  a JSON string, a list or a single dict is accepted. Keys ``edas`` and ``webplus`` are used,
-  other products are ignored.
+  a JSON string, a list or a single dict is accepted. Keys ``edas``, ``webplus`` and ``sae``
+  are used (EDAS Kubernetes applications are EDAS calls), other products are ignored.
 * Stack config keys may be given with or without the ``alicloud:`` prefix.
 """
 
@@ -202,7 +202,8 @@ def _first(
 def parse_endpoints(raw: Any) -> dict[str, str]:
     """Read ``alicloud:endpoints`` (JSON string, list of objects or dict) into ``{product: URL}``.
 
-    Only ``edas`` and ``webplus`` are kept; values are validated with ``validate_endpoint``.
+    Only the keys of ``endpoints.PRODUCTS`` (``edas``, ``webplus``, ``sae``) are kept; values are
+    validated with ``validate_endpoint``.
     """
     if raw is None or raw == "":
         return {}

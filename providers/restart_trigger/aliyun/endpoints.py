@@ -1,4 +1,4 @@
-"""Per-region endpoint resolution for EDAS and Web+, with per-product overrides.
+"""Per-region endpoint resolution for EDAS, Web+ and SAE, with per-product overrides.
 
 Defaults follow the official SDKs' endpoint maps: a region listed below maps to the host
 given; every other region follows the rule ``<product>.<region>.aliyuncs.com``. Endpoints are
@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-PRODUCTS: tuple[str, ...] = ("edas", "webplus")
+PRODUCTS: tuple[str, ...] = ("edas", "webplus", "sae")
 """Products this package talks to; also the keys accepted in ``endpoints`` overrides."""
 
 _EDAS_GLOBAL = "edas.aliyuncs.com"
@@ -44,6 +44,11 @@ _WEBPLUS_GLOBAL_REGIONS = (
     "us-west-1 cn-hangzhou-finance cn-shenzhen-finance-1 cn-shanghai-finance-1 cn-north-2-gov-1"
 ).split()
 
+# SAE: alibabacloud-sae20190506's ``_endpoint_map`` maps each listed region to
+# ``sae.<region>.aliyuncs.com`` and its rule is "regional" (the same host for every other
+# region); aliyun-python-sdk-sae's endpoint map is empty with the same regional rule. So no
+# region is an exception.
+
 ENDPOINT_MAPS: dict[str, dict[str, str]] = {
     "edas": {
         **{region: _EDAS_GLOBAL for region in _EDAS_GLOBAL_REGIONS},
@@ -53,6 +58,7 @@ ENDPOINT_MAPS: dict[str, dict[str, str]] = {
         **{region: _WEBPLUS_HANGZHOU for region in _WEBPLUS_HANGZHOU_REGIONS},
         **{region: _WEBPLUS_GLOBAL for region in _WEBPLUS_GLOBAL_REGIONS},
     },
+    "sae": {},
 }
 """Region -> host exceptions per product, as in the official SDKs' endpoint maps."""
 

@@ -10,7 +10,8 @@ scrubbed before they are stored, so ``str()`` of an error (and any log line buil
 never contains an AccessKey secret or an STS security token, even when the server echoes its
 string-to-sign or canonical request back (``SignatureDoesNotMatch``).
 
-Mapping, first match wins:
+The code is the body's ``Code``, or its ``ErrorCode`` when ``Code`` is only a number and
+``ErrorCode`` names the reason (SAE; ``error_code_of``). Mapping, first match wins:
 
 ========================================================  =====================
 condition                                                 class
@@ -24,7 +25,8 @@ HTTP 5xx, or code ``InternalError``/``ServiceUnavailable``  ``ServerError``
 code ``ResourceAuthFailed``/``ChangeNotExists`` or any    ``NotFoundError``
 code ending in ``NotFound``/``NotExist(s)``, HTTP 404
 anything else (other 4xx; EDAS HTTP 200 with body         ``BusinessError``
-``Code`` != 200; Web+ HTTP 200 with body ``Code`` != OK)
+``Code`` != 200; Web+ HTTP 200 with body ``Code`` != OK;
+SAE HTTP 200 with ``Code`` != 200 or ``Success`` false)
 ========================================================  =====================
 """
 
@@ -192,7 +194,8 @@ class NotFoundError(AliyunError):
 
 
 class BusinessError(AliyunError):
-    """The server understood the call and refused it (other 4xx, or EDAS body ``Code`` != 200)."""
+    """The server understood the call and refused it (other 4xx, or a 200 whose body says it
+    failed: EDAS ``Code`` != 200, Web+ ``Code`` != OK, SAE ``Success`` false)."""
 
 
 class RestartOutcomeUnknown(AliyunError):
@@ -283,6 +286,19 @@ def _field(data: Mapping[str, Any], *names: str) -> Any:
     return None
 
 
+def error_code_of(data: Mapping[str, Any]) -> str | None:
+    """The error code a body carries: its ``Code``, unless that is only a number (an HTTP-like
+    status) and ``ErrorCode`` names the reason, as SAE bodies do (``Code`` "400",
+    ``ErrorCode`` ``Application.ChangerOrderRunning``; its models document both fields).
+    ``ErrorCode`` ``success`` (sent on some SAE successes) is no reason."""
+    code = _field(data, "Code", "code")
+    detail = _field(data, "ErrorCode", "errorCode")
+    numeric = code is None or str(code).strip().lstrip("-").isdigit()
+    if detail is not None and numeric and str(detail).strip().lower() != "success":
+        return str(detail).strip()
+    return None if code is None else str(code)
+
+
 def error_from_response(
     http_status: int,
     data: Mapping[str, Any],
@@ -293,8 +309,7 @@ def error_from_response(
     fallback_message: str = "",
 ) -> AliyunError:
     """Build the typed error for an HTTP error response (status >= 400) whose body is ``data``."""
-    code = _field(data, "Code", "code")
-    code = str(code) if code is not None else f"HTTP{http_status}"
+    code = error_code_of(data) or f"HTTP{http_status}"
     message = _field(data, "Message", "message", "Description", "description")
     message = str(message) if message is not None else (fallback_message or "no error message")
     retry_after = retry_after_seconds(headers)
@@ -321,12 +336,13 @@ def business_error_from_body(
     operation: str | None = None,
     secrets: Iterable[str | None] = (),
 ) -> AliyunError:
-    """Build the error for an HTTP 2xx answer whose body ``Code`` says the call failed.
+    """Build the error for an HTTP 2xx answer whose body says the call failed (a ``Code``
+    other than success, or SAE's ``Success`` false).
 
     Numeric codes (EDAS) become ``BusinessError``; textual codes are classified like HTTP
     errors (so a body ``Code`` of ``Throttling.User`` is still a ``ThrottlingError``).
     """
-    code = str(_field(data, "Code", "code"))
+    code = error_code_of(data) or "Success=false"
     cls = BusinessError if code.lstrip("-").isdigit() else error_class_for(code, None)
     message = _field(data, "Message", "message") or "the call returned an error code"
     return cls(

@@ -3,9 +3,11 @@
 ``send_restart`` sends a restart and follows these rules:
 
 1. **Snapshot before every send.** Immediately before each attempt it records which changes
-   of the target exist (EDAS: the ``ChangeOrderId`` of every ``ListRecentChangeOrder(AppId)``
-   item; Web+: ``DescribeAppEnvStatus(EnvId).EnvStatus.LatestChangeId``). If the snapshot
-   cannot be taken (its read fails after its own retries), the restart is not sent: that
+   of the target exist (EDAS, its ECS and its Kubernetes applications alike: the
+   ``ChangeOrderId`` of every ``ListRecentChangeOrder(AppId)`` item; Web+:
+   ``DescribeAppEnvStatus(EnvId).EnvStatus.LatestChangeId``; SAE: the ``ChangeOrderId`` of
+   every item of ``ListChangeOrders``' first page of the app's restarts, newest first). If the
+   snapshot cannot be taken (its read fails after its own retries), the restart is not sent: that
    costs one attempt of the restart, which is retried like a throttled send; when attempts or
    time run out, the read's error is raised and the restart stays owed. Cost: one extra read
    per restart attempt.
@@ -19,7 +21,9 @@
    ``known_change_ids``. EDAS: ``CoTypeCode``/``CoType`` says restart (or is absent),
    ``Source`` is ``pop`` (or absent), ``AppId`` is the app (or absent). Web+: the
    ``LatestChangeId`` is new and its ``DescribeChange`` ``ActionName`` is ``RestartApp`` (or
-   absent). A change that existed before the send is never ours, however recent it is.
+   absent). SAE: ``CoTypeCode`` is ``CoRestartApplication`` (or absent), ``Source`` is not
+   ``console``, ``AppId`` is the app (or absent). A change that existed before the send is
+   never ours, however recent it is.
 4. **Exactly one candidate is adopted**; its id is the result.
 5. **More than one: ``RestartOutcomeUnknown``** naming the target and the candidates. Which
    one is ours cannot be told apart, so none is adopted and nothing is resent.
@@ -83,7 +87,8 @@ class RestartResult:
     """What a restart call produced.
 
     Attributes:
-        change_id: EDAS ``ChangeOrderId`` or Web+ ``EnvChange.ChangeId``.
+        change_id: EDAS ``ChangeOrderId``, Web+ ``EnvChange.ChangeId`` or SAE
+            ``Data.ChangeOrderId``.
         request_id: the server's ``RequestId`` of the accepted call; ``None`` when the answer
             was lost and the change was found by looking at the service.
     """
@@ -139,6 +144,40 @@ def edas_candidates(
             and (source is None or source.lower() == "pop")
             and (order_app is None or order_app == app_id)
             and looks_like_restart(order)
+            and change_id not in found
+        ):
+            found.append(change_id)
+    return found
+
+
+SAE_RESTART_TYPE = "CoRestartApplication"
+"""The ``CoTypeCode`` of an SAE application restart (alibabacloud-sae20190506's
+``ListChangeOrdersResponseBodyDataChangeOrderList.co_type_code`` values)."""
+
+
+def sae_candidates(
+    orders: Iterable[Mapping[str, Any]],
+    app_id: str,
+    before: frozenset[str],
+    known: frozenset[str],
+) -> list[str]:
+    """The ids among SAE ``ListChangeOrders`` items that may be our restart: new since
+    ``before``, not known, an application restart (``CoTypeCode``), not made in the console
+    (``Source``; the SDK documents ``console`` as a value and no other), of this app (each
+    check passes when the field is absent)."""
+    found = []
+    for order in orders:
+        change_id = _clean_str(order.get("ChangeOrderId"))
+        code = _clean_str(order.get("CoTypeCode"))
+        source = _clean_str(order.get("Source"))
+        order_app = _clean_str(order.get("AppId"))
+        if (
+            change_id
+            and change_id not in before
+            and change_id not in known
+            and (code is None or code == SAE_RESTART_TYPE)
+            and (source is None or source.lower() != "console")
+            and (order_app is None or order_app == app_id)
             and change_id not in found
         ):
             found.append(change_id)

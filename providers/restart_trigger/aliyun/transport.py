@@ -28,8 +28,9 @@ What lives here (and nowhere else):
   have reached the server), which turns a ``requests`` failure into ``TransportError`` with
   ``sent`` set;
 * reading the answer: HTTP >= 300 is an error built from its body, a body that is not a JSON
-  object is ``InvalidResponseError``, an EDAS body ``Code`` other than 200 and a Web+ body
-  ``Code`` other than ``OK`` are errors although the HTTP status is 200.
+  object is ``InvalidResponseError``, an EDAS body ``Code`` other than 200, a Web+ body
+  ``Code`` other than ``OK`` and an SAE body ``Code`` other than 200 or ``Success`` false
+  (``SUCCESS_FLAG``) are errors although the HTTP status is 200.
 
 **What is reached in urllib3/requests** (the watchdog must find the socket before a response
 exists): ``DeadlineAdapter`` (a ``requests.adapters.HTTPAdapter``) replaces its pool
@@ -96,6 +97,12 @@ REGION_IN_QUERY = frozenset({"webplus"})
 operation has one in its SDK (``request.region_id``, sent in the query, a POST's too), and no
 Web+ SDK sends ``x-acs-region-id``; one Web+ endpoint serves several regions, so it is always
 sent. The other products' calls carry the ``x-acs-region-id`` header."""
+
+
+SUCCESS_FLAG = frozenset({"sae"})
+"""Products whose bodies carry ``Success`` (alibabacloud-sae20190506's response models:
+``Code``, ``Success``, ``ErrorCode``, ``Message``, ``TraceId``): a 200 whose ``Success`` is
+false is a refusal even when its ``Code`` reads 200."""
 
 
 @dataclass(frozen=True)
@@ -681,13 +688,13 @@ class Transport:
                 operation=op.action,
             )
         code = data.get("Code", data.get("code"))
+        failed = op.product in SUCCESS_FLAG and data.get("Success", data.get("success")) is False
         if code is not None:
             text = str(code).strip()
             ok = text == "200" if op.product == "edas" else text.upper() in ("OK", "200")
-            if not ok:
-                raise business_error_from_body(
-                    status, data, operation=op.action, secrets=self.secrets
-                )
+            failed = failed or not ok
+        if failed:
+            raise business_error_from_body(status, data, operation=op.action, secrets=self.secrets)
         return data
 
 

@@ -1,11 +1,14 @@
 """restart-trigger: restart Alibaba Cloud applications from Pulumi when their configuration
 changes, and keep each change order's id as an output.
 
-    from restart_trigger import RestartTrigger, EdasApplication, WebPlusEnvironment, hash_paths
+    from restart_trigger import RestartTrigger, EdasApplication, SaeApplication, hash_paths
 
     RestartTrigger("api-config",
-                   targets=[EdasApplication(app_id="...")],
+                   targets=[EdasApplication(app_id="..."), SaeApplication(app_id="...")],
                    hash=hash_paths("config/api"))
+
+Kinds of target: ``EdasApplication`` (EDAS, ECS clusters), ``EdasK8sApplication`` (EDAS,
+Kubernetes clusters), ``SaeApplication`` (Serverless App Engine), ``WebPlusEnvironment``.
 
 The names below load lazily, so ``import restart_trigger.hashing`` (or the cloud client,
 ``restart_trigger.aliyun``) loads neither ``pulumi`` nor ``grpc``: only the resource does.
@@ -24,14 +27,18 @@ _EXPORTS = {
     "RestartFailed": "restart_trigger.runner",
     "EdasApplication": "restart_trigger.targets.edas",
     "WebPlusEnvironment": "restart_trigger.targets.webplus",
+    "SaeApplication": "restart_trigger.targets.sae",
+    "EdasK8sApplication": "restart_trigger.targets.k8s",
     "hash_paths": "restart_trigger.hashing",
     "hash_values": "restart_trigger.hashing",
 }
 
 __all__ = [
     "EdasApplication",
+    "EdasK8sApplication",
     "RestartFailed",
     "RestartTrigger",
+    "SaeApplication",
     "WebPlusEnvironment",
     "hash_paths",
     "hash_values",
@@ -42,6 +49,8 @@ if TYPE_CHECKING:
     from restart_trigger.resource import RestartTrigger
     from restart_trigger.runner import RestartFailed
     from restart_trigger.targets.edas import EdasApplication
+    from restart_trigger.targets.k8s import EdasK8sApplication
+    from restart_trigger.targets.sae import SaeApplication
     from restart_trigger.targets.webplus import WebPlusEnvironment
 
 

@@ -2,15 +2,23 @@
 ``targets`` input that the provider (``check``, ``diff``, ``update``) and the preview summary
 share.
 
-=============  =====================  ==========  =====================================
-kind           input class            key         API
-=============  =====================  ==========  =====================================
-``edas``       ``EdasApplication``    ``edas:``   EDAS ``RestartApplication``
-``webplus``    ``WebPlusEnvironment`` ``webplus:`` Web+ ``RestartAppEnv``
-=============  =====================  ==========  =====================================
+==============  ======================  ===============  ===================================
+kind            input class             key              API
+==============  ======================  ===============  ===================================
+``edas``        ``EdasApplication``     ``edas:``        EDAS ``RestartApplication``
+``webplus``     ``WebPlusEnvironment``  ``webplus:``     Web+ ``RestartAppEnv``
+``sae``         ``SaeApplication``      ``sae:``         SAE ``RestartApplication``
+``edas-k8s``    ``EdasK8sApplication``  ``edas-k8s:``    EDAS ``RestartK8sApplication``
+==============  ======================  ===============  ===================================
 
 A new kind is a module with an input class and a :class:`~restart_trigger.targets.base.Target`
 subclass, listed in ``KINDS``.
+
+An entry without a ``kind`` is of the first kind in ``KINDS`` whose id field it has: an
+``app_id`` alone is an EDAS application (as before SAE and EDAS Kubernetes applications
+existed), an ``env_id`` a Web+ environment. The kinds that share an id field with an earlier
+one (``sae``, ``edas-k8s``: ``app_id``) are named by their ``kind``, which their input classes
+always write.
 """
 
 from __future__ import annotations
@@ -29,12 +37,17 @@ from restart_trigger.targets.base import (
     Target,
 )
 from restart_trigger.targets.edas import EdasApplication, EdasTarget
+from restart_trigger.targets.k8s import EdasK8sApplication, EdasK8sTarget
+from restart_trigger.targets.sae import SaeApplication, SaeTarget
 from restart_trigger.targets.webplus import WebPlusEnvironment, WebPlusTarget
 from restart_trigger.validation import KNOWN_AFTER_APPLY, Failures, is_unknown
 
-KINDS: dict[str, type[Target]] = {cls.kind: cls for cls in (EdasTarget, WebPlusTarget)}
-INPUT_CLASSES = (EdasApplication, WebPlusEnvironment)
-_BY_ID_FIELD = {cls.id_field: cls for cls in KINDS.values()}
+KINDS: dict[str, type[Target]] = {
+    cls.kind: cls for cls in (EdasTarget, WebPlusTarget, SaeTarget, EdasK8sTarget)
+}
+INPUT_CLASSES = (EdasApplication, WebPlusEnvironment, SaeApplication, EdasK8sApplication)
+# the first kind with an id field is the one it implies (the module doc)
+_BY_ID_FIELD = {cls.id_field: cls for cls in reversed(KINDS.values())}
 
 __all__ = [
     "FAILED",
@@ -45,7 +58,9 @@ __all__ = [
     "UNKNOWN_STATE",
     "ChangeStatus",
     "EdasApplication",
+    "EdasK8sApplication",
     "ParsedTargets",
+    "SaeApplication",
     "Target",
     "TargetView",
     "WebPlusEnvironment",
@@ -55,8 +70,18 @@ __all__ = [
 ]
 
 
+def _implied(cls: type[Target]) -> bool:
+    """Whether an entry of kind ``cls`` may leave its ``kind`` out (see the module doc)."""
+    return _BY_ID_FIELD[cls.id_field] is cls
+
+
 def _example() -> str:
-    return " or ".join(f"[{{{cls.id_field}: ...}}]" for cls in KINDS.values())
+    return " or ".join(
+        f"[{{{cls.id_field}: ...}}]"
+        if _implied(cls)
+        else f"[{{kind: {cls.kind}, {cls.id_field}: ...}}]"
+        for cls in KINDS.values()
+    )
 
 
 def kind_of(
@@ -74,7 +99,7 @@ def kind_of(
             names = " or ".join(repr(k) for k in KINDS)
             report(f"{path}.kind", f"must be {names}, got {kind!r}")
             return None
-        wrong = [name for name in has if _BY_ID_FIELD[name] is not cls]
+        wrong = [name for name in has if name != cls.id_field]
         if wrong:
             report(path, f"a {kind} target takes no {wrong[0]}: use one entry per target")
             return None
@@ -88,6 +113,22 @@ def kind_of(
         report(path, f"names no target: use {inputs}")
         return None
     return _BY_ID_FIELD[has[0]]
+
+
+def _kind_hint(entry: Mapping[str, Any], cls: type[Target], extra: list[str]) -> str:
+    """For an entry without ``kind`` whose extra fields are another kind's (with the same id
+    field): the ``kind`` to write."""
+    if "kind" in entry:
+        return ""
+    fits = [
+        other
+        for other in KINDS.values()
+        if other is not cls and other.id_field == cls.id_field and set(extra) <= other.fields
+    ]
+    if not fits:
+        return ""
+    named = " or ".join(f"set kind: {other.kind} for an {other.title}" for other in fits)
+    return f"; {named}"
 
 
 def _input_kinds() -> list[tuple[type, type[Target]]]:
@@ -146,7 +187,9 @@ def parse_targets(raw: Any, path: str = "targets") -> ParsedTargets:
         if extra:
             allowed = ", ".join(sorted(cls.fields - {"kind"}))
             out.failures.add(
-                f"{here}.{extra[0]}", f"unknown field for a {cls.kind} target; allowed: {allowed}"
+                f"{here}.{extra[0]}",
+                f"unknown field for a {cls.kind} target; allowed: {allowed}"
+                + _kind_hint(entry, cls, extra),
             )
         before = len(out.failures)
         cls.validate(entry, here, out.failures)

@@ -102,10 +102,7 @@ class EdasTarget(Target):
         )
 
     def is_busy(self, client: AliyunClient, refusal: BusinessError) -> bool:
-        # EDAS refuses with a body Code whose value is not documented; what is known is that a
-        # change order in progress blocks a new one, so look for one (read as polling reads).
-        orders = client.list_recent_change_orders(self.app_id)
-        return any(reading(order.get("Status"))[0] in (RUNNING, PAUSED) for order in orders)
+        return busy_change_order(client, self.app_id)
 
     def status(self, client: AliyunClient, change_id: str) -> ChangeStatus:
         return decode_status(client.get_change_order_info(change_id))
@@ -128,6 +125,16 @@ _STATUS: dict[int, tuple[str, str]] = {
     9: (RUNNING, "waiting for the next automatic batch"),
     10: (FAILED, "failed on a system exception"),
 }
+
+
+def busy_change_order(client: AliyunClient, app_id: str) -> bool:
+    """Whether an EDAS application (ECS or Kubernetes) has a change order in progress.
+
+    EDAS refuses with a body Code whose value is not documented; what is known is that a
+    change order in progress blocks a new one (terraform-provider-alicloud looks for one in
+    0, 1, 8 or 9 before acting), so look for one, read as polling reads it."""
+    orders = client.list_recent_change_orders(app_id)
+    return any(reading(order.get("Status"))[0] in (RUNNING, PAUSED) for order in orders)
 
 
 def reading(raw: Any) -> tuple[str, str]:

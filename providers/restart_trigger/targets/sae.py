@@ -1,0 +1,222 @@
+"""SAE (Serverless App Engine) applications: restarted with ``RestartApplication``, waited for
+with ``DescribeChangeOrder`` (SAE 2019-05-06)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from restart_trigger.aliyun import AliyunClient, BusinessError, RestartResult
+from restart_trigger.targets.base import (
+    FAILED,
+    PAUSED,
+    RUNNING,
+    SUCCEEDED,
+    UNKNOWN_STATE,
+    ChangeStatus,
+    Target,
+)
+from restart_trigger.validation import (
+    KNOWN_AFTER_APPLY,
+    Failures,
+    as_int,
+    check_bool,
+    check_id,
+    check_int,
+    is_unknown,
+    shown,
+)
+
+if TYPE_CHECKING:
+    import pulumi
+
+SAE_OPTIONS = (
+    "min_ready_instances",
+    "min_ready_instance_ratio",
+    "auto_enable_application_scaling_rule",
+)
+
+# An SAE application id is a UUID (``0099b7be-5f5b-4512-a7fc-56049ef1****`` in the API docs).
+APP_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+
+BUSY_CODES = frozenset({"Application.ChangerOrderRunning", "Application.InvalidStatus"})
+"""The refusals that mean "another change order is still running on the app": SAE runs one
+change order per application at a time, and its API error tables list both (400; the first
+"An application change process is in progress", the second "The application status is
+abnormal. Please try again later."); terraform-provider-alicloud retries SAE changes on both.
+(``ChangerOrderRunning`` is spelled so by SAE.)"""
+
+
+@dataclass(frozen=True)
+class SaeApplication:
+    """An SAE application, restarted with SAE's ``RestartApplication``.
+
+    Args:
+        app_id: the application id (a UUID; ``ListApplications`` shows it); may be an Output,
+            e.g. of a ``pulumi_alicloud.sae.Application``.
+        min_ready_instances: instances kept ready during the restart: -1 lets SAE choose
+            (25% of the instances, rounded up), 0 allows an interruption; default: SAE's.
+        min_ready_instance_ratio: the same as a percentage of the instances, 0-100 (-1: not
+            used, SAE's default); when set (0-100) it wins over ``min_ready_instances``.
+        auto_enable_application_scaling_rule: re-enable the application's auto scaling rules
+            after the restart.
+    """
+
+    app_id: pulumi.Input[str]
+    min_ready_instances: pulumi.Input[int] | None = None
+    min_ready_instance_ratio: pulumi.Input[int] | None = None
+    auto_enable_application_scaling_rule: pulumi.Input[bool] | None = None
+
+    def to_input(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": SaeTarget.kind, "app_id": self.app_id}
+        for name in SAE_OPTIONS:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+@dataclass(frozen=True)
+class SaeTarget(Target):
+    """The provider's view of an :class:`SaeApplication`: checked, plain values."""
+
+    app_id: str
+    min_ready_instances: int | None = None
+    min_ready_instance_ratio: int | None = None
+    auto_enable_application_scaling_rule: bool | None = None
+
+    kind: ClassVar[str] = "sae"
+    id_field: ClassVar[str] = "app_id"
+    fields: ClassVar[frozenset[str]] = frozenset({"kind", "app_id", *SAE_OPTIONS})
+    title: ClassVar[str] = "SAE app"
+    restart_action: ClassVar[str] = "RestartApplication"
+
+    @classmethod
+    def validate(cls, raw: Mapping[str, Any], path: str, failures: Failures) -> None:
+        app_id = raw.get("app_id")
+        before = len(failures)
+        check_id(app_id, f"{path}.app_id", "SAE application id", failures)
+        if len(failures) == before and isinstance(app_id, str) and not APP_ID_RE.match(app_id):
+            failures.add(
+                f"{path}.app_id",
+                f"must be an SAE application id, a UUID such as "
+                f"0099b7be-5f5b-4512-a7fc-56049ef1a2b3, got {app_id!r}",
+            )
+        check_int(raw.get("min_ready_instances"), f"{path}.min_ready_instances", failures, low=-1)
+        check_int(
+            raw.get("min_ready_instance_ratio"),
+            f"{path}.min_ready_instance_ratio",
+            failures,
+            low=-1,
+            high=100,
+        )
+        check_bool(
+            raw.get("auto_enable_application_scaling_rule"),
+            f"{path}.auto_enable_application_scaling_rule",
+            failures,
+        )
+
+    @classmethod
+    def from_input(cls, raw: Mapping[str, Any]) -> SaeTarget:
+        return cls(
+            app_id=raw["app_id"],
+            min_ready_instances=as_int(raw.get("min_ready_instances")),
+            min_ready_instance_ratio=as_int(raw.get("min_ready_instance_ratio")),
+            auto_enable_application_scaling_rule=raw.get("auto_enable_application_scaling_rule"),
+        )
+
+    @classmethod
+    def strategy(cls, raw: Mapping[str, Any]) -> str:
+        count, ratio = raw.get("min_ready_instances"), raw.get("min_ready_instance_ratio")
+        ratio_used = ratio is not None and (is_unknown(ratio) or ratio != -1)
+        if ratio_used:
+            parts = [f"keep {shown(ratio)}% of instances ready"]
+            if count is not None:
+                parts.append(f"(over min_ready_instances {shown(count)})")
+        elif count is None:
+            parts = ["SAE's default ready instances"]
+        elif is_unknown(count):
+            parts = [f"keep {KNOWN_AFTER_APPLY} instances ready"]
+        elif count == -1:
+            parts = ["SAE-recommended ready instances (25%)"]
+        elif count == 0:
+            parts = ["no instance kept ready (interruption allowed)"]
+        else:
+            parts = [f"keep {shown(count)} instance(s) ready"]
+        scaling = raw.get("auto_enable_application_scaling_rule")
+        if scaling is not None:
+            parts.append(f"auto scaling re-enabled: {shown(scaling)}")
+        return ", ".join(parts)
+
+    def send_restart(self, client: AliyunClient, known_change_ids: list[str]) -> RestartResult:
+        return client.restart_sae_application(
+            self.app_id,
+            min_ready_instances=self.min_ready_instances,
+            min_ready_instance_ratio=self.min_ready_instance_ratio,
+            auto_enable_application_scaling_rule=self.auto_enable_application_scaling_rule,
+            known_change_ids=known_change_ids,
+        )
+
+    def is_busy(self, client: AliyunClient, refusal: BusinessError) -> bool:
+        return refusal.code in BUSY_CODES
+
+    def status(self, client: AliyunClient, change_id: str) -> ChangeStatus:
+        return decode_change_order(client.describe_change_order(change_id))
+
+
+# SAE change order Status codes (alibabacloud-sae20190506 DescribeChangeOrderResponseBodyData).
+_STATUS: dict[int, tuple[str, str]] = {
+    0: (RUNNING, "preparing"),
+    1: (RUNNING, "running"),
+    2: (SUCCEEDED, "succeeded"),
+    3: (FAILED, "failed"),
+    6: (FAILED, "terminated"),
+    8: (PAUSED, "waiting for manual confirmation of the next batch"),
+    9: (RUNNING, "waiting for the next automatic batch"),
+    10: (FAILED, "failed on a system exception"),
+    11: (PAUSED, "pending approval"),
+    12: (RUNNING, "approved, waiting to run"),
+}
+
+SUB_STATUS_ABNORMAL = 1
+"""``SubStatus`` 1: the order is in trouble while its ``Status`` still reads running (e.g. a
+batch failed and waits for a manual rollback or abort)."""
+
+
+def reading(raw: Any) -> tuple[str, str]:
+    """The one reading of an SAE status: (state, words). A number SAE may add later reads as
+    still running (keep waiting, within the deadline); no number at all is unknown."""
+    try:
+        code = int(raw)
+    except (TypeError, ValueError):
+        return UNKNOWN_STATE, f"SAE status {raw!r} (not a number)"
+    state, words = _STATUS.get(code, (RUNNING, "unknown status, still waiting"))
+    return state, f"SAE status {code} ({words})"
+
+
+def _sub_status(raw: Any) -> int | None:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+def decode_change_order(data: Mapping[str, Any]) -> ChangeStatus:
+    """Read the ``Data`` of ``DescribeChangeOrder``.
+
+    Failed (3, 6, 10) is final at once: terraform-provider-alicloud's SAE wait lists no
+    failure state and so polls a failed order until its timeout; this does not. A
+    ``SubStatus`` of 1 on an order not finished is said in the detail and the state is
+    ``paused``: the order waits for a person (roll back or abort it in the SAE console).
+    """
+    state, detail = reading(data.get("Status"))
+    message = str(data.get("ErrorMessage") or "").strip()
+    if state in (RUNNING, PAUSED) and _sub_status(data.get("SubStatus")) == SUB_STATUS_ABNORMAL:
+        detail += (
+            ", sub-status 1 (abnormal: a batch failed; roll back or abort the change order "
+            "in the SAE console)"
+        )
+        return ChangeStatus(PAUSED, detail, message)
+    return ChangeStatus(state, detail, message if state == FAILED else "")

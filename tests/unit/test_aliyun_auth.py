@@ -141,6 +141,30 @@ def test_edas_restart_application_is_signed_as_the_official_edas_sdk_signs_it():
     assert_ours_equals_the_sdk(sdk, creds)
 
 
+@pytest.mark.parametrize("token", [None, TOKEN], ids=["access-key", "sts"])
+def test_sae_restart_put_is_signed_as_the_official_sae_sdk_signs_it(token):
+    """SAE's RestartApplication: a PUT with every parameter (a bool among them) in the query and
+    no body, signed V3 by alibabacloud-sae20190506's default ``call_api``."""
+    from alibabacloud_sae20190506 import models
+    from alibabacloud_sae20190506.client import Client as SaeClient
+
+    creds = Credentials(KEY_ID, SECRET, token)
+    request = models.RestartApplicationRequest(
+        app_id="0099b7be-5f5b-4512-a7fc-56049ef1a2b3",
+        min_ready_instances=-1,
+        min_ready_instance_ratio=50,
+        auto_enable_application_scaling_rule=True,
+    )
+    sdk = capture_sdk_request(
+        SaeClient(tea_config(creds)), lambda c: c.restart_application(request)
+    )
+
+    assert sdk.method == "PUT" and sdk.pathname == "/pop/v1/sam/app/restartApplication"
+    assert sdk.query["AutoEnableApplicationScalingRule"] == "True"
+    assert sdk.headers["Authorization"].startswith("ACS3-HMAC-SHA256 Credential=")
+    assert_ours_equals_the_sdk(sdk, creds)
+
+
 def test_webplus_form_post_with_sts_token_and_awkward_query_is_signed_as_the_sdk_signs_it():
     from alibabacloud_tea_openapi import utils_models
     from alibabacloud_tea_openapi.client import Client as TeaClient

@@ -1,12 +1,14 @@
 """On the wire, our client asks for every operation exactly as the official new-style SDKs do.
 
 For each operation the client uses, the same inputs go through our ``AliyunClient`` and through
-the official SDK (alibabacloud-edas20170801, alibabacloud-webplus20190320), both pointed at one
-local recorder (an ``http.server`` on 127.0.0.1, port 0) that records each request and answers
-the canned 200 body the operation expects. The two recordings must agree on method, path,
-``x-acs-action``, ``x-acs-version``, every parameter's name, value and placement (URL query or
-form body) and the signature scheme. Signatures themselves are proven byte for byte in
-``test_aliyun_auth.py``; this is the "same request" half.
+the official SDK (alibabacloud-edas20170801, alibabacloud-webplus20190320,
+alibabacloud-sae20190506), both pointed at one local recorder (an ``http.server`` on 127.0.0.1,
+port 0) that records each request and answers the canned 200 body the operation expects (by
+``x-acs-version`` and ``x-acs-action``: EDAS and SAE both have a ``RestartApplication``). The
+two recordings must agree on method, path, ``x-acs-action``, ``x-acs-version``, every
+parameter's name, value and placement (URL query or form body) and the signature scheme.
+Signatures themselves are proven byte for byte in ``test_aliyun_auth.py``; this is the "same
+request" half.
 """
 
 from __future__ import annotations
@@ -27,42 +29,70 @@ from restart_trigger.backoff import Backoff
 KEY_ID = "test-access-key-id"
 SECRET = "test-secret-value-0123456789"
 REGION = "cn-hangzhou"
+EDAS, WEBPLUS, SAE = "2017-08-01", "2019-03-20", "2019-05-06"
+SAE_APP = "0099b7be-5f5b-4512-a7fc-56049ef1a2b3"
 
-ANSWERS: dict[str, dict[str, Any]] = {
-    "RestartApplication": {
+ANSWERS: dict[tuple[str, str], dict[str, Any]] = {
+    (EDAS, "RestartApplication"): {
         "Code": 200,
         "Message": "success",
         "RequestId": "r-1",
         "ChangeOrderId": "co-new",
     },
-    "GetChangeOrderInfo": {
+    (EDAS, "GetChangeOrderInfo"): {
         "Code": 200,
         "RequestId": "r-2",
         "changeOrderInfo": {"ChangeOrderId": "co-1", "Status": 2},
     },
-    "ListRecentChangeOrder": {
+    (EDAS, "ListRecentChangeOrder"): {
         "Code": 200,
         "RequestId": "r-3",
         "ChangeOrderList": {"ChangeOrder": []},
     },
-    "RestartAppEnv": {
+    (WEBPLUS, "RestartAppEnv"): {
         "Code": "OK",
         "Message": "success",
         "RequestId": "r-4",
         "EnvChange": {"ChangeId": "wc-new", "EnvId": "we-1", "StartTime": "1704164646000"},
     },
-    "DescribeChange": {
+    (WEBPLUS, "DescribeChange"): {
         "Code": "OK",
         "RequestId": "r-5",
         "Change": {"ChangeId": "wc-1", "EnvId": "we-1", "ChangeFinished": True},
     },
-    "DescribeAppEnvStatus": {
+    (WEBPLUS, "DescribeAppEnvStatus"): {
         "Code": "OK",
         "RequestId": "r-6",
         "EnvStatus": {"EnvId": "we-1", "LatestChangeId": ""},
     },
+    (EDAS, "RestartK8sApplication"): {
+        "Code": 200,
+        "Message": "success",
+        "RequestId": "r-7",
+        "ChangeOrderId": "co-k8s",
+    },
+    (SAE, "RestartApplication"): {
+        "Code": "200",
+        "Success": True,
+        "Message": "success",
+        "RequestId": "r-8",
+        "TraceId": "t-8",
+        "Data": {"ChangeOrderId": "sae-co-new"},
+    },
+    (SAE, "DescribeChangeOrder"): {
+        "Code": "200",
+        "Success": True,
+        "RequestId": "r-9",
+        "Data": {"ChangeOrderId": "sae-co-1", "Status": 2, "SubStatus": 0, "AppId": SAE_APP},
+    },
+    (SAE, "ListChangeOrders"): {
+        "Code": "200",
+        "Success": True,
+        "RequestId": "r-10",
+        "Data": {"ChangeOrderList": [], "CurrentPage": 1, "PageSize": 20, "TotalSize": 0},
+    },
 }
-"""The canned 200 body of each operation, by ``x-acs-action``."""
+"""The canned 200 body of each operation, by (``x-acs-version``, ``x-acs-action``)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +108,10 @@ class Recorded:
     @property
     def action(self) -> str:
         return self.headers.get("x-acs-action", "")
+
+    @property
+    def operation(self) -> tuple[str, str]:
+        return self.headers.get("x-acs-version", ""), self.action
 
     @property
     def form(self) -> dict[str, str]:
@@ -138,7 +172,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         )
         with self.server.lock:
             self.server.seen.append(recorded)
-        answer = ANSWERS.get(recorded.action)
+        answer = ANSWERS.get(recorded.operation)
         status = 200 if answer is not None else 404
         payload = json.dumps(answer or {"Code": "InvalidAction.NotFound"}).encode()
         self.send_response(status)
@@ -150,6 +184,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     do_GET = _record_and_answer
     do_POST = _record_and_answer
+    do_PUT = _record_and_answer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
         pass
@@ -179,7 +214,7 @@ def ours(recorder: Recorder) -> Iterator[AliyunClient]:
     client = AliyunClient(
         Credentials(KEY_ID, SECRET),
         region=REGION,
-        endpoints={"edas": recorder.url, "webplus": recorder.url},
+        endpoints={"edas": recorder.url, "webplus": recorder.url, "sae": recorder.url},
         read_backoff=Backoff(first=0.0, max_attempts=1),
         restart_backoff=Backoff(first=0.0, max_attempts=1),
         timeout=(2.0, 5.0),
@@ -195,11 +230,13 @@ class Official:
 
     edas: Any
     webplus: Any
+    sae: Any
 
 
 @pytest.fixture
 def official(recorder: Recorder) -> Official:
     from alibabacloud_edas20170801.client import Client as EdasClient
+    from alibabacloud_sae20190506.client import Client as SaeClient
     from alibabacloud_tea_openapi import models as open_api_models
     from alibabacloud_webplus20190320.client import Client as WebPlusClient
 
@@ -214,7 +251,9 @@ def official(recorder: Recorder) -> Official:
             connect_timeout=2000,
         )
 
-    return Official(edas=EdasClient(config()), webplus=WebPlusClient(config()))
+    return Official(
+        edas=EdasClient(config()), webplus=WebPlusClient(config()), sae=SaeClient(config())
+    )
 
 
 def _edas_models() -> Any:
@@ -229,15 +268,32 @@ def _webplus_models() -> Any:
     return models
 
 
+def _sae_models() -> Any:
+    from alibabacloud_sae20190506 import models
+
+    return models
+
+
 @dataclass(frozen=True)
 class Case:
+    version: str
     action: str
     ours: Callable[[AliyunClient], Any]
     sdk: Callable[[Official], Any]
 
+    @property
+    def operation(self) -> tuple[str, str]:
+        return self.version, self.action
+
+    @property
+    def name(self) -> str:
+        product = {EDAS: "edas", WEBPLUS: "webplus", SAE: "sae"}[self.version]
+        return f"{product}-{self.action}"
+
 
 CASES = [
     Case(
+        EDAS,
         "RestartApplication",
         lambda c: c.restart_application("app-1", ["ecc-1", "ecc-2"]),
         lambda o: o.edas.restart_application(
@@ -245,6 +301,7 @@ CASES = [
         ),
     ),
     Case(
+        EDAS,
         "GetChangeOrderInfo",
         lambda c: c.get_change_order_info("co-1"),
         lambda o: o.edas.get_change_order_info(
@@ -252,6 +309,7 @@ CASES = [
         ),
     ),
     Case(
+        EDAS,
         "ListRecentChangeOrder",
         lambda c: c.list_recent_change_orders("app-1"),
         lambda o: o.edas.list_recent_change_order(
@@ -259,6 +317,7 @@ CASES = [
         ),
     ),
     Case(
+        WEBPLUS,
         "RestartAppEnv",
         lambda c: c.restart_app_env(
             "we-1", batch_size=2, batch_percent=50, batch_interval=10, pause_between_batches=True
@@ -275,6 +334,7 @@ CASES = [
         ),
     ),
     Case(
+        WEBPLUS,
         "DescribeChange",
         lambda c: c.describe_change("we-1", "wc-1"),
         lambda o: o.webplus.describe_change(
@@ -285,27 +345,73 @@ CASES = [
     ),
     Case(
         # the client reads it before each Web+ restart (the snapshot; see recovery)
+        WEBPLUS,
         "DescribeAppEnvStatus",
         lambda c: c.restart_app_env("we-1"),
         lambda o: o.webplus.describe_app_env_status(
             _webplus_models().DescribeAppEnvStatusRequest(env_id="we-1", region_id=REGION)
         ),
     ),
+    Case(
+        EDAS,
+        "RestartK8sApplication",
+        lambda c: c.restart_k8s_application("app-k8s", timeout=120),
+        lambda o: o.edas.restart_k8s_application(
+            _edas_models().RestartK8sApplicationRequest(app_id="app-k8s", timeout=120)
+        ),
+    ),
+    Case(
+        SAE,
+        "RestartApplication",
+        lambda c: c.restart_sae_application(
+            SAE_APP,
+            min_ready_instances=1,
+            min_ready_instance_ratio=50,
+            auto_enable_application_scaling_rule=True,
+        ),
+        lambda o: o.sae.restart_application(
+            _sae_models().RestartApplicationRequest(
+                app_id=SAE_APP,
+                min_ready_instances=1,
+                min_ready_instance_ratio=50,
+                auto_enable_application_scaling_rule=True,
+            )
+        ),
+    ),
+    Case(
+        SAE,
+        "DescribeChangeOrder",
+        lambda c: c.describe_change_order("sae-co-1"),
+        lambda o: o.sae.describe_change_order(
+            _sae_models().DescribeChangeOrderRequest(change_order_id="sae-co-1")
+        ),
+    ),
+    Case(
+        # the client reads it before each SAE restart (the snapshot; see recovery)
+        SAE,
+        "ListChangeOrders",
+        lambda c: c.restart_sae_application(SAE_APP),
+        lambda o: o.sae.list_change_orders(
+            _sae_models().ListChangeOrdersRequest(
+                app_id=SAE_APP, co_type="CoRestartApplication", current_page=1, page_size=20
+            )
+        ),
+    ),
 ]
 
 
-def _only(recorded: list[Recorded], action: str) -> Recorded:
-    matching = [r for r in recorded if r.action == action]
-    assert len(matching) == 1, [r.action for r in recorded]
+def _only(recorded: list[Recorded], operation: tuple[str, str]) -> Recorded:
+    matching = [r for r in recorded if r.operation == operation]
+    assert len(matching) == 1, [r.operation for r in recorded]
     return matching[0]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.action for case in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_our_request_is_the_official_sdks_request(case: Case, ours, official, recorder):
     case.ours(ours)
-    mine = _only(recorder.take(), case.action)
+    mine = _only(recorder.take(), case.operation)
     case.sdk(official)
-    theirs = _only(recorder.take(), case.action)
+    theirs = _only(recorder.take(), case.operation)
 
     assert mine.shape() == theirs.shape()
 
@@ -314,16 +420,24 @@ def test_every_operation_the_client_uses_is_compared():
     from restart_trigger.aliyun import client as client_module
     from restart_trigger.aliyun.transport import Operation
 
-    used = {v.action for v in vars(client_module).values() if isinstance(v, Operation)}
-    assert used == {case.action for case in CASES} == set(ANSWERS)
+    used = {(v.version, v.action) for v in vars(client_module).values() if isinstance(v, Operation)}
+    assert used == {case.operation for case in CASES} == set(ANSWERS)
 
 
 def test_the_schemes_are_the_ones_each_sdk_signs_with(ours, official, recorder):
-    """EDAS V3 (the edas SDK's default), Web+ ROA HMAC-SHA1 (every Web+ SDK's only scheme)."""
+    """EDAS V3 (the edas SDK's default), Web+ ROA HMAC-SHA1 (every Web+ SDK's only scheme),
+    SAE V3 (the sae SDK's default)."""
     ours.get_change_order_info("co-1")
     ours.describe_change("we-1", "wc-1")
-    edas, webplus = recorder.take()
-    assert (edas.scheme, webplus.scheme) == ("ACS3-HMAC-SHA256", "acs")
+    ours.describe_change_order("sae-co-1")
+    edas, webplus, sae = recorder.take()
+    official.sae.describe_change_order(
+        _sae_models().DescribeChangeOrderRequest(change_order_id="sae-co-1")
+    )
+    (sae_sdk,) = recorder.take()
+    assert (edas.scheme, webplus.scheme, sae.scheme) == ("ACS3-HMAC-SHA256", "acs", sae_sdk.scheme)
+    assert sae.scheme == "ACS3-HMAC-SHA256"
+    assert sae.headers["x-acs-region-id"] == REGION and "RegionId" not in sae.query
     assert webplus.headers["x-acs-signature-version"] == "1.0"
     assert "x-acs-region-id" not in webplus.headers  # no Web+ SDK sends it: RegionId instead
     assert webplus.query["RegionId"] == REGION

@@ -17,6 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from restart_trigger.aliyun.endpoints import PRODUCTS
+
 REPO = Path(__file__).resolve().parents[1]
 PROGRAMS = REPO / "testbed" / "programs"
 
@@ -156,7 +158,7 @@ class Stack:
         if token:
             self.config_set("alicloud:securityToken", token, secret=True)
         self.config_set("alicloud:region", region)
-        for product in ("edas", "webplus"):
+        for product in PRODUCTS:
             path = f"alicloud:endpoints[0].{product}"
             self.run("config", "set", "-s", self.name, "--path", path, endpoint)
 

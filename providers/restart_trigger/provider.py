@@ -30,6 +30,7 @@ import pulumi.dynamic as dynamic
 
 from restart_trigger import provider_server
 from restart_trigger.aliyun import CONFIG_KEYS, AliyunClient, NotFoundError, resolve_settings
+from restart_trigger.aliyun.endpoints import PRODUCTS
 from restart_trigger.backoff import Deadline
 from restart_trigger.inputs import (
     DEFAULT_TIMEOUT,
@@ -121,7 +122,7 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
         settings = resolve_settings(getattr(self, "_stack_config", {}))
         endpoints = dict(settings.endpoints or {})
         if props.get("endpoint"):
-            endpoints = {"edas": props["endpoint"], "webplus": props["endpoint"]}
+            endpoints = {product: props["endpoint"] for product in PRODUCTS}
         return AliyunClient(
             settings.credentials,
             region=props.get("region") or settings.region,

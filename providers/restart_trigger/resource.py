@@ -36,7 +36,7 @@ class RestartTrigger(dynamic.Resource, module="restart", name="RestartTrigger"):
         timeout: seconds the whole update may take, waits included (default 1800).
         max_parallel: how many targets restart at the same time (default: all).
         region: Alibaba Cloud region (default: ``alicloud:region`` config, then the env).
-        endpoint: one endpoint URL for both products, e.g. the local emulator's
+        endpoint: one endpoint URL for every product, e.g. the local emulator's
             (default: resolved per region; ``alicloud:endpoints`` config also works).
 
     Outputs: ``change_order_id`` (with one target), ``change_order_ids`` (``{"edas:<app_id>" |

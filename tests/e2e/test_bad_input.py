@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 import yaml
 
+from restart_trigger.aliyun.endpoints import PRODUCTS
 from testbed.emulator import (
     TEST_ACCESS_KEY_ID,
     TEST_ACCESS_KEY_SECRET,
@@ -149,7 +150,7 @@ def _configure_lane(root: Path, emulator: EmulatorProcess) -> Lane:
     stack.config_set("alicloud:accessKey", TEST_ACCESS_KEY_ID)
     stack.config_set("alicloud:secretKey", TEST_ACCESS_KEY_SECRET, secret=True)
     stack.config_set("alicloud:region", TEST_REGION)
-    for product in ("edas", "webplus"):
+    for product in PRODUCTS:
         key = f"alicloud:endpoints[0].{product}"
         stack.run("config", "set", "-s", stack.name, "--path", key, emulator.base_url)
     document = yaml.safe_load(lane.config_path.read_text())

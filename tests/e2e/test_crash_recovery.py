@@ -36,6 +36,7 @@ from pathlib import Path
 
 import pytest
 
+from restart_trigger.aliyun.endpoints import PRODUCTS
 from testbed.emulator import (
     RESTARTS,
     TEST_ACCESS_KEY_ID,
@@ -64,7 +65,7 @@ def fleet_config(emulator, hash_value: str):
         "fleet:hash": hash_value,
         "fleet:timeout": 600,
         "alicloud:region": TEST_REGION,
-        "alicloud:endpoints": [{"edas": emulator.base_url, "webplus": emulator.base_url}],
+        "alicloud:endpoints": [{p: emulator.base_url for p in PRODUCTS}],
     }
 
 

@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from restart_trigger.aliyun.endpoints import PRODUCTS
 from restart_trigger.preview_summary import summarize_preview
 from testbed.emulator import (
     RESTARTS,
@@ -182,7 +183,7 @@ def test_many_targets_run_in_bounded_threads(new_stack, emulator):
         "fleet:hash": "v1",
         "fleet:timeout": 600,
         "alicloud:region": TEST_REGION,
-        "alicloud:endpoints": [{"edas": emulator.base_url, "webplus": emulator.base_url}],
+        "alicloud:endpoints": [{p: emulator.base_url for p in PRODUCTS}],
     }
     stack.write_config(config)
     stack.up()

@@ -28,6 +28,7 @@ from collections import Counter
 
 import pytest
 
+from restart_trigger.aliyun.endpoints import PRODUCTS
 from testbed.emulator import (
     RESTARTS,
     TEST_ACCESS_KEY_ID,
@@ -85,7 +86,7 @@ def fleet_config(emulator, **overrides):
         # lost answers of one target (each waits out the 60 s settle window)
         "fleet:timeout": 400,
         "alicloud:region": TEST_REGION,
-        "alicloud:endpoints": [{"edas": emulator.base_url, "webplus": emulator.base_url}],
+        "alicloud:endpoints": [{p: emulator.base_url for p in PRODUCTS}],
     }
     config.update(overrides)
     return config

@@ -212,3 +212,13 @@ def test_absurd_values_are_refused_naming_the_field(overrides, field, words):
 def test_a_digest_of_any_usual_length_passes():
     _result, failures = check(hash="sha512:" + "ab" * 64)
     assert failures == {}
+
+
+def test_a_triggers_endpoint_serves_every_product():
+    from restart_trigger.aliyun.endpoints import PRODUCTS
+    from restart_trigger.backoff import Deadline
+
+    provider = configured({"alicloud:accessKey": "key-id", "alicloud:secretKey": "secret-x"})
+    with provider._client({"endpoint": "http://127.0.0.1:9"}, Deadline(5)) as client:
+        for product in PRODUCTS:
+            assert f"'{product}': 'http://127.0.0.1:9'" in repr(client), repr(client)

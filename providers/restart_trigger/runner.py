@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from restart_trigger.aliyun import AliyunClient, AliyunError, RestartOutcomeUnknown
 from restart_trigger.backoff import Backoff, Deadline
-from restart_trigger.targets import FAILED, ChangeStatus, Target
+from restart_trigger.targets import FAILED, PAUSED, ChangeStatus, Target
 from restart_trigger.validation import escaped
 
 # Status polling: first look soon (restarts of small apps are quick), then every 10 s at most.
@@ -156,6 +156,12 @@ def _wait(
         if delay is None:
             if read_error is not None:
                 outcome.error = f"could not read the status of change {change_id}: {read_error}"
+            elif outcome.status is not None and outcome.status.state == PAUSED:
+                outcome.error = (
+                    f"timed out after {deadline.seconds:g}s: change {change_id} is waiting for "
+                    f"someone ({outcome.status.detail}); release or resume it, or give the "
+                    "trigger a `timeout` long enough for the confirmation"
+                )
             else:
                 last = outcome.status.detail if outcome.status else "no status read"
                 outcome.error = (

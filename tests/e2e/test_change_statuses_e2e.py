@@ -165,15 +165,15 @@ def test_a_change_waiting_for_a_person_fails_at_the_timeout_saying_so(emulator, 
     assert time.monotonic() - started >= 8
     ids = change_ids(emulator)
     assert (
-        f"{APP_KEY} (change {ids[TEST_APP_ID]}): timed out after 8s waiting for change "
-        f"{ids[TEST_APP_ID]} (last status: EDAS status 8 (waiting for manual confirmation of "
-        "the next batch" in failed.output
+        f"{APP_KEY} (change {ids[TEST_APP_ID]}): timed out after 8s: change "
+        f"{ids[TEST_APP_ID]} is waiting for someone (EDAS status 8 (waiting for manual "
+        "confirmation of the next batch" in failed.output
     )
     assert "ContinuePipeline" in failed.output  # where to confirm it
     assert (
-        f"{ENV_KEY} (change {ids[TEST_ENV_ID]}): timed out after 8s waiting for change "
-        f"{ids[TEST_ENV_ID]} (last status: Web+ change paused between batches (resume it with "
-        "ResumeChange))" in failed.output
+        f"{ENV_KEY} (change {ids[TEST_ENV_ID]}): timed out after 8s: change "
+        f"{ids[TEST_ENV_ID]} is waiting for someone (Web+ change paused between batches "
+        "(resume it with ResumeChange))" in failed.output
     )
     [restart] = [e for e in emulator.journal() if e["action"] == "RestartAppEnv"]
     assert restart["form"]["PauseBetweenBatches"] in ("True", "true")

@@ -94,3 +94,23 @@ def test_client_log_lines_show_control_characters_as_escapes(caplog):
         recovery.log.info("accepted for %s: change %s", "app", "co-\x1b]0;pwned\x07")
     (record,) = caplog.records
     assert record.getMessage() == "accepted for app: change co-\\x1b]0;pwned\\x07"
+
+
+def test_a_timeout_while_a_change_waits_for_confirmation_says_so():
+    from restart_trigger.targets import PAUSED
+
+    class Paused(CountingTarget):
+        def status(self, client, change_id):
+            return ChangeStatus(PAUSED, "EDAS status 8 (waiting for manual confirmation)")
+
+    clock = [0.0]
+
+    def sleep(seconds):
+        clock[0] += seconds
+
+    deadline = Deadline(30, clock=lambda: clock[0], sleep=sleep)
+    (outcome,) = run_restarts(
+        None, [Paused(app_id="app-1")], known_change_ids={}, wait=True, deadline=deadline
+    )
+    assert "is waiting for someone" in outcome.error
+    assert "manual confirmation" in outcome.error and "co-app-1" in outcome.error

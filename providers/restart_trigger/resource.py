@@ -15,19 +15,28 @@ import pulumi.dynamic as dynamic
 
 from restart_trigger.inputs import RESTART_OUTPUTS
 from restart_trigger.provider import RestartTriggerProvider
-from restart_trigger.targets import EdasApplication, WebPlusEnvironment
+from restart_trigger.targets import (
+    EdasApplication,
+    EdasK8sApplication,
+    SaeApplication,
+    WebPlusEnvironment,
+)
 
-TargetInput = EdasApplication | WebPlusEnvironment | Mapping[str, Any]
+TargetInput = (
+    EdasApplication | EdasK8sApplication | SaeApplication | WebPlusEnvironment | Mapping[str, Any]
+)
 
 
 class RestartTrigger(dynamic.Resource, module="restart", name="RestartTrigger"):
-    """Restarts EDAS applications and Web+ environments when ``hash`` changes.
+    """Restarts SAE applications, EDAS applications (ECS or Kubernetes) and Web+ environments
+    when ``hash`` changes.
 
     Args:
         resource_name: the Pulumi resource name.
-        targets: what to restart: ``EdasApplication(app_id=..., ecc_ids=[...])`` and/or
-            ``WebPlusEnvironment(env_id=..., batch_size=...)``; ids may be Outputs (of a
-            ``pulumi_alicloud`` resource, say).
+        targets: what to restart, any mix of ``EdasApplication(app_id=..., ecc_ids=[...])``,
+            ``EdasK8sApplication(app_id=..., timeout=...)``, ``SaeApplication(app_id=...,
+            min_ready_instance_ratio=...)`` and ``WebPlusEnvironment(env_id=...,
+            batch_size=...)``; ids may be Outputs (of a ``pulumi_alicloud`` resource, say).
         hash: any string that changes when the targets must restart, typically
             ``hash_paths("config/api")`` or ``hash_values({...})``.
         restart_on_create: restart when the trigger is first created (default False).

@@ -15,7 +15,7 @@ classes:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from restart_trigger.aliyun import AliyunClient, AliyunError, BusinessError, RestartResult
@@ -51,6 +51,22 @@ class ChangeStatus:
     @property
     def finished(self) -> bool:
         return self.state in (SUCCEEDED, FAILED)
+
+
+class InputSpec:
+    """What the input classes of every kind share: ``to_input()`` turns the dataclass into the
+    plain dict stored as the trigger's input (its ``kind``, then every field that is set;
+    tuples as lists). Subclasses are frozen dataclasses that set ``kind``."""
+
+    kind: ClassVar[str]
+
+    def to_input(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
+        for spec in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, spec.name)
+            if value is not None:
+                out[spec.name] = list(value) if isinstance(value, tuple) else value
+        return out
 
 
 @dataclass(frozen=True)

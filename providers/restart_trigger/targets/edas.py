@@ -15,6 +15,7 @@ from restart_trigger.targets.base import (
     SUCCEEDED,
     UNKNOWN_STATE,
     ChangeStatus,
+    InputSpec,
     Target,
 )
 from restart_trigger.validation import Failures, check_id, is_unknown, shown
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class EdasApplication:
+class EdasApplication(InputSpec):
     """An EDAS application in an ECS cluster, restarted with ``RestartApplication``.
 
     Args:
@@ -34,15 +35,10 @@ class EdasApplication:
             shows them); default: every instance of the application.
     """
 
+    kind: ClassVar[str] = "edas"
+
     app_id: pulumi.Input[str]
     ecc_ids: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None
-
-    def to_input(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": EdasTarget.kind, "app_id": self.app_id}
-        if self.ecc_ids is not None:
-            ecc = self.ecc_ids
-            out["ecc_ids"] = list(ecc) if isinstance(ecc, list | tuple) else ecc
-        return out
 
 
 @dataclass(frozen=True)

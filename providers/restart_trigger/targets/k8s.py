@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from restart_trigger.aliyun import AliyunClient, BusinessError, RestartResult
 from restart_trigger.aliyun.client import K8S_TIMEOUT_RANGE
-from restart_trigger.targets.base import ChangeStatus, Target
+from restart_trigger.targets.base import ChangeStatus, InputSpec, Target
 from restart_trigger.targets.edas import busy_change_order, decode_status
 from restart_trigger.validation import Failures, as_int, check_id, check_int, shown
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class EdasK8sApplication:
+class EdasK8sApplication(InputSpec):
     """An EDAS application in a Kubernetes cluster, restarted with ``RestartK8sApplication``.
 
     Args:
@@ -27,14 +27,10 @@ class EdasK8sApplication:
         timeout: the change process's own timeout, in seconds (1-1800); default: EDAS's.
     """
 
+    kind: ClassVar[str] = "edas-k8s"
+
     app_id: pulumi.Input[str]
     timeout: pulumi.Input[int] | None = None
-
-    def to_input(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": EdasK8sTarget.kind, "app_id": self.app_id}
-        if self.timeout is not None:
-            out["timeout"] = self.timeout
-        return out
 
 
 @dataclass(frozen=True)

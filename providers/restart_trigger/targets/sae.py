@@ -16,6 +16,7 @@ from restart_trigger.targets.base import (
     SUCCEEDED,
     UNKNOWN_STATE,
     ChangeStatus,
+    InputSpec,
     Target,
 )
 from restart_trigger.validation import (
@@ -50,7 +51,7 @@ abnormal. Please try again later."); terraform-provider-alicloud retries SAE cha
 
 
 @dataclass(frozen=True)
-class SaeApplication:
+class SaeApplication(InputSpec):
     """An SAE application, restarted with SAE's ``RestartApplication``.
 
     Args:
@@ -64,18 +65,12 @@ class SaeApplication:
             after the restart.
     """
 
+    kind: ClassVar[str] = "sae"
+
     app_id: pulumi.Input[str]
     min_ready_instances: pulumi.Input[int] | None = None
     min_ready_instance_ratio: pulumi.Input[int] | None = None
     auto_enable_application_scaling_rule: pulumi.Input[bool] | None = None
-
-    def to_input(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": SaeTarget.kind, "app_id": self.app_id}
-        for name in SAE_OPTIONS:
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
-        return out
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from restart_trigger.aliyun import AliyunClient, BusinessError, RestartResult
-from restart_trigger.targets.base import FAILED, PAUSED, RUNNING, SUCCEEDED, ChangeStatus, Target
+from restart_trigger.targets.base import (
+    FAILED,
+    PAUSED,
+    RUNNING,
+    SUCCEEDED,
+    ChangeStatus,
+    InputSpec,
+    Target,
+)
 from restart_trigger.validation import (
     KNOWN_AFTER_APPLY,
     Failures,
@@ -27,7 +35,7 @@ BATCH_OPTIONS = ("batch_size", "batch_percent", "batch_interval", "pause_between
 
 
 @dataclass(frozen=True)
-class WebPlusEnvironment:
+class WebPlusEnvironment(InputSpec):
     """A Web+ environment, restarted with ``RestartAppEnv``.
 
     Args:
@@ -38,19 +46,13 @@ class WebPlusEnvironment:
         pause_between_batches: pause after each batch until the change is resumed.
     """
 
+    kind: ClassVar[str] = "webplus"
+
     env_id: pulumi.Input[str]
     batch_size: pulumi.Input[int] | None = None
     batch_percent: pulumi.Input[int] | None = None
     batch_interval: pulumi.Input[int] | None = None
     pause_between_batches: pulumi.Input[bool] | None = None
-
-    def to_input(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": WebPlusTarget.kind, "env_id": self.env_id}
-        for name in BATCH_OPTIONS:
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
-        return out
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from emulator import __version__, edas, webplus
+from emulator import __version__, edas, sae, webplus
 from emulator.faults import FaultConfig, FaultInjector
 from emulator.journal import Journal
 from emulator.state import SeedError, World
@@ -94,7 +94,7 @@ class AdminApi:
         return _error(404, f"no admin endpoint {method} {PREFIX}{name}")
 
     def _confirm(self, payload: Any) -> AdminResult:
-        """Release the next batch of an EDAS order at status 8, or resume a paused Web+
+        """Release the next batch of an EDAS or SAE order at status 8, or resume a paused Web+
         change, as ContinuePipeline / ResumeChange would (no signature, any account)."""
         change_id = payload.get("change_id") if isinstance(payload, dict) else None
         if not isinstance(change_id, str) or not change_id:
@@ -104,14 +104,17 @@ class AdminApi:
             self.world.settle(now)
             order = self.world.change_orders.get(change_id)
             change = self.world.env_changes.get(change_id)
+            sae_order = self.world.sae_orders.get(change_id)
             try:
                 if order is not None:
                     kind, batch = "edas", edas.confirm(order, now)
                 elif change is not None:
                     kind, batch = "webplus", webplus.resume(change, now)
+                elif sae_order is not None:
+                    kind, batch = "sae", sae.confirm(sae_order, now)
                 else:
                     return _error(404, f"no change order or change {change_id}")
-            except (edas.NotWaiting, webplus.NotPaused) as exc:
+            except (edas.NotWaiting, webplus.NotPaused, sae.NotWaiting) as exc:
                 return _error(409, str(exc))
             self.world.save()
         return AdminResult(200, {"kind": kind, "change_id": change_id, "next_batch": batch + 1})

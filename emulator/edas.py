@@ -1,5 +1,10 @@
-"""EDAS 2017-08-01 operations: RestartApplication, GetChangeOrderInfo, ListRecentChangeOrder,
-ContinuePipeline.
+"""EDAS 2017-08-01 operations: RestartApplication, RestartK8sApplication, GetChangeOrderInfo,
+ListRecentChangeOrder, ContinuePipeline.
+
+An application's ``cluster_type`` says which restart it takes: ``ecs`` (the default)
+``RestartApplication``, ``k8s`` ``RestartK8sApplication``; the other one is refused with
+body code 605. Both make the same kind of change order, read with GetChangeOrderInfo and
+ListRecentChangeOrder alike.
 
 A change order runs in batches (``batches`` of the app, default 1). Between two batches an
 Automatic order waits ``batch_wait_s`` at status 9 and a Manual one stays at status 8 until
@@ -22,6 +27,7 @@ from emulator.errors import (
     EDAS_CODE_INVALID_ECC,
     EDAS_CODE_NOT_FOUND,
     EDAS_CODE_NOT_WAITING,
+    EDAS_CODE_WRONG_CLUSTER,
     EdasBusinessError,
 )
 from emulator.state import (
@@ -43,6 +49,8 @@ from emulator.state import (
 PRODUCT = "edas"
 CO_TYPE = "Restart Application"
 CO_TYPE_CODE = "CoRestart"
+K8S_CO_TYPE = "Restart K8s Application"
+K8S_CO_TYPE_CODE = "CoRestartK8sApplication"
 TASK_NAMES = ("Stop application", "Start application", "Health check")
 
 #: change_outcome -> (TaskErrorCode, TaskErrorMessage template) of the failing task.
@@ -95,12 +103,77 @@ def _find_order(ctx: CallContext, change_order_id: str) -> EdasChangeOrder:
     return order
 
 
+def _check_no_order_running(ctx: CallContext, app_id: str) -> None:
+    for order in ctx.world.change_orders.values():
+        if order.app_id == app_id and order.status(ctx.now) not in EDAS_FINAL_STATUSES:
+            raise EdasBusinessError(
+                EDAS_CODE_CHANGE_IN_PROGRESS,
+                f"Another change order is in progress for application {app_id}: "
+                f"{order.change_order_id}. Wait until it finishes.",
+            )
+
+
+def _check_cluster(app: EdasApplication, wanted: str) -> None:
+    if app.cluster_type != wanted:
+        where = "a Kubernetes" if app.cluster_type == "k8s" else "an ECS"
+        other = "RestartK8sApplication" if app.cluster_type == "k8s" else "RestartApplication"
+        raise EdasBusinessError(
+            EDAS_CODE_WRONG_CLUSTER,
+            f"Application {app.app_id} is deployed in {where} cluster: restart it with {other}.",
+        )
+
+
+def _new_order(
+    ctx: CallContext,
+    app: EdasApplication,
+    targets: list[str],
+    co_type: str,
+    co_type_code: str,
+    timeout_s: int | None = None,
+) -> EdasChangeOrder:
+    """Create and store a restart change order of ``app`` (world lock held)."""
+    outcome = app.change_outcome or "success"
+    fails = app.fail_changes or ctx.faults.change_fails(app.app_id)
+    if fails and outcome == "success":
+        outcome = "failed"
+    message = ""
+    if outcome != "success":
+        template = FAILURES[outcome][1]
+        message = template.format(
+            ecc=targets[-1] if targets else "-", batch=app.batches, count=app.batches
+        )
+    order = EdasChangeOrder(
+        change_order_id=str(uuid.uuid4()),
+        app_id=app.app_id,
+        region=app.region,
+        account_id=ctx.caller.account_id,
+        created_at=ctx.now,
+        duration_s=ctx.world.duration_for(app.change_duration_s),
+        fails=outcome != "success",
+        failure_message=message,
+        ecc_ids=targets,
+        outcome=outcome,
+        batch_count=app.batches,
+        batch_type=app.batch_type,
+        batch_wait_s=float(app.batch_wait_s),
+        auto_confirm_s=app.auto_confirm_s,
+        co_type=co_type,
+        co_type_code=co_type_code,
+        timeout_s=timeout_s,
+    )
+    ctx.world.change_orders[order.change_order_id] = order
+    ctx.world.save()
+    ctx.result_id = order.change_order_id
+    return order
+
+
 def restart_application(ctx: CallContext) -> dict[str, Any]:
     """``POST /pop/v5/changeorder/co_restart``: create a restart change order."""
     app_id = ctx.required("AppId")
     ecc_raw = ctx.params.get("EccInfo") or ""
     with ctx.world.lock:
         app = _find_app(ctx, app_id)
+        _check_cluster(app, "ecs")
         ecc_ids = [e.strip() for e in ecc_raw.split(",") if e.strip()]
         unknown = [e for e in ecc_ids if e not in app.ecc_ids]
         if unknown:
@@ -109,43 +182,22 @@ def restart_application(ctx: CallContext) -> dict[str, Any]:
                 f"EccInfo names instances that do not belong to application {app_id}: "
                 + ",".join(unknown),
             )
-        for order in ctx.world.change_orders.values():
-            if order.app_id == app_id and order.status(ctx.now) not in EDAS_FINAL_STATUSES:
-                raise EdasBusinessError(
-                    EDAS_CODE_CHANGE_IN_PROGRESS,
-                    f"Another change order is in progress for application {app_id}: "
-                    f"{order.change_order_id}. Wait until it finishes.",
-                )
-        outcome = app.change_outcome or "success"
-        fails = app.fail_changes or ctx.faults.change_fails(app_id)
-        if fails and outcome == "success":
-            outcome = "failed"
-        targets = ecc_ids or list(app.ecc_ids)
-        message = ""
-        if outcome != "success":
-            template = FAILURES[outcome][1]
-            message = template.format(
-                ecc=targets[-1] if targets else "-", batch=app.batches, count=app.batches
-            )
-        order = EdasChangeOrder(
-            change_order_id=str(uuid.uuid4()),
-            app_id=app_id,
-            region=app.region,
-            account_id=ctx.caller.account_id,
-            created_at=ctx.now,
-            duration_s=ctx.world.duration_for(app.change_duration_s),
-            fails=outcome != "success",
-            failure_message=message,
-            ecc_ids=targets,
-            outcome=outcome,
-            batch_count=app.batches,
-            batch_type=app.batch_type,
-            batch_wait_s=float(app.batch_wait_s),
-            auto_confirm_s=app.auto_confirm_s,
-        )
-        ctx.world.change_orders[order.change_order_id] = order
-        ctx.world.save()
-    ctx.result_id = order.change_order_id
+        _check_no_order_running(ctx, app_id)
+        order = _new_order(ctx, app, ecc_ids or list(app.ecc_ids), CO_TYPE, CO_TYPE_CODE)
+    return _ok(ChangeOrderId=order.change_order_id)
+
+
+def restart_k8s_application(ctx: CallContext) -> dict[str, Any]:
+    """``POST /pop/v5/k8s/acs/restart_k8s_app``: restart an application in a Kubernetes
+    cluster. Query ``AppId``, optional ``Timeout`` (seconds, an integer >= 1; recorded on the
+    order as ``timeout_s``). Its pods (the app's ``ecc_ids``, if seeded) are the targets."""
+    app_id = ctx.required("AppId")
+    timeout = ctx.optional_int("Timeout", low=1)
+    with ctx.world.lock:
+        app = _find_app(ctx, app_id)
+        _check_cluster(app, "k8s")
+        _check_no_order_running(ctx, app_id)
+        order = _new_order(ctx, app, list(app.ecc_ids), K8S_CO_TYPE, K8S_CO_TYPE_CODE, timeout)
     return _ok(ChangeOrderId=order.change_order_id)
 
 
@@ -249,7 +301,7 @@ def _order_info(order: EdasChangeOrder, now: float) -> dict[str, Any]:
         "Status": status,
         "BatchCount": order.batch_count,
         "BatchType": order.batch_type,
-        "CoType": CO_TYPE,
+        "CoType": order.co_type,
         "CreateTime": shanghai_time(order.created_at),
         "CreateUserId": order.account_id,
         "Desc": "",
@@ -286,8 +338,8 @@ def list_recent_change_order(ctx: CallContext) -> dict[str, Any]:
                 {
                     "ChangeOrderId": order.change_order_id,
                     "Status": order.status(ctx.now),
-                    "CoType": CO_TYPE,
-                    "CoTypeCode": CO_TYPE_CODE,
+                    "CoType": order.co_type,
+                    "CoTypeCode": order.co_type_code,
                     "BatchCount": order.batch_count,
                     "BatchType": order.batch_type,
                     "CreateTime": shanghai_time(order.created_at),
@@ -359,6 +411,10 @@ def continue_pipeline(ctx: CallContext) -> dict[str, Any]:
 #: (method, path) -> (action, handler)
 ROUTES = {
     ("POST", "/pop/v5/changeorder/co_restart"): ("RestartApplication", restart_application),
+    ("POST", "/pop/v5/k8s/acs/restart_k8s_app"): (
+        "RestartK8sApplication",
+        restart_k8s_application,
+    ),
     ("POST", "/pop/v5/changeorder/change_order_info"): (
         "GetChangeOrderInfo",
         get_change_order_info,

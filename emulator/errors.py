@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 #: Product names used in the ``Recommend`` link, keyed by the emulator's product id.
-PRODUCT_LINK_NAMES = {"edas": "Edas", "webplus": "WebPlus"}
+PRODUCT_LINK_NAMES = {"edas": "Edas", "webplus": "WebPlus", "sae": "sae"}
 
 #: EDAS body codes chosen by the emulator (the real values are undocumented).
 EDAS_CODE_NOT_FOUND = 601
 EDAS_CODE_INVALID_ECC = 602
 EDAS_CODE_CHANGE_IN_PROGRESS = 603
 EDAS_CODE_NOT_WAITING = 604
+EDAS_CODE_WRONG_CLUSTER = 605
 
 
 def new_request_id() -> str:
@@ -51,6 +52,21 @@ class ApiError(Exception):
             "Code": self.code,
             "Message": self.message,
             "Recommend": recommend,
+        }
+
+
+class SaeError(ApiError):
+    """An SAE refusal: a real HTTP error whose body also carries ``Success: false``,
+    ``ErrorCode`` (the same code as ``Code``) and ``TraceId``, the fields of every
+    alibabacloud-sae20190506 response model."""
+
+    def body(self, request_id: str, host_id: str, product: str | None) -> dict[str, object]:
+        return {
+            **super().body(request_id, host_id, product),
+            "Success": False,
+            "ErrorCode": self.code,
+            "TraceId": uuid.uuid4().hex[:30],
+            "Data": None,
         }
 
 

@@ -35,10 +35,17 @@ STATUS_LATENCY = "status_latency"
 DRIP = "drip"
 
 #: Actions that create a change: the only ones ``apply_delay_*`` holds.
-RESTART_ACTIONS = frozenset({"RestartApplication", "RestartAppEnv"})
+RESTART_ACTIONS = frozenset({"RestartApplication", "RestartAppEnv", "RestartK8sApplication"})
 #: Read-only status calls: the only ones ``status_latency_*`` slows down.
 STATUS_ACTIONS = frozenset(
-    {"GetChangeOrderInfo", "ListRecentChangeOrder", "DescribeChange", "DescribeAppEnvStatus"}
+    {
+        "GetChangeOrderInfo",
+        "ListRecentChangeOrder",
+        "DescribeChange",
+        "DescribeAppEnvStatus",
+        "DescribeChangeOrder",
+        "ListChangeOrders",
+    }
 )
 
 

@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
-from emulator import edas, webplus
+from emulator import edas, sae, webplus
 from emulator.admin import PREFIX as ADMIN_PREFIX
 from emulator.admin import AdminApi
 from emulator.context import CallContext
@@ -45,15 +45,19 @@ from emulator.state import World
 
 Handler = Callable[[CallContext], dict[str, Any]]
 
-API_VERSIONS = {edas.PRODUCT: "2017-08-01", webplus.PRODUCT: "2019-03-20"}
+API_VERSIONS = {
+    edas.PRODUCT: "2017-08-01",
+    webplus.PRODUCT: "2019-03-20",
+    sae.PRODUCT: "2019-05-06",
+}
 
 #: Parameters an operation reads from the form body; every other one is read from the query.
 #: As the official SDKs place them: alibabacloud-webplus20190320
 #: ``restart_app_env_with_options`` puts EnvId and the batch settings in ``body`` (form) and
 #: RegionId in ``query``; aliyun-python-sdk-webplus ``RestartAppEnvRequest.set_EnvId`` calls
 #: ``add_body_params``. ResumeChange puts ChangeId in the form the same way
-#: (``resume_change_with_options``, ``ResumeChangeRequest.set_ChangeId``). Every EDAS operation
-#: and the Web+ status calls use query parameters only.
+#: (``resume_change_with_options``, ``ResumeChangeRequest.set_ChangeId``). Every EDAS and SAE
+#: operation and the Web+ status calls use query parameters only.
 BODY_PARAMS: dict[str, frozenset[str]] = {
     "RestartAppEnv": frozenset(
         {"EnvId", "BatchSize", "BatchPercent", "BatchInterval", "PauseBetweenBatches"}
@@ -92,6 +96,7 @@ def _routes(product: str, table: dict[tuple[str, str], tuple[str, Handler]]) -> 
 ROUTES: dict[tuple[str, str], Route] = {
     **_routes(edas.PRODUCT, edas.ROUTES),
     **_routes(webplus.PRODUCT, webplus.ROUTES),
+    **_routes(sae.PRODUCT, sae.ROUTES),
 }
 
 
@@ -122,6 +127,8 @@ def product_for_path(path: str) -> str | None:
         return edas.PRODUCT
     if path.startswith("/pop/v1/wam/"):
         return webplus.PRODUCT
+    if path.startswith("/pop/v1/sam/"):
+        return sae.PRODUCT
     return None
 
 

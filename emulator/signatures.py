@@ -513,9 +513,12 @@ AUTH_SCHEMES: dict[str, type[SchemeVerifier]] = {
 #: Web+: aliyun-python-sdk-webplus signs legacy ROA; alibabacloud-webplus20190320 calls
 #: ``do_roarequest``/``do_roarequest_with_form`` directly, so it signs tea v2 whatever the
 #: configuration. No official Web+ SDK signs V3.
+#: SAE: alibabacloud-sae20190506 sends every operation through ``call_api`` (V3 by default,
+#: tea v2 with ``signature_algorithm='v2'``); aliyun-python-sdk-sae signs legacy ROA.
 SCHEMES_BY_PRODUCT: dict[str, tuple[str, ...]] = {
     "edas": (FLAVOUR_V3, FLAVOUR_TEA_V2, FLAVOUR_ROA),
     "webplus": (FLAVOUR_ROA, FLAVOUR_TEA_V2),
+    "sae": (FLAVOUR_V3, FLAVOUR_TEA_V2, FLAVOUR_ROA),
 }
 
 

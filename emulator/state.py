@@ -1,4 +1,5 @@
-"""The emulated world: accounts, EDAS applications, Web+ environments and their changes.
+"""The emulated world: accounts, EDAS applications (ECS and Kubernetes), Web+ environments,
+SAE applications and their changes.
 
 Everything lives in one :class:`World` guarded by one re-entrant lock. Change progress is
 computed from the creation time and the duration, so no background thread is needed and a
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -56,6 +58,27 @@ EDAS_OUTCOMES = {
 EDAS_BATCH_TYPES = ("Automatic", "Manual")
 #: ``change_outcome`` of a Web+ env: how its changes end.
 WEBPLUS_OUTCOMES = ("success", "failed", "aborted", "timed_out")
+
+#: EDAS cluster types: ``RestartApplication`` restarts ``ecs`` apps, ``RestartK8sApplication``
+#: restarts ``k8s`` ones.
+EDAS_CLUSTER_TYPES = ("ecs", "k8s")
+
+#: SAE change-order status codes (alibabacloud-sae20190506 DescribeChangeOrderResponseBodyData).
+SAE_PREPARING, SAE_RUNNING, SAE_SUCCEEDED, SAE_FAILED, SAE_TERMINATED = 0, 1, 2, 3, 6
+SAE_WAITING_MANUAL, SAE_WAITING_AUTO, SAE_SYSTEM_ERROR = 8, 9, 10
+SAE_PENDING_APPROVAL, SAE_APPROVED = 11, 12
+#: Statuses at which an SAE change order is over (any other one blocks a new order).
+SAE_FINAL_STATUSES = frozenset({SAE_SUCCEEDED, SAE_FAILED, SAE_TERMINATED, SAE_SYSTEM_ERROR})
+#: ``change_outcome`` of an SAE app -> the status its change orders end at.
+SAE_OUTCOMES = {
+    "success": SAE_SUCCEEDED,
+    "failed": SAE_FAILED,
+    "terminated": SAE_TERMINATED,
+    "system_error": SAE_SYSTEM_ERROR,
+}
+SAE_BATCH_TYPES = ("auto", "manual")
+#: An SAE application id: a UUID (``0099b7be-5f5b-4512-a7fc-56049ef1****`` in the API docs).
+SAE_APP_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 #: Phases of a batched change (:func:`batch_progress`).
 RUNNING, INTERVAL, HELD, DONE = "running", "interval", "held", "done"
@@ -178,15 +201,55 @@ class EdasApplication:
     batch_type: str = "Automatic"
     batch_wait_s: float = 0.0
     auto_confirm_s: float | None = None
+    cluster_type: str = "ecs"
 
     def validate(self) -> None:
         """Raise SeedError on a nonsense status knob."""
+        if self.cluster_type not in EDAS_CLUSTER_TYPES:
+            raise SeedError("edas_applications.cluster_type must be 'ecs' or 'k8s'")
         _check_outcome(self.change_outcome, EDAS_OUTCOMES, "edas_applications")
         _check_count(self.batches, "edas_applications.batches")
         if self.batch_type not in EDAS_BATCH_TYPES:
             raise SeedError("edas_applications.batch_type must be 'Automatic' or 'Manual'")
         _check_seconds(self.batch_wait_s, "edas_applications.batch_wait_s")
         _check_seconds(self.auto_confirm_s, "edas_applications.auto_confirm_s", optional=True)
+
+
+@dataclass
+class SaeApplication:
+    """An SAE (Serverless App Engine) application. Its id is a UUID, as SAE's are."""
+
+    app_id: str
+    region: str = DEFAULT_REGION
+    name: str = ""
+    account_id: str | None = None
+    instance_count: int = 2
+    change_duration_s: float | None = None
+    fail_changes: bool = False
+    change_outcome: str | None = None
+    batches: int = 1
+    batch_type: str = "auto"
+    batch_wait_s: float = 0.0
+    auto_confirm_s: float | None = None
+    approval_s: float | None = None
+    approved_wait_s: float = 0.0
+    sub_status_abnormal: bool = False
+
+    def validate(self) -> None:
+        """Raise SeedError on a malformed id or a nonsense status knob."""
+        if not SAE_APP_ID_RE.match(self.app_id):
+            raise SeedError(f"sae_applications.app_id must be a UUID, got {self.app_id!r}")
+        _check_outcome(self.change_outcome, SAE_OUTCOMES, "sae_applications")
+        _check_count(self.instance_count, "sae_applications.instance_count")
+        _check_count(self.batches, "sae_applications.batches")
+        if self.batch_type not in SAE_BATCH_TYPES:
+            raise SeedError("sae_applications.batch_type must be 'auto' or 'manual'")
+        _check_seconds(self.batch_wait_s, "sae_applications.batch_wait_s")
+        _check_seconds(self.auto_confirm_s, "sae_applications.auto_confirm_s", optional=True)
+        _check_seconds(self.approval_s, "sae_applications.approval_s", optional=True)
+        _check_seconds(self.approved_wait_s, "sae_applications.approved_wait_s")
+        if not isinstance(self.sub_status_abnormal, bool):
+            raise SeedError("sae_applications.sub_status_abnormal must be true or false")
 
 
 @dataclass
@@ -262,6 +325,9 @@ class EdasChangeOrder:
     batch_wait_s: float = 0.0
     auto_confirm_s: float | None = None
     confirmed_at: list[float | None] = field(default_factory=list)
+    co_type: str = "Restart Application"
+    co_type_code: str = "CoRestart"
+    timeout_s: int | None = None
 
     @property
     def final_status(self) -> int:
@@ -300,6 +366,89 @@ class EdasChangeOrder:
 
     def finished_at(self, now: float) -> float | None:
         """When the order finished, or None while it has not."""
+        return self.progress(now).finished_at
+
+
+@dataclass
+class SaeChangeOrder:
+    """A restart change order of an SAE application.
+
+    Optionally pending approval (status 11) for ``approval_s``, then approved (12) for
+    ``approved_wait_s``; then ``batch_count`` batches of ``duration_s`` each, 9 between two
+    ``auto`` batches for ``batch_wait_s``, 8 between two ``manual`` batches until confirmed.
+    Then the status of ``outcome``; with ``sub_status_abnormal`` it stays at 1 with
+    ``SubStatus`` 1 instead (a batch failed and waits for a manual rollback), for good.
+    """
+
+    change_order_id: str
+    app_id: str
+    region: str
+    account_id: str
+    created_at: float
+    duration_s: float
+    outcome: str = "success"
+    failure_message: str = ""
+    source: str = "pop"
+    batch_count: int = 1
+    batch_type: str = "auto"
+    batch_wait_s: float = 0.0
+    auto_confirm_s: float | None = None
+    confirmed_at: list[float | None] = field(default_factory=list)
+    approval_s: float | None = None
+    approved_wait_s: float = 0.0
+    sub_status_abnormal: bool = False
+    min_ready_instances: int | None = None
+    min_ready_instance_ratio: int | None = None
+    auto_enable_application_scaling_rule: bool | None = None
+
+    @property
+    def fails(self) -> bool:
+        """Whether the order does not end in success (for tests and the soak)."""
+        return self.outcome != "success" or self.sub_status_abnormal
+
+    @property
+    def runs_at(self) -> float:
+        """When its first batch starts (after the approval phases, if any)."""
+        if self.approval_s is None:
+            return self.created_at
+        return self.created_at + self.approval_s + self.approved_wait_s
+
+    def progress(self, now: float) -> Progress:
+        """Its batches at ``now`` (call only once ``now >= runs_at``)."""
+        manual = self.batch_type == "manual"
+        return batch_progress(
+            now,
+            self.runs_at,
+            self.batch_count,
+            self.duration_s,
+            0.0 if manual else self.batch_wait_s,
+            manual,
+            self.confirmed_at,
+            self.auto_confirm_s,
+        )
+
+    def status(self, now: float) -> tuple[int, int]:
+        """(Status, SubStatus) at ``now``."""
+        if self.approval_s is not None and now < self.runs_at:
+            approved = now >= self.created_at + self.approval_s
+            return (SAE_APPROVED if approved else SAE_PENDING_APPROVAL), 0
+        progress = self.progress(now)
+        if progress.phase == DONE:
+            if self.sub_status_abnormal:
+                return SAE_RUNNING, 1
+            return SAE_OUTCOMES[self.outcome], 0
+        if progress.phase == HELD:
+            return SAE_WAITING_MANUAL, 0
+        if progress.phase == INTERVAL:
+            return SAE_WAITING_AUTO, 0
+        if progress.batch == 0 and now - self.runs_at < min(0.2, self.duration_s * 0.1):
+            return SAE_PREPARING, 0
+        return SAE_RUNNING, 0
+
+    def finished_at(self, now: float) -> float | None:
+        """When the order finished, or None while it has not (an abnormal one never does)."""
+        if self.sub_status_abnormal or now < self.runs_at:
+            return None
         return self.progress(now).finished_at
 
 
@@ -390,6 +539,8 @@ class World:
         self.envs: dict[str, WebPlusEnvironment] = {}
         self.change_orders: dict[str, EdasChangeOrder] = {}
         self.env_changes: dict[str, WebPlusChange] = {}
+        self.sae_apps: dict[str, SaeApplication] = {}
+        self.sae_orders: dict[str, SaeChangeOrder] = {}
 
     # -- access helpers (call with the lock held) ----------------------------------------
 
@@ -436,8 +587,14 @@ class World:
                 self._merge_item(item, "access_key_id", self.accounts, Account)
             for item in seed.get("edas_applications") or []:
                 self._merge_item(item, "app_id", self.apps, EdasApplication)
+            for item in seed.get("edas_k8s_applications") or []:
+                if isinstance(item, dict):
+                    item = {**item, "cluster_type": "k8s"}
+                self._merge_item(item, "app_id", self.apps, EdasApplication)
             for item in seed.get("webplus_environments") or []:
                 self._merge_item(item, "env_id", self.envs, WebPlusEnvironment)
+            for item in seed.get("sae_applications") or []:
+                self._merge_item(item, "app_id", self.sae_apps, SaeApplication)
 
     @staticmethod
     def _merge_item(item: Any, id_field: str, table: dict[str, Any], cls: type) -> None:
@@ -466,6 +623,8 @@ class World:
             self.envs.clear()
             self.change_orders.clear()
             self.env_changes.clear()
+            self.sae_apps.clear()
+            self.sae_orders.clear()
 
     # -- serialisation -------------------------------------------------------------------
 
@@ -487,6 +646,8 @@ class World:
                 "webplus_environments": [asdict(e) for e in self.envs.values()],
                 "edas_change_orders": [asdict(c) for c in self.change_orders.values()],
                 "webplus_changes": [asdict(c) for c in self.env_changes.values()],
+                "sae_applications": [asdict(a) for a in self.sae_apps.values()],
+                "sae_change_orders": [asdict(c) for c in self.sae_orders.values()],
             }
 
     def load_dict(self, data: dict[str, Any]) -> None:
@@ -500,6 +661,9 @@ class World:
             for item in data.get("webplus_changes") or []:
                 change = _build(WebPlusChange, item)
                 self.env_changes[change.change_id] = change
+            for item in data.get("sae_change_orders") or []:
+                sae_order = _build(SaeChangeOrder, item)
+                self.sae_orders[sae_order.change_order_id] = sae_order
 
     def save(self) -> None:
         """Write the state file atomically, if persistence is on."""

@@ -30,8 +30,12 @@ TEST_STS_TOKEN = "test-sts-security-token"
 TEST_APP_ID = "test-app-0000-0000-0000-000000000001"
 TEST_ECC_IDS = ["test-ecc-0001-a", "test-ecc-0001-b"]
 TEST_ENV_ID = "we-test00000000000000000001"
+#: An SAE application (SAE ids are UUIDs) and an EDAS application in a Kubernetes cluster.
+TEST_SAE_APP_ID = "5a3e0000-0000-4000-8000-000000000001"
+TEST_K8S_APP_ID = "test-k8s-0000-0000-0000-000000000001"
 
-#: A small world: one account with a permanent and an STS key, one app, one env.
+#: A small world: one account with a permanent and an STS key, one EDAS app (ECS), one Web+
+#: env, one SAE app and one EDAS app in a Kubernetes cluster.
 TEST_SEED: dict[str, Any] = {
     "defaults": {"change_duration_s": 0.5},
     "accounts": [
@@ -55,6 +59,12 @@ TEST_SEED: dict[str, Any] = {
     "webplus_environments": [
         {"env_id": TEST_ENV_ID, "region": TEST_REGION, "name": "test-env", "status": "RUNNING"}
     ],
+    "sae_applications": [
+        {"app_id": TEST_SAE_APP_ID, "region": TEST_REGION, "name": "test-sae", "instance_count": 2}
+    ],
+    "edas_k8s_applications": [
+        {"app_id": TEST_K8S_APP_ID, "region": TEST_REGION, "name": "test-k8s"}
+    ],
 }
 
 
@@ -70,8 +80,10 @@ EXTRA_WORLD: dict[str, Any] = {
     ],
 }
 
-#: The journal's action names of the two restart operations.
-RESTARTS = frozenset({"RestartApplication", "RestartAppEnv"})
+#: The journal's action names of the restart operations (SAE's is also RestartApplication).
+RESTARTS = frozenset({"RestartApplication", "RestartAppEnv", "RestartK8sApplication"})
+#: The journal codes of a restart refused because another change is in progress.
+BUSY_CODES = frozenset({"603", "EnvOnChanging", "Application.ChangerOrderRunning"})
 
 
 def target_of(entry: dict[str, Any]) -> str | None:

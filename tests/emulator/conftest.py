@@ -2,11 +2,16 @@
 
 ``Sdk`` calls one operation with one signature flavour through an official SDK:
 
-* ``roa``: aliyun-python-sdk-core + aliyun-python-sdk-edas / -webplus (legacy ROA HMAC-SHA1);
-* ``tea-v2``: alibabacloud-edas20170801 with ``signature_algorithm='v2'`` and
-  alibabacloud-webplus20190320 (tea ROA HMAC-SHA1);
-* ``v3``: alibabacloud-edas20170801 (ACS3-HMAC-SHA256) and, for Web+ (whose generated client
-  only speaks v2), the generic tea-openapi ``call_api`` with a form body.
+* ``roa``: aliyun-python-sdk-core + aliyun-python-sdk-edas / -webplus / -sae (legacy ROA
+  HMAC-SHA1);
+* ``tea-v2``: alibabacloud-edas20170801 / alibabacloud-sae20190506 with
+  ``signature_algorithm='v2'`` and alibabacloud-webplus20190320 (tea ROA HMAC-SHA1);
+* ``v3``: alibabacloud-edas20170801 / alibabacloud-sae20190506 (ACS3-HMAC-SHA256) and, for
+  Web+ (whose generated client only speaks v2), the generic tea-openapi ``call_api`` with a
+  form body.
+
+SAE's ``RestartApplication`` has the name of EDAS's, so SAE calls go through
+:meth:`Sdk.sae`; :meth:`Sdk.call` is EDAS and Web+.
 
 ``CaptureServer`` is a tiny HTTP server that records the exact request an SDK sends and answers
 a canned success, so tests can replay the request, byte for byte or mutated, to the emulator.
@@ -37,6 +42,7 @@ FLAVOURS = ("roa", "tea-v2", "v3")
 #: The schemes each product's official SDKs sign with (the emulator refuses any other).
 EDAS_FLAVOURS = ("roa", "tea-v2", "v3")
 WEBPLUS_FLAVOURS = ("roa", "tea-v2")
+SAE_FLAVOURS = ("roa", "tea-v2", "v3")
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,7 @@ class Sdk:
             GetChangeOrderInfoRequest,
             ListRecentChangeOrderRequest,
             RestartApplicationRequest,
+            RestartK8sApplicationRequest,
         )
         from aliyunsdkwebplus.request.v20190320 import (
             DescribeAppEnvStatusRequest,
@@ -141,6 +148,7 @@ class Sdk:
             "DescribeAppEnvStatus": DescribeAppEnvStatusRequest.DescribeAppEnvStatusRequest,
             "ContinuePipeline": ContinuePipelineRequest.ContinuePipelineRequest,
             "ResumeChange": ResumeChangeRequest.ResumeChangeRequest,
+            "RestartK8sApplication": RestartK8sApplicationRequest.RestartK8sApplicationRequest,
         }
         request = classes[operation]()
         for name, value in params.items():
@@ -170,6 +178,10 @@ class Sdk:
                 edas_models.ListRecentChangeOrderRequest,
             ),
             "ContinuePipeline": ("continue_pipeline", edas_models.ContinuePipelineRequest),
+            "RestartK8sApplication": (
+                "restart_k8s_application",
+                edas_models.RestartK8sApplicationRequest,
+            ),
         }
         if operation in edas_ops:
             method, model = edas_ops[operation]
@@ -189,6 +201,55 @@ class Sdk:
             response = getattr(WebPlusClient(config), method)(model(**kwargs))
             return response.body.to_map()
         return self._tea_v3_webplus(config, operation, params)
+
+    def sae(self, flavour: str, operation: str, creds: Creds = PERMANENT, **params: Any) -> dict:
+        """Call an SAE ``operation`` (RestartApplication, DescribeChangeOrder,
+        ListChangeOrders) through aliyun-python-sdk-sae (``roa``) or alibabacloud-sae20190506
+        (``tea-v2``, ``v3``); return the decoded response body."""
+        try:
+            if flavour == "roa":
+                return self._sae_legacy(operation, creds, params)
+            if flavour in ("tea-v2", "v3"):
+                return self._sae_tea(operation, creds, params, v2=flavour == "tea-v2")
+        except Exception as exc:  # noqa: BLE001 - normalise both SDKs' server errors
+            raise _as_sdk_error(exc) from exc
+        raise ValueError(f"unknown flavour {flavour}")
+
+    def _sae_legacy(self, operation: str, creds: Creds, params: dict[str, Any]) -> dict:
+        from aliyunsdksae.request.v20190506 import (
+            DescribeChangeOrderRequest,
+            ListChangeOrdersRequest,
+            RestartApplicationRequest,
+        )
+
+        classes = {
+            "RestartApplication": RestartApplicationRequest.RestartApplicationRequest,
+            "DescribeChangeOrder": DescribeChangeOrderRequest.DescribeChangeOrderRequest,
+            "ListChangeOrders": ListChangeOrdersRequest.ListChangeOrdersRequest,
+        }
+        request = classes[operation]()
+        for name, value in params.items():
+            getattr(request, f"set_{name}")(value)
+        request.set_endpoint(self.host.rsplit(":", 1)[0])
+        request.set_protocol_type("http")
+        return json.loads(self._legacy_client(creds).do_action_with_exception(request))
+
+    def _sae_tea(self, operation: str, creds: Creds, params: dict[str, Any], v2: bool) -> dict:
+        from alibabacloud_sae20190506 import models as sae_models
+        from alibabacloud_sae20190506.client import Client as SaeClient
+
+        ops = {
+            "RestartApplication": ("restart_application", sae_models.RestartApplicationRequest),
+            "DescribeChangeOrder": (
+                "describe_change_order",
+                sae_models.DescribeChangeOrderRequest,
+            ),
+            "ListChangeOrders": ("list_change_orders", sae_models.ListChangeOrdersRequest),
+        }
+        method, model = ops[operation]
+        kwargs = {_snake(k): v for k, v in params.items()}
+        client = SaeClient(self._tea_config(creds, v2))
+        return getattr(client, method)(model(**kwargs)).body.to_map()
 
     def raw(
         self,
@@ -397,7 +458,7 @@ class CaptureServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = _any  # noqa: N815
+            do_GET = do_POST = do_PUT = _any  # noqa: N815
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -412,6 +473,13 @@ class CaptureServer:
         """Let an SDK send one request here; return what arrived."""
         self.captured.clear()
         Sdk(self.host).call(flavour, operation, creds, **params)
+        assert len(self.captured) == 1, self.captured
+        return self.captured[0]
+
+    def capture_sae(self, flavour: str, operation: str, creds: Creds = PERMANENT, **params: Any):
+        """Like :meth:`capture`, for an SAE operation (:meth:`Sdk.sae`)."""
+        self.captured.clear()
+        Sdk(self.host).sae(flavour, operation, creds, **params)
         assert len(self.captured) == 1, self.captured
         return self.captured[0]
 

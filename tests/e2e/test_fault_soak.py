@@ -1,7 +1,8 @@
 """Soak: 100 restarts through the real Pulumi CLI while the emulator misbehaves.
 
 The fleet program (testbed/programs/fleet) declares 10 RestartTriggers of 10 targets each,
-alternating EDAS applications and Web+ environments. The first ``pulumi up`` creates them
+the four kinds in turn: EDAS applications (ECS), Web+ environments, SAE applications and EDAS
+Kubernetes applications. The first ``pulumi up`` creates them
 without restarting anything. Then the emulator starts injecting faults into every product
 call (restarts, the "was it accepted?" checks and the status polls alike):
 
@@ -30,6 +31,7 @@ import pytest
 
 from restart_trigger.aliyun.endpoints import PRODUCTS
 from testbed.emulator import (
+    BUSY_CODES,
     RESTARTS,
     TEST_ACCESS_KEY_ID,
     TEST_ACCESS_KEY_SECRET,
@@ -43,8 +45,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 TRIGGERS, PER_TRIGGER = 10, 10
 N_TARGETS = TRIGGERS * PER_TRIGGER
 CHANGE_DURATION_S = 0.5
-CHECKS = {"ListRecentChangeOrder", "DescribeAppEnvStatus"}
-POLLS = {"GetChangeOrderInfo", "DescribeChange"}
+FLEET_KIND = "four"  # EDAS, Web+, SAE and EDAS K8s targets in turn
+CHECKS = {"ListRecentChangeOrder", "DescribeAppEnvStatus", "ListChangeOrders"}
+POLLS = {"GetChangeOrderInfo", "DescribeChange", "DescribeChangeOrder"}
 FAULTS = {
     "seed": 20240611,
     "actions": None,  # every product call: restarts, acceptance checks and status polls
@@ -80,7 +83,7 @@ def fleet_config(emulator, **overrides):
         "fleet:kind": "trigger",
         "fleet:count": TRIGGERS,
         "fleet:targets_per_resource": PER_TRIGGER,
-        "fleet:target_kind": "mixed",
+        "fleet:target_kind": FLEET_KIND,
         "fleet:hash": "v1",
         # a hung update fails the test in minutes, not after the default 30; room for two
         # lost answers of one target (each waits out the 60 s settle window)
@@ -122,7 +125,7 @@ def _report(request: pytest.FixtureRequest, counts: dict[str, int]) -> str:
 
 
 def test_100_restarts_under_throttling_5xx_and_dropped_connections(emulator, new_stack, request):
-    emulator.seed(fleet_seed(N_TARGETS, "mixed", CHANGE_DURATION_S))
+    emulator.seed(fleet_seed(N_TARGETS, FLEET_KIND, CHANGE_DURATION_S))
     stack = new_stack(
         "fleet",
         ALICLOUD_ACCESS_KEY=TEST_ACCESS_KEY_ID,
@@ -151,7 +154,7 @@ def test_100_restarts_under_throttling_5xx_and_dropped_connections(emulator, new
     faults = Counter(e["fault"] for e in restarts)
     applied = [e for e in restarts if e["applied"]]
     lost = {e["result_id"] for e in applied if e["fault"] in ("drop_after", "apply_delay")}
-    busy = [e for e in restarts if e["code"] in ("603", "EnvOnChanging")]
+    busy = [e for e in restarts if e["code"] in BUSY_CODES]
     other_calls = [e for e in journal if e["action"] not in RESTARTS]
 
     resources = stack.resources(TRIGGER_TYPE)
@@ -173,6 +176,8 @@ def test_100_restarts_under_throttling_5xx_and_dropped_connections(emulator, new
         "recovered": len(recovered),
         "refused_busy": len(busy),
         "restarts_applied": len(applied),
+        "applied_sae": sum(1 for e in applied if e["product"] == "sae"),
+        "applied_edas_k8s": sum(1 for e in applied if e["action"] == "RestartK8sApplication"),
         "check_calls": sum(1 for e in other_calls if e["action"] in CHECKS),
         "status_polls": sum(1 for e in other_calls if e["action"] in POLLS),
         "faults_on_checks_and_polls": sum(1 for e in other_calls if e["fault"]),
@@ -201,22 +206,28 @@ def test_100_restarts_under_throttling_5xx_and_dropped_connections(emulator, new
 
     # exactly one restart change order per target: none twice, none missing
     per_target = Counter(target_of(e) for e in applied)
-    expected = {ident for _kind, ident in target_ids(N_TARGETS, "mixed")}
-    assert set(per_target) == expected, summary
+    kinds = dict((ident, kind) for kind, ident in target_ids(N_TARGETS, FLEET_KIND))
+    assert set(per_target) == set(kinds), summary
+    assert set(Counter(kinds.values())) == {"edas", "webplus", "sae", "edas-k8s"}
+    assert counts["applied_sae"] == counts["applied_edas_k8s"] == N_TARGETS // 4, summary
     twice = {t: n for t, n in per_target.items() if n != 1}
     assert twice == {}, f"restarted more than once: {twice}\n{summary}"
     assert busy == [], f"a restart was refused as busy: a double restart was attempted\n{summary}"
     edas_orders = state["edas_change_orders"]
     web_changes = state["webplus_changes"]
-    assert len(edas_orders) + len(web_changes) == N_TARGETS, summary
-    assert not [c for c in [*edas_orders, *web_changes] if c["fails"]], summary
+    sae_orders = state["sae_change_orders"]
+    assert len(edas_orders) + len(web_changes) + len(sae_orders) == N_TARGETS, summary
+    failed = [c for c in [*edas_orders, *web_changes] if c["fails"]]
+    failed += [o for o in sae_orders if o["outcome"] != "success" or o["sub_status_abnormal"]]
+    assert not failed, summary
 
     # every lost answer was recovered by the client's check (not resent)
     assert recovered == lost, f"lost answers not recovered: {lost - recovered}\n{summary}"
 
     # the Pulumi state holds all 100 change ids, exactly those the emulator issued
-    issued = {key_of("edas", o["app_id"]): o["change_order_id"] for o in edas_orders}
+    issued = {key_of(kinds[o["app_id"]], o["app_id"]): o["change_order_id"] for o in edas_orders}
     issued.update({key_of("webplus", c["env_id"]): c["change_id"] for c in web_changes})
+    issued.update({key_of("sae", o["app_id"]): o["change_order_id"] for o in sae_orders})
     assert ids_in_state == issued, summary
     assert set(statuses_in_state.values()) == {"succeeded"}, summary
     assert {r["outputs"]["restarted_hash"] for r in resources} == {"v2"}, summary

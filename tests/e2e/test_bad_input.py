@@ -37,7 +37,9 @@ from testbed.emulator import (
     TEST_APP_ID,
     TEST_ECC_IDS,
     TEST_ENV_ID,
+    TEST_K8S_APP_ID,
     TEST_REGION,
+    TEST_SAE_APP_ID,
     TEST_SEED,
     EmulatorProcess,
 )
@@ -244,6 +246,8 @@ def entry(**spec: Any) -> list[Any]:
 
 
 APP, ENV = {"app_id": TEST_APP_ID}, {"env_id": TEST_ENV_ID}
+SAE = {"kind": "sae", "app_id": TEST_SAE_APP_ID}
+K8S = {"kind": "edas-k8s", "app_id": TEST_K8S_APP_ID}
 T = "restart-trigger:triggers[1]"
 
 CASES = [
@@ -385,6 +389,110 @@ CASES = [
         broken({**ENV, "pause_between_batches": "yes"}),
         "targets[0].pause_between_batches",
         ("true or false",),
+    ),
+    # SAE applications
+    Case(
+        "sae-app_id-empty",
+        broken({**SAE, "app_id": ""}),
+        "targets[0].app_id",
+        ("non-empty string",),
+    ),
+    Case(
+        "sae-app_id-not-a-uuid",
+        broken({**SAE, "app_id": "my-sae-app"}),
+        "targets[0].app_id",
+        ("UUID", "my-sae-app"),
+    ),
+    Case(
+        "sae-min_ready_instances-minus-2",
+        broken({**SAE, "min_ready_instances": -2}),
+        "targets[0].min_ready_instances",
+        ("at least -1",),
+    ),
+    Case(
+        "sae-min_ready_instances-1.5",
+        broken({**SAE, "min_ready_instances": 1.5}),
+        "targets[0].min_ready_instances",
+        ("whole number",),
+    ),
+    Case(
+        "sae-min_ready_instance_ratio-101",
+        broken({**SAE, "min_ready_instance_ratio": 101}),
+        "targets[0].min_ready_instance_ratio",
+        ("between -1 and 100",),
+    ),
+    Case(
+        "sae-min_ready_instance_ratio-minus-2",
+        broken({**SAE, "min_ready_instance_ratio": -2}),
+        "targets[0].min_ready_instance_ratio",
+        ("between -1 and 100",),
+    ),
+    Case(
+        "sae-auto_enable_application_scaling_rule-yes",
+        broken({**SAE, "auto_enable_application_scaling_rule": "yes"}),
+        "targets[0].auto_enable_application_scaling_rule",
+        ("true or false",),
+    ),
+    Case(
+        "sae-unknown-field",
+        broken({**SAE, "min_ready": 1}),
+        "targets[0].min_ready",
+        ("unknown field", "min_ready_instances"),
+    ),
+    Case(
+        "sae-edas-field",
+        broken({**SAE, "ecc_ids": ["ecc-1"]}),
+        "targets[0].ecc_ids",
+        ("unknown field",),
+    ),
+    Case(
+        "sae-duplicate",
+        broken(SAE, dict(SAE)),
+        "targets[1]",
+        ("duplicate target", f"sae:{TEST_SAE_APP_ID}"),
+    ),
+    # EDAS applications in Kubernetes clusters
+    Case(
+        "k8s-app_id-empty",
+        broken({**K8S, "app_id": ""}),
+        "targets[0].app_id",
+        ("non-empty string",),
+    ),
+    Case(
+        "k8s-app_id-blank",
+        broken({**K8S, "app_id": "  "}),
+        "targets[0].app_id",
+        ("non-empty string",),
+    ),
+    Case(
+        "k8s-timeout-zero",
+        broken({**K8S, "timeout": 0}),
+        "targets[0].timeout",
+        ("between 1 and 1800",),
+    ),
+    Case(
+        "k8s-timeout-negative",
+        broken({**K8S, "timeout": -5}),
+        "targets[0].timeout",
+        ("between 1 and 1800",),
+    ),
+    Case(
+        "k8s-timeout-1801",
+        broken({**K8S, "timeout": 1801}),
+        "targets[0].timeout",
+        ("between 1 and 1800",),
+    ),
+    Case(
+        "k8s-timeout-string",
+        broken({**K8S, "timeout": "10m"}),
+        "targets[0].timeout",
+        ("whole number",),
+    ),
+    Case(
+        "k8s-unknown-field",
+        broken({**K8S, "timeout_s": 60}),
+        "targets[0].timeout_s",
+        ("unknown field", "timeout"),
     ),
     # trigger options
     # ids no API has: control characters (raw on terminals), absurd lengths

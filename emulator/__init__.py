@@ -1,4 +1,5 @@
-"""A local stand-in for the Alibaba Cloud EDAS and Web+ OpenAPI endpoints.
+"""A local stand-in for the Alibaba Cloud EDAS (ECS and Kubernetes apps), Web+ and SAE OpenAPI
+endpoints.
 
 Run it with ``python -m emulator --host 127.0.0.1 --port 0``. It verifies request signatures
 exactly as the cloud gateway does (V3 ACS3-HMAC-SHA256, legacy ROA HMAC-SHA1 and the tea "v2"

@@ -11,6 +11,10 @@ Each entry names the folders whose content drives its hash and the targets to re
         paths: [config/web]
         targets:
           - env_id: <Web+ environment id>        # optional: batch_size, batch_percent, ...
+          - kind: sae                            # an SAE application (its id is a UUID)
+            app_id: <SAE application id>         # optional: min_ready_instances, ...
+          - kind: edas-k8s                       # an EDAS application in a Kubernetes cluster
+            app_id: <EDAS application id>        # optional: timeout
         wait: true                               # any RestartTrigger option
 
 Credentials, region and endpoints come from the `alicloud:*` config (as for pulumi-alicloud)

@@ -94,7 +94,9 @@ def test_cli_seed_faults_and_sigterm_exit_zero():
     emu = EmulatorProcess(seed_path=DEMO_SEED, faults={"throttle_rate": 0.25, "seed": 3})
     with emu:
         state = emu.state()
-        assert len(state["edas_applications"]) == 2
+        clusters = sorted(a["cluster_type"] for a in state["edas_applications"])
+        assert clusters == ["ecs", "ecs", "k8s"]
+        assert len(state["sae_applications"]) == 1
         assert emu.get_faults()["throttle_rate"] == 0.25
         assert emu.proc is not None
         emu.proc.send_signal(signal.SIGINT)

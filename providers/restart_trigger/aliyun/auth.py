@@ -165,19 +165,9 @@ def _new_nonce() -> str:
     return secrets.token_hex(16)
 
 
-class AcsV3Auth(requests.auth.AuthBase):
-    """Sign each outgoing request with ACS3-HMAC-SHA256.
-
-    Args:
-        credentials: object with ``access_key_id``, ``access_key_secret`` and optional
-            ``security_token``. With a token, ``x-acs-security-token`` and
-            ``x-acs-accesskey-id`` are added (and signed).
-        clock: returns the current time as an aware datetime; default ``datetime.now(UTC)``.
-        nonce: returns a fresh unique nonce string; default 32 random hex digits.
-
-    The handler sets ``Host`` explicitly so the signed value is what goes on the wire, and
-    converts a ``str`` body to UTF-8 bytes so the hashed bytes are exactly the sent bytes.
-    """
+class _Signer(requests.auth.AuthBase):
+    """What every signer holds: the credentials (never shown: ``repr`` names the key id only),
+    and an injectable clock and nonce, so tests get byte-identical signatures."""
 
     def __init__(
         self,
@@ -192,6 +182,21 @@ class AcsV3Auth(requests.auth.AuthBase):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(access_key_id={self._credentials.access_key_id!r})"
+
+
+class AcsV3Auth(_Signer):
+    """Sign each outgoing request with ACS3-HMAC-SHA256.
+
+    Args:
+        credentials: object with ``access_key_id``, ``access_key_secret`` and optional
+            ``security_token``. With a token, ``x-acs-security-token`` and
+            ``x-acs-accesskey-id`` are added (and signed).
+        clock: returns the current time as an aware datetime; default ``datetime.now(UTC)``.
+        nonce: returns a fresh unique nonce string; default 32 random hex digits.
+
+    The handler sets ``Host`` explicitly so the signed value is what goes on the wire, and
+    converts a ``str`` body to UTF-8 bytes so the hashed bytes are exactly the sent bytes.
+    """
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         body = _body_bytes(request, type(self).__name__)
@@ -313,7 +318,7 @@ def roa_authorization(access_key_id: str, sig: str) -> str:
     return f"acs {access_key_id}:{sig}"
 
 
-class AcsRoaSha1Auth(requests.auth.AuthBase):
+class AcsRoaSha1Auth(_Signer):
     """Sign each outgoing request with the ROA HMAC-SHA1 scheme, as the Web+ SDKs do.
 
     Args:
@@ -334,20 +339,6 @@ class AcsRoaSha1Auth(requests.auth.AuthBase):
     checks it against the body. Both are ``x-acs-*``/listed headers the gateway reads from
     what arrived, so either SDK's rules rebuild the same string to sign.
     """
-
-    def __init__(
-        self,
-        credentials: SigningCredentials,
-        *,
-        clock: Callable[[], datetime] = _utc_now,
-        nonce: Callable[[], str] = _new_nonce,
-    ) -> None:
-        self._credentials = credentials
-        self._clock = clock
-        self._nonce = nonce
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(access_key_id={self._credentials.access_key_id!r})"
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         body = _body_bytes(request, type(self).__name__)

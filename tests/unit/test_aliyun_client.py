@@ -853,12 +853,6 @@ def test_the_clients_own_session_pools_at_most_max_connections_per_host_and_bloc
         AliyunClient(Credentials(KEY_ID, SECRET), "cn-hangzhou", max_connections=0)
 
 
-def test_callers_that_still_pass_the_old_time_settings_keep_working():
-    cloud = FakeCloud().on("RestartApplication", RESTART_OK)
-    client = make_client(cloud, wall_clock=lambda: 0.0, outcome_tolerance=30.0)
-    assert client.restart_application("app-1").change_id == "co-new"
-
-
 # --- secrets stay out of errors and logs ------------------------------------------------------
 
 

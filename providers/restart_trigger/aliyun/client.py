@@ -236,9 +236,6 @@ class AliyunClient:
         session: a ``requests.Session`` to use, as it is (default: ``transport.new_session``,
             owned by the client, whose sockets the deadline watchdog can abort).
         user_agent: extra user-agent text appended to ours (default none).
-        wall_clock: no longer used (recovery compares change ids, never times); accepted so
-            existing callers keep working.
-        outcome_tolerance: no longer used, as ``wall_clock``.
         auth: ``{product: requests.auth.AuthBase}`` replacing the signer ``SIGNERS`` names for
             those products (default: ``SIGNERS[product](credentials)`` for each); tests inject
             clocks and nonces here.
@@ -262,8 +259,6 @@ class AliyunClient:
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         session: requests.Session | None = None,
         user_agent: str | None = None,
-        wall_clock: Callable[[], float] | None = None,
-        outcome_tolerance: float | None = None,
         auth: Mapping[str, requests.auth.AuthBase] | None = None,
         settle_window: float = DEFAULT_SETTLE_WINDOW,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
@@ -276,7 +271,6 @@ class AliyunClient:
         base = f"restart-trigger/{__version__} python-requests/{requests.__version__}"
         if isinstance(settle_window, bool) or not settle_window >= 0:
             raise ValueError(f"settle_window must be a number >= 0, got {settle_window!r}")
-        del wall_clock, outcome_tolerance  # see the docstring
         if auth is not None and not isinstance(auth, Mapping):
             raise TypeError("auth must map a product ('edas', 'webplus', 'sae') to its signer")
         signers = {product: make(credentials) for product, make in SIGNERS.items()}

@@ -23,7 +23,6 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 import urllib3.exceptions
-from requests.structures import CaseInsensitiveDict
 
 from restart_trigger.aliyun import (
     AliyunClient,
@@ -43,6 +42,7 @@ from restart_trigger.aliyun import client as client_module
 from restart_trigger.aliyun.recovery import ANSWERED_SETTLE_WINDOW, DEFAULT_SETTLE_WINDOW
 from restart_trigger.aliyun.transport import DeadlineAdapter
 from restart_trigger.backoff import Backoff, Deadline
+from tests.unit.fakes import FakeCloud, FakeTime, fake_session, query_of
 
 KEY_ID = "test-access-key-id"
 SECRET = "test-secret-value-0123456789"
@@ -52,75 +52,6 @@ WEBPLUS = "http://127.0.0.1:18081"
 
 
 # --- fakes ------------------------------------------------------------------------------------
-
-
-class FakeCloud(requests.adapters.BaseAdapter):
-    """Answers by ``x-acs-action``; each action has a queue of answers, the last one repeats.
-
-    An answer is ``(status, body[, headers])``, an exception to raise, or a callable taking the
-    request and returning one of those.
-    """
-
-    NOTHING_YET = {
-        "ListRecentChangeOrder": (200, {"Code": 200, "ChangeOrderList": {"ChangeOrder": []}}),
-        "DescribeAppEnvStatus": (200, {"Code": "OK", "EnvStatus": {"LatestChangeId": ""}}),
-    }
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.answers: dict[str, list] = {}
-        self.requests: list[requests.PreparedRequest] = []
-
-    def on(self, action: str, *answers) -> FakeCloud:
-        self.answers.setdefault(action, []).extend(answers)
-        return self
-
-    def calls(self, action: str) -> list[requests.PreparedRequest]:
-        return [r for r in self.requests if r.headers["x-acs-action"] == action]
-
-    def send(self, request, **kwargs):
-        self.requests.append(request)
-        action = request.headers["x-acs-action"]
-        queue = self.answers.get(action) or [self.NOTHING_YET[action]]
-        answer = queue.pop(0) if len(queue) > 1 else queue[0]
-        if callable(answer) and not isinstance(answer, BaseException):
-            answer = answer(request)
-        if isinstance(answer, BaseException):
-            raise answer
-        status, body, *rest = answer
-        response = requests.Response()
-        response.status_code = status
-        response.reason = http.client.responses.get(status, "")
-        response._content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        response.headers = CaseInsensitiveDict(
-            {"content-type": "application/json", **(rest or [{}])[0]}
-        )
-        response.request = request
-        response.url = request.url
-        return response
-
-    def close(self) -> None:
-        pass
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def fake_session(cloud: FakeCloud) -> requests.Session:
-    session = requests.Session()
-    session.mount("http://", cloud)
-    session.mount("https://", cloud)
-    return session
 
 
 def make_client(
@@ -140,10 +71,6 @@ def make_client(
         session=fake_session(cloud),
         **options,
     )
-
-
-def query_of(request) -> dict:
-    return dict(parse_qsl(urlsplit(request.url).query, keep_blank_values=True))
 
 
 def refused() -> requests.exceptions.ConnectionError:

@@ -7,14 +7,11 @@ HTTP is faked with a requests transport adapter (no network); clocks and sleeps 
 
 from __future__ import annotations
 
-import http.client
-import json
 from types import SimpleNamespace
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
-from requests.structures import CaseInsensitiveDict
 
 from restart_trigger.aliyun import (
     AliyunClient,
@@ -33,6 +30,7 @@ from restart_trigger.aliyun.endpoints import PRODUCTS, default_endpoint
 from restart_trigger.aliyun.errors import error_code_of
 from restart_trigger.aliyun.recovery import DEFAULT_SETTLE_WINDOW, sae_candidates
 from restart_trigger.backoff import Backoff, Deadline
+from tests.unit.fakes import FakeCloud, FakeTime, fake_session, query_of
 
 KEY_ID = "test-access-key-id"
 SECRET = "test-secret-value-0123456789"
@@ -43,78 +41,10 @@ APP = "0099b7be-5f5b-4512-a7fc-56049ef1a2b3"
 SAE_VERSION, EDAS_VERSION = "2019-05-06", "2017-08-01"
 
 
-class FakeCloud(requests.adapters.BaseAdapter):
-    """Answers by (``x-acs-version``, ``x-acs-action``); each has a queue of answers, the last
-    repeats. An answer is ``(status, body)``, an exception, or a callable of the request."""
-
-    NOTHING_YET = {
-        (EDAS_VERSION, "ListRecentChangeOrder"): (
-            200,
-            {"Code": 200, "ChangeOrderList": {"ChangeOrder": []}},
-        ),
-        (SAE_VERSION, "ListChangeOrders"): (
-            200,
-            {"Code": "200", "Success": True, "Data": {"ChangeOrderList": []}},
-        ),
-    }
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.answers: dict[tuple[str, str], list] = {}
-        self.requests: list[requests.PreparedRequest] = []
-
-    def on(self, version: str, action: str, *answers) -> FakeCloud:
-        self.answers.setdefault((version, action), []).extend(answers)
-        return self
-
-    def calls(self, action: str) -> list[requests.PreparedRequest]:
-        return [r for r in self.requests if r.headers["x-acs-action"] == action]
-
-    def actions(self) -> list[str]:
-        return [r.headers["x-acs-action"] for r in self.requests]
-
-    def send(self, request, **kwargs):
-        self.requests.append(request)
-        key = (request.headers["x-acs-version"], request.headers["x-acs-action"])
-        queue = self.answers.get(key) or [self.NOTHING_YET[key]]
-        answer = queue.pop(0) if len(queue) > 1 else queue[0]
-        if callable(answer) and not isinstance(answer, BaseException):
-            answer = answer(request)
-        if isinstance(answer, BaseException):
-            raise answer
-        status, body = answer
-        response = requests.Response()
-        response.status_code = status
-        response.reason = http.client.responses.get(status, "")
-        response._content = json.dumps(body).encode()
-        response.headers = CaseInsensitiveDict({"content-type": "application/json"})
-        response.request = request
-        response.url = request.url
-        return response
-
-    def close(self) -> None:
-        pass
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def make_client(cloud: FakeCloud, *, credentials=None, fake_time=None, max_attempts=4, **kwargs):
     fake_time = fake_time or FakeTime()
     backoff = Backoff(first=0.5, cap=4.0, jitter=True, max_attempts=max_attempts, random=lambda: 1)
-    session = requests.Session()
-    session.mount("http://", cloud)
-    session.mount("https://", cloud)
+    session = fake_session(cloud)
     return AliyunClient(
         credentials or Credentials(KEY_ID, SECRET),
         region="cn-hangzhou",
@@ -125,10 +55,6 @@ def make_client(cloud: FakeCloud, *, credentials=None, fake_time=None, max_attem
         restart_backoff=backoff,
         **kwargs,
     )
-
-
-def query_of(request) -> dict:
-    return dict(parse_qsl(urlsplit(request.url).query, keep_blank_values=True))
 
 
 def verify_v3(request: requests.PreparedRequest) -> None:
@@ -214,7 +140,7 @@ def test_the_sae_endpoint_is_overridden_on_its_own():
 
 
 def test_sae_restart_puts_every_parameter_in_the_query_signed_v3():
-    cloud = FakeCloud().on(SAE_VERSION, "RestartApplication", SAE_RESTART_OK)
+    cloud = FakeCloud().on((SAE_VERSION, "RestartApplication"), SAE_RESTART_OK)
     client = make_client(cloud, credentials=Credentials(KEY_ID, SECRET, TOKEN))
     result = client.restart_sae_application(
         APP,
@@ -245,7 +171,7 @@ def test_sae_restart_puts_every_parameter_in_the_query_signed_v3():
 
 
 def test_sae_parameters_left_out_are_not_sent_and_true_is_written_as_python_does():
-    cloud = FakeCloud().on(SAE_VERSION, "RestartApplication", SAE_RESTART_OK)
+    cloud = FakeCloud().on((SAE_VERSION, "RestartApplication"), SAE_RESTART_OK)
     client = make_client(cloud)
     client.restart_sae_application(APP)
     client.restart_sae_application(APP, auto_enable_application_scaling_rule=True)
@@ -259,8 +185,8 @@ def test_sae_parameters_left_out_are_not_sent_and_true_is_written_as_python_does
 def test_sae_reads_use_the_documented_paths_and_return_their_sections():
     cloud = (
         FakeCloud()
-        .on(SAE_VERSION, "DescribeChangeOrder", sae_ok({"Status": 1, "SubStatus": 1}))
-        .on(SAE_VERSION, "ListChangeOrders", sae_orders(OLD))
+        .on((SAE_VERSION, "DescribeChangeOrder"), sae_ok({"Status": 1, "SubStatus": 1}))
+        .on((SAE_VERSION, "ListChangeOrders"), sae_orders(OLD))
     )
     client = make_client(cloud)
     assert client.describe_change_order("sae-1") == {"Status": 1, "SubStatus": 1}
@@ -281,8 +207,8 @@ def test_sae_reads_use_the_documented_paths_and_return_their_sections():
 def test_an_sae_list_without_orders_is_empty_and_a_status_without_data_is_invalid():
     cloud = (
         FakeCloud()
-        .on(SAE_VERSION, "ListChangeOrders", sae_ok({"TotalSize": 0}))
-        .on(SAE_VERSION, "DescribeChangeOrder", (200, {"Code": "200", "Success": True}))
+        .on((SAE_VERSION, "ListChangeOrders"), sae_ok({"TotalSize": 0}))
+        .on((SAE_VERSION, "DescribeChangeOrder"), (200, {"Code": "200", "Success": True}))
     )
     client = make_client(cloud, max_attempts=1)
     assert client.list_change_orders(APP) == []
@@ -342,7 +268,7 @@ def test_sae_refusals_are_typed_by_their_code_or_error_code_and_not_retried():
         ((403, {"Code": "Forbidden.RAM", "Message": "no"}), AuthError),
     ]
     for answer, cls in cases:
-        cloud = FakeCloud().on(SAE_VERSION, "RestartApplication", answer)
+        cloud = FakeCloud().on((SAE_VERSION, "RestartApplication"), answer)
         with pytest.raises(cls) as raised:
             make_client(cloud).restart_sae_application(APP)
         assert type(raised.value) is cls, answer
@@ -365,8 +291,7 @@ def test_the_busy_code_is_the_errors_code_whatever_shape_sae_answers_in():
 def test_sae_throttling_in_a_200_body_is_retried():
     fake_time = FakeTime()
     cloud = FakeCloud().on(
-        SAE_VERSION,
-        "DescribeChangeOrder",
+        (SAE_VERSION, "DescribeChangeOrder"),
         (200, {"Code": "200", "Success": False, "ErrorCode": "Throttling.User"}),
         sae_ok({"Status": 2}),
     )
@@ -374,7 +299,7 @@ def test_sae_throttling_in_a_200_body_is_retried():
     assert fake_time.sleeps == [0.5]
     with pytest.raises(ThrottlingError):
         make_client(
-            FakeCloud().on(SAE_VERSION, "DescribeChangeOrder", (429, {"Code": "Throttling"})),
+            FakeCloud().on((SAE_VERSION, "DescribeChangeOrder"), (429, {"Code": "Throttling"})),
             max_attempts=1,
         ).describe_change_order("sae-1")
 
@@ -384,7 +309,7 @@ def test_sae_throttling_in_a_200_body_is_retried():
 
 def test_every_sae_restart_send_is_preceded_by_a_snapshot_of_its_restarts():
     cloud = FakeCloud().on(
-        SAE_VERSION, "RestartApplication", (400, {"Code": "Throttling.User"}), SAE_RESTART_OK
+        (SAE_VERSION, "RestartApplication"), (400, {"Code": "Throttling.User"}), SAE_RESTART_OK
     )
     assert make_client(cloud).restart_sae_application(APP).change_id == "sae-new"
     assert cloud.actions() == ["ListChangeOrders", "RestartApplication"] * 2
@@ -393,8 +318,8 @@ def test_every_sae_restart_send_is_preceded_by_a_snapshot_of_its_restarts():
 def test_sae_read_timeout_adopts_the_one_new_restart_instead_of_resending():
     cloud = (
         FakeCloud()
-        .on(SAE_VERSION, "RestartApplication", READ_TIMEOUT, SAE_RESTART_OK)
-        .on(SAE_VERSION, "ListChangeOrders", sae_orders(OLD), sae_orders(OURS, OLD))
+        .on((SAE_VERSION, "RestartApplication"), READ_TIMEOUT, SAE_RESTART_OK)
+        .on((SAE_VERSION, "ListChangeOrders"), sae_orders(OLD), sae_orders(OURS, OLD))
     )
     result = make_client(cloud).restart_sae_application(APP)
     assert result == RestartResult("sae-ours", None)
@@ -410,10 +335,9 @@ def test_sae_restart_applied_after_the_read_timeout_is_found_and_sent_only_once(
 
     cloud = (
         FakeCloud()
-        .on(SAE_VERSION, "RestartApplication", applied_later, SAE_RESTART_OK)
+        .on((SAE_VERSION, "RestartApplication"), applied_later, SAE_RESTART_OK)
         .on(
-            SAE_VERSION,
-            "ListChangeOrders",
+            (SAE_VERSION, "ListChangeOrders"),
             sae_orders(OLD),
             sae_orders(OLD),
             sae_orders(OLD),
@@ -429,10 +353,9 @@ def test_sae_orders_that_are_not_our_restart_are_never_adopted_and_it_is_resent_
     fake_time = FakeTime()
     cloud = (
         FakeCloud()
-        .on(SAE_VERSION, "RestartApplication", READ_TIMEOUT, SAE_RESTART_OK)
+        .on((SAE_VERSION, "RestartApplication"), READ_TIMEOUT, SAE_RESTART_OK)
         .on(
-            SAE_VERSION,
-            "ListChangeOrders",
+            (SAE_VERSION, "ListChangeOrders"),
             sae_orders(OLD),
             sae_orders(CONSOLE, DEPLOY, OTHER_APP, OLD),
         )
@@ -449,8 +372,8 @@ def test_two_new_sae_restarts_cannot_be_told_apart_so_none_is_adopted_nor_resent
     theirs = {**OURS, "ChangeOrderId": "sae-theirs"}
     cloud = (
         FakeCloud()
-        .on(SAE_VERSION, "RestartApplication", HTTP_500, SAE_RESTART_OK)
-        .on(SAE_VERSION, "ListChangeOrders", sae_orders(OLD), sae_orders(theirs, OURS, OLD))
+        .on((SAE_VERSION, "RestartApplication"), HTTP_500, SAE_RESTART_OK)
+        .on((SAE_VERSION, "ListChangeOrders"), sae_orders(OLD), sae_orders(theirs, OURS, OLD))
     )
     with pytest.raises(RestartOutcomeUnknown) as raised:
         make_client(cloud).restart_sae_application(APP)
@@ -468,7 +391,7 @@ def test_sae_candidates_follow_the_rules():
 
 
 def test_an_sae_snapshot_that_cannot_be_taken_sends_no_restart():
-    cloud = FakeCloud().on(SAE_VERSION, "ListChangeOrders", (403, {"Code": "Forbidden.RAM"}))
+    cloud = FakeCloud().on((SAE_VERSION, "ListChangeOrders"), (403, {"Code": "Forbidden.RAM"}))
     with pytest.raises(AuthError):
         make_client(cloud).restart_sae_application(APP)
     assert cloud.calls("RestartApplication") == []
@@ -478,7 +401,7 @@ def test_an_sae_snapshot_that_cannot_be_taken_sends_no_restart():
 
 
 def test_k8s_restart_posts_its_query_to_edas_signed_v3():
-    cloud = FakeCloud().on(EDAS_VERSION, "RestartK8sApplication", K8S_RESTART_OK)
+    cloud = FakeCloud().on((EDAS_VERSION, "RestartK8sApplication"), K8S_RESTART_OK)
     result = make_client(cloud).restart_k8s_application("app-k8s", timeout=1800)
     assert result == RestartResult("co-k8s", "r-k8s")
     assert cloud.actions() == ["ListRecentChangeOrder", "RestartK8sApplication"]
@@ -499,7 +422,7 @@ def test_k8s_restart_posts_its_query_to_edas_signed_v3():
 
 def test_k8s_body_code_other_than_200_is_a_business_error():
     cloud = FakeCloud().on(
-        EDAS_VERSION, "RestartK8sApplication", (200, {"Code": 603, "Message": "busy"})
+        (EDAS_VERSION, "RestartK8sApplication"), (200, {"Code": 603, "Message": "busy"})
     )
     with pytest.raises(BusinessError) as raised:
         make_client(cloud).restart_k8s_application("app-k8s")
@@ -515,8 +438,8 @@ def test_k8s_lost_answer_adopts_the_one_new_edas_change_order():
 
     cloud = (
         FakeCloud()
-        .on(EDAS_VERSION, "RestartK8sApplication", READ_TIMEOUT, K8S_RESTART_OK)
-        .on(EDAS_VERSION, "ListRecentChangeOrder", orders(old), orders(old, ours))
+        .on((EDAS_VERSION, "RestartK8sApplication"), READ_TIMEOUT, K8S_RESTART_OK)
+        .on((EDAS_VERSION, "ListRecentChangeOrder"), orders(old), orders(old, ours))
     )
     result = make_client(cloud).restart_k8s_application("app-k8s", known_change_ids=["co-old"])
     assert result == RestartResult("co-ours", None)

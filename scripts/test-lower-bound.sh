@@ -14,7 +14,9 @@ if [ -z "$lower" ]; then
   exit 1
 fi
 venv="$root/.venv-lower-bound"
-stamp="$venv/.installed-$lower"
+# rebuilt when the bound or the pins change (a dev SDK added to requirements-dev.txt, say)
+key="$(cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -c1-12)"
+stamp="$venv/.installed-$lower-$key"
 if [ ! -f "$stamp" ]; then
   rm -rf "$venv"
   "${PYTHON:-python3}" -m venv "$venv"

@@ -29,12 +29,26 @@ MAX_TIMEOUT = 24 * 3600
 MAX_HASH_LENGTH = 256
 
 # Inputs that tune how a restart runs; changing only these never restarts anything.
-OPTIONS = ("restart_on_create", "wait", "timeout", "max_parallel", "region", "endpoint")
+OPTIONS = (
+    "restart_on_create",
+    "wait",
+    "timeout",
+    "max_parallel",
+    "canary",
+    "max_failures",
+    "region",
+    "endpoint",
+)
+# The rollout controls, as the preview summary names them.
+ROLLOUT_OPTIONS = ("max_parallel", "canary", "max_failures")
 INPUTS = ("hash", "targets", *OPTIONS)
 # Defaults filled in by check (so state shows what was in force).
 DEFAULTS: dict[str, Any] = {"restart_on_create": False, "wait": True, "timeout": DEFAULT_TIMEOUT}
-# Outputs that describe the last restart, carried over when an update does not restart.
+# Outputs that describe the restarts, carried over when an update does not restart. None is
+# never stored (a null output reads as "[unknown]" in every preview): "" means "not yet".
 RESTART_OUTPUTS = (
+    "progress",
+    "owed",
     "change_order_id",
     "change_order_ids",
     "request_ids",
@@ -93,12 +107,13 @@ def check_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[st
 
     max_parallel = news.get("max_parallel")
     if max_parallel is not None and not is_unknown(max_parallel):
-        if not is_number(max_parallel) or max_parallel != int(max_parallel) or max_parallel < 1:
+        if not _whole(max_parallel, 1):
             failures.add(
                 "max_parallel",
                 f"must be a whole number of at least 1 (or left out for all at once), "
                 f"got {show(max_parallel)}",
             )
+    _check_rollout(news, parsed.normalized, failures)
 
     region = news.get("region")
     if region is not None and not is_unknown(region):
@@ -120,6 +135,44 @@ def check_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[st
             failures.add("endpoint", str(exc).removeprefix("endpoint: "))
 
     return inputs, failures.items
+
+
+def _whole(value: Any, low: int) -> bool:
+    return is_number(value) and value == int(value) and value >= low
+
+
+def _check_rollout(news: Mapping[str, Any], targets: Any, failures: Failures) -> None:
+    """``canary`` and ``max_failures``: whole numbers; a canary needs waits and targets."""
+    max_failures = news.get("max_failures")
+    if max_failures is not None and not is_unknown(max_failures) and not _whole(max_failures, 0):
+        failures.add(
+            "max_failures",
+            "must be a whole number of at least 0: how many targets may fail before no "
+            f"further target is started (default 0), got {show(max_failures)}",
+        )
+    canary = news.get("canary")
+    if canary is None or is_unknown(canary):
+        return
+    if not _whole(canary, 0):
+        failures.add(
+            "canary",
+            "must be a whole number of at least 0: how many of the first targets restart, "
+            f"and must succeed, before any other starts (default 0), got {show(canary)}",
+        )
+        return
+    if canary and news.get("wait") is False:
+        failures.add(
+            "canary",
+            "needs wait=true: a canary must be seen to succeed before the other targets "
+            "start; set wait=true or leave canary out",
+        )
+    if canary and isinstance(targets, list) and not is_unknown(targets):
+        if canary > len(targets):
+            failures.add(
+                "canary",
+                f"is {int(canary)} but the trigger has {len(targets)} target(s): a canary is "
+                "some of the targets, restarted before the others; use a smaller number",
+            )
 
 
 def check_stack_config(config: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -1,19 +1,23 @@
-"""What a change of a trigger's inputs means: restart, replace, or carry the last restart over.
+"""What a change of a trigger's inputs means: which targets restart, and what is replaced.
 
 The one place this is decided. The provider's ``diff`` (what the engine shows and does),
-``create`` and ``update`` (whether to restart), and the preview summary (what a pull request
-would restart) all call :func:`decide`, so the four cannot disagree.
+``create`` and ``update`` (which targets to restart), and the preview summary (what a pull
+request would restart) all call :func:`decide`, so the four cannot disagree.
 
-The rules:
+State records, per target, the hash it last restarted for (the ``progress`` output), and the
+targets a partly failed rollout still owes (``owed``). The rules:
 
-* a new trigger (no olds) restarts only with ``restart_on_create``;
-* a ``hash`` change restarts every target, whatever else changed too (a new target that comes
-  with a new hash restarts as well);
-* with the same ``hash``, a different set of targets or a different ``region`` replaces the
-  trigger (a new trigger, which restarts only with ``restart_on_create``): its outputs would
-  describe targets it never restarted;
-* any other change (options only: wait, timeout, max_parallel, endpoint, a target's batch
-  settings) updates the trigger in place and carries the outputs of the last restart over;
+* a new trigger (no olds) restarts every target only with ``restart_on_create``;
+* when ``hash`` changes, every target whose recorded hash differs from the new one restarts
+  (all of them, unless a partly failed rollout for this very hash already restarted some);
+* with the same ``hash``, the targets a partly failed rollout left owed restart (the next
+  ``pulumi up`` after a failure finishes the rollout, and restarts nothing twice);
+* with the same ``hash``, a target added to the list restarts only with
+  ``restart_on_create``; a removed one is forgotten. The trigger is updated in place;
+* a different ``region`` replaces the trigger (its ids name other applications): the new
+  trigger restarts only with ``restart_on_create``;
+* any other change (wait, timeout, rollout controls, endpoint, a target's batch settings)
+  updates in place and restarts nothing;
 * a value not known yet (preview before an Output resolves) makes the answer ``None``:
   "restarts if it turns out different".
 
@@ -37,14 +41,16 @@ class Plan:
 
     Attributes:
         changes: whether the engine has anything to do at all.
-        restart: True: the targets restart; False: they do not; None: it depends on a value
+        restart: True: some targets restart; False: none does; None: it depends on a value
             known only at apply.
-        replaces: the inputs that force a replacement (empty: in place). An in-place update
-            that restarts nothing carries the last restart's outputs over.
+        owed: the keys (``edas:<app_id>``...) of the targets that restart, in the order the
+            trigger lists them; None when that depends on a value known only at apply.
+        replaces: the inputs that force a replacement (empty: in place).
     """
 
     changes: bool
     restart: bool | None
+    owed: tuple[str, ...] | None = ()
     replaces: tuple[str, ...] = ()
 
 
@@ -57,24 +63,92 @@ def _restart_on_create(news: Mapping[str, Any]) -> bool | None:
     return None if is_unknown(flag) else flag is True
 
 
+def progress_of(olds: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Per target key, what state records of its last restart: ``hash``, ``change_id``,
+    ``status``, ``restarted_at`` (and ``request_id``).
+
+    State written before per-target progress existed (0.2 and older) recorded one restart
+    for every target: each target listed in its ``change_order_ids`` restarted for its
+    ``restarted_hash``."""
+    if not olds:
+        return {}
+    progress = olds.get("progress")
+    if isinstance(progress, Mapping):
+        return {k: dict(v) for k, v in progress.items() if isinstance(v, Mapping)}
+    restarted_hash = olds.get("restarted_hash")
+    ids = olds.get("change_order_ids")
+    if not restarted_hash or not isinstance(ids, Mapping):
+        return {}
+    statuses = olds.get("statuses") if isinstance(olds.get("statuses"), Mapping) else {}
+    return {
+        key: {
+            "hash": restarted_hash,
+            "change_id": change_id,
+            "status": statuses.get(key),
+            "restarted_at": olds.get("restarted_at"),
+        }
+        for key, change_id in ids.items()
+    }
+
+
+def owed_of(olds: Mapping[str, Any] | None) -> list[str]:
+    """The targets a partly failed rollout left owed (the ``owed`` output)."""
+    owed = (olds or {}).get("owed")
+    return [k for k in owed if isinstance(k, str)] if isinstance(owed, list) else []
+
+
+def _ordered_keys(raw: Any) -> list[str] | None:
+    """The target keys in the order the trigger lists them (None: not all known)."""
+    keys = target_keys(raw, ordered=True)
+    return None if keys is None else list(keys)
+
+
 def decide(olds: Mapping[str, Any] | None, news: Mapping[str, Any]) -> Plan:
-    """Decide what moving a trigger from inputs ``olds`` (None: it does not exist yet) to
-    ``news`` means. Keys other than the trigger's inputs (``__provider``, outputs) are
-    ignored."""
+    """Decide what moving a trigger from ``olds`` (its last outputs, which carry its inputs
+    and its progress; None: it does not exist yet) to inputs ``news`` means. Keys other than
+    inputs, ``progress`` and ``owed`` (``__provider``, other outputs) are ignored."""
+    keys = _ordered_keys(news.get("targets"))
+    on_create = _restart_on_create(news)
     if olds is None:
-        return Plan(changes=True, restart=_restart_on_create(news))
+        if on_create is None:
+            return Plan(changes=True, restart=None, owed=None)
+        owed = (keys if on_create else []) if keys is not None else (None if on_create else [])
+        return Plan(changes=True, restart=on_create, owed=None if owed is None else tuple(owed))
+
     changed = tuple(k for k in INPUTS if _differs(olds.get(k), news.get(k)))
-    if not changed:
+    pending = owed_of(olds)
+    if not changed and not pending:
         return Plan(changes=False, restart=False)
-    if "hash" in changed:
-        known = not (is_unknown(olds.get("hash")) or is_unknown(news.get("hash")))
-        return Plan(changes=True, restart=True if known else None)
-    replaces = []
-    old_keys, new_keys = target_keys(olds.get("targets")), target_keys(news.get("targets"))
-    if old_keys is not None and new_keys is not None and old_keys != new_keys:
-        replaces.append("targets")
+
     if "region" in changed:
-        replaces.append("region")
-    if replaces:
-        return Plan(changes=True, restart=_restart_on_create(news), replaces=tuple(replaces))
-    return Plan(changes=True, restart=False)
+        # Other region, other applications: a new trigger, as if created.
+        fresh = decide(None, news)
+        return Plan(True, fresh.restart, fresh.owed, replaces=("region",))
+
+    new_hash = news.get("hash")
+    if "hash" in changed and (is_unknown(olds.get("hash")) or is_unknown(new_hash)):
+        return Plan(changes=True, restart=None, owed=None)
+    if keys is None:
+        # Some target id is known only at apply: which targets are owed is decided then.
+        if "hash" in changed:
+            return Plan(changes=True, restart=True, owed=None)
+        maybe = bool(pending) or on_create is not False
+        return Plan(changes=True, restart=None if maybe else False, owed=None if maybe else ())
+
+    progress = progress_of(olds)
+
+    def restarted_for_new_hash(key: str) -> bool:
+        return key in progress and progress[key].get("hash") == new_hash
+
+    if "hash" in changed:
+        owed = [k for k in keys if not restarted_for_new_hash(k)]
+    else:
+        old_keys = set(_ordered_keys(olds.get("targets")) or ())
+        if on_create is None and any(k not in old_keys for k in keys):
+            return Plan(changes=True, restart=None, owed=None)
+        owed = [
+            k
+            for k in keys
+            if not restarted_for_new_hash(k) and (k in pending or (on_create and k not in old_keys))
+        ]
+    return Plan(changes=True, restart=bool(owed), owed=tuple(owed))

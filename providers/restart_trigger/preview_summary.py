@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from restart_trigger.inputs import DEFAULT_TIMEOUT, OPTIONS
-from restart_trigger.plan import decide
+from restart_trigger.plan import Plan, decide, owed_of
 from restart_trigger.targets import view_targets
 from restart_trigger.validation import KNOWN_AFTER_APPLY, escaped, is_secret, is_unknown, shown
 
@@ -117,6 +117,12 @@ def _trigger_strategy(inputs: Mapping[str, Any], n_targets: int) -> str:
     max_parallel = inputs.get("max_parallel")
     if max_parallel is not None and n_targets > 1:
         parts.append(f"{shown(max_parallel)} at a time")
+    canary = inputs.get("canary")
+    if canary and n_targets > 1:
+        parts.append(f"canary: the first {shown(canary)} must succeed before the others")
+    max_failures = inputs.get("max_failures")
+    if max_failures and n_targets > 1:
+        parts.append(f"stops starting targets after {shown(max_failures)} failure(s)")
     return ", ".join(parts)
 
 
@@ -131,6 +137,7 @@ class TriggerChange:
     old: Mapping[str, Any] | None
     new: Mapping[str, Any] | None
     replace_reasons: list[str] = field(default_factory=list)
+    old_outputs: Mapping[str, Any] | None = None
 
     @property
     def sort_key(self) -> tuple[str, str]:
@@ -144,16 +151,26 @@ class TriggerChange:
     def new_hash(self) -> Any:
         return (self.new or {}).get("hash")
 
-    def restarts(self) -> bool | None:
-        """True: restarts; False: does not; None: depends on a value known only at apply.
-
-        The provider's own decision (``plan.decide``): an update compares old and new inputs,
-        a create or a replacement is a new trigger."""
+    def plan(self) -> Plan:
+        """The provider's own decision (``plan.decide``): an update compares the old outputs
+        (inputs and per-target progress, as the provider's ``diff`` sees them) with the new
+        inputs; a create or a replacement is a new trigger."""
         if self.op == "update":
-            return decide(self.old or {}, self.new or {}).restart
+            olds = {**(self.old or {}), **_progress_outputs(self.old_outputs)}
+            return decide(olds, self.new or {})
         if self.op in ("create", "replace"):
-            return decide(None, self.new or {}).restart
-        return False
+            return decide(None, self.new or {})
+        return Plan(changes=True, restart=False)
+
+    def restarts(self) -> bool | None:
+        """True: restarts; False: does not; None: depends on a value known only at apply."""
+        return self.plan().restart
+
+
+def _progress_outputs(outputs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the old state's outputs record of the restarts (see ``plan.progress_of``)."""
+    keys = ("progress", "owed", "change_order_ids", "statuses", "restarted_hash", "restarted_at")
+    return {k: outputs[k] for k in keys if isinstance(outputs, Mapping) and k in outputs}
 
 
 def _name_and_type(urn: str) -> tuple[str, str]:
@@ -207,6 +224,8 @@ def trigger_changes(steps: Sequence[Mapping[str, Any]]) -> list[TriggerChange]:
         if type_ != TRIGGER_TYPE or op in _IGNORED_OPS:
             continue
         old, new = _inputs(step.get("oldState")), _inputs(step.get("newState"))
+        old_state = step.get("oldState")
+        old_outputs = old_state.get("outputs") if isinstance(old_state, Mapping) else None
         reasons = [str(r) for r in step.get("replaceReasons") or []]
         if op in _REPLACE_OPS:
             op = "replace"
@@ -216,10 +235,11 @@ def trigger_changes(steps: Sequence[Mapping[str, Any]]) -> list[TriggerChange]:
             op = "update"  # an op this version does not know: judge it by its hashes
         seen = by_urn.get(urn)
         if seen is None:
-            by_urn[urn] = TriggerChange(name, urn, op, old, new, reasons)
+            by_urn[urn] = TriggerChange(name, urn, op, old, new, reasons, old_outputs)
             continue
         # A replacement shown as several steps: keep the first known old/new and all reasons.
         seen.old = seen.old or old
+        seen.old_outputs = seen.old_outputs or old_outputs
         seen.new = seen.new or new
         seen.replace_reasons = sorted(set(seen.replace_reasons) | set(reasons))
     return sorted(by_urn.values(), key=lambda c: c.sort_key)
@@ -267,10 +287,14 @@ def _replace_what(change: TriggerChange) -> str:
     return "; ".join(parts) or "replaced"
 
 
-def _why_restart(change: TriggerChange, sure: bool) -> str:
+def _why_restart(change: TriggerChange, sure: bool, key: str) -> str:
     if change.op == "update":
         if not sure:
             return "hash known only at apply: restarts if it changed"
+        if change.old_hash == change.new_hash:
+            if key in owed_of(change.old_outputs):
+                return "owed: the last rollout for this hash did not restart it"
+            return "added to the trigger, with restart_on_create"
         extra = _changed_options(change.old or {}, change.new or {})
         return "hash changed" + (f" (also: {'; '.join(extra)})" if extra else "")
     flag = "restart_on_create" if sure else f"restart_on_create {KNOWN_AFTER_APPLY}"
@@ -297,10 +321,12 @@ def _quiet_line(change: TriggerChange) -> str:
 def _restart_rows(change: TriggerChange, sure: bool) -> list[tuple[str, ...]]:
     new = change.new or {}
     targets = view_targets(new.get("targets"))
-    common = _trigger_strategy(new, len(targets))
+    owed = change.plan().owed
+    if owed is not None:  # else: which ones is decided at apply, so each may restart
+        targets = [t for t in targets if t.key in owed]
+    common = _trigger_strategy(new, len(view_targets(new.get("targets"))))
     old_hash = short_hash(change.old_hash) if change.op != "create" else "—"
     hashes = f"{old_hash} → {short_hash(change.new_hash)}"
-    why = _why_restart(change, sure)
     rows = []
     for target in sorted(targets, key=lambda t: (t.kind, t.ident)):
         rows.append(
@@ -309,7 +335,7 @@ def _restart_rows(change: TriggerChange, sure: bool) -> list[tuple[str, ...]]:
                 _cell(target.label),
                 _cell(f"{target.strategy}; {common}"),
                 _cell(hashes),
-                _cell(why),
+                _cell(_why_restart(change, sure, target.key)),
             )
         )
     return rows

@@ -3,11 +3,16 @@
 Lifecycle, as the engine drives it:
 
 * ``check`` validates every input, naming the field and the fix (``inputs.check_inputs``);
-* ``diff``, ``create`` and ``update`` ask ``plan.decide`` what the change means; ``create`` and
-  ``update`` then restart through ``runner.run_restarts`` or carry the last restart's outputs
-  over. A failed restart raises ``RestartFailed`` and leaves the old state (the old hash), so
-  the next ``pulumi up`` owes the restart again;
-* ``read`` (``pulumi refresh``) refreshes the status of the last change orders;
+* ``diff``, ``create`` and ``update`` ask ``plan.decide`` which targets are owed a restart;
+  ``create`` and ``update`` then roll those out through ``runner.run_restarts`` (progress
+  lines on the trigger's row while it waits) or carry the recorded progress over;
+* a rollout that leaves some targets owed fails the update naming each, and the state keeps
+  the restarts that happened (per target: the hash it restarted for, change id, status,
+  time), so the next ``pulumi up`` restarts only the others. That needs the server to answer
+  with partial state (``provider_server.current_call``); where it cannot, the update fails
+  the old way, leaving the previous state (the next ``up`` restarts every target again), and
+  says so;
+* ``read`` (``pulumi refresh``) refreshes the status of the recorded change orders;
 * ``delete`` calls nothing.
 
 Preview only ever calls ``check`` and ``diff``: no Alibaba Cloud API at all, not even a read,
@@ -32,16 +37,14 @@ from restart_trigger import provider_server
 from restart_trigger.aliyun import CONFIG_KEYS, AliyunClient, NotFoundError, resolve_settings
 from restart_trigger.aliyun.endpoints import PRODUCTS
 from restart_trigger.backoff import Deadline
-from restart_trigger.inputs import (
-    DEFAULT_TIMEOUT,
-    RESTART_OUTPUTS,
-    check_inputs,
-    check_stack_config,
-    inputs_of,
-)
-from restart_trigger.plan import decide
-from restart_trigger.runner import RestartFailed, failure_text, run_restarts
+from restart_trigger.inputs import DEFAULT_TIMEOUT, check_inputs, check_stack_config, inputs_of
+from restart_trigger.plan import decide, owed_of, progress_of
+from restart_trigger.progress import Progress
+from restart_trigger.provider_server import PartialStateUnsupported, engine_sink, trigger_name
+from restart_trigger.runner import RestartFailed, Rollout, failure_text, run_restarts
 from restart_trigger.targets import RUNNING, UNKNOWN_STATE, Target, parse_targets
+
+PROVIDER_KEY = "__provider"  # where the engine keeps the pickled provider in every state
 
 
 def _targets(props: Mapping[str, Any]) -> list[Target]:
@@ -52,11 +55,34 @@ def _targets(props: Mapping[str, Any]) -> list[Target]:
     return parsed.targets
 
 
-def _no_restart_yet(props: Mapping[str, Any]) -> dict[str, Any]:
-    outs = {**inputs_of(props), **{k: None for k in RESTART_OUTPUTS}}
-    outs["change_order_ids"] = {}
-    outs["statuses"] = {}
-    return outs
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _outputs(
+    props: Mapping[str, Any],
+    progress: Mapping[str, Mapping[str, Any]],
+    owed: list[str],
+    restarted_hash: str,
+) -> dict[str, Any]:
+    """The trigger's outputs: its inputs, per-target ``progress`` of the targets it lists,
+    what is still ``owed``, and the summary outputs derived from progress. No value is None
+    (a null output reads as "[unknown]" in previews): "" and {} mean "not yet"."""
+    keys = [t.key for t in _targets(props)]
+    kept = {k: dict(progress[k]) for k in keys if k in progress}
+    times = [str(p.get("restarted_at") or "") for p in kept.values()]
+    ids = {k: str(p["change_id"]) for k, p in kept.items() if p.get("change_id")}
+    return {
+        **inputs_of(props),
+        "progress": kept,
+        "owed": [k for k in keys if k in set(owed)],
+        "change_order_id": ids.get(keys[0], "") if len(keys) == 1 else "",
+        "change_order_ids": ids,
+        "request_ids": {k: str(p["request_id"]) for k, p in kept.items() if p.get("request_id")},
+        "statuses": {k: str(p.get("status") or UNKNOWN_STATE) for k, p in kept.items()},
+        "restarted_at": max(times, default=""),
+        "restarted_hash": restarted_hash or "",
+    }
 
 
 class RestartTriggerProvider(dynamic.ResourceProvider):
@@ -85,34 +111,37 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         resource_id = f"restart-trigger-{uuid.uuid4().hex[:16]}"
-        if decide(None, props).restart:
-            outs = self._restart(props, previous={})
+        plan = decide(None, props)
+        if plan.restart:
+            outs = self._rollout(resource_id, props, None, plan.owed)
         else:
-            outs = _no_restart_yet(props)
+            outs = _outputs(props, {}, [], "")
         return dynamic.CreateResult(id_=resource_id, outs=outs)
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
-        if decide(olds, news).restart:
-            return dynamic.UpdateResult(outs=self._restart(news, previous=olds))
-        carried = {k: olds.get(k) for k in RESTART_OUTPUTS}
-        return dynamic.UpdateResult(outs={**inputs_of(news), **carried})
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        plan = decide(olds, news)
+        if plan.restart:
+            return dynamic.UpdateResult(outs=self._rollout(id_, news, olds, plan.owed))
+        restarted_hash = str(olds.get("restarted_hash") or "")
+        return dynamic.UpdateResult(outs=_outputs(news, progress_of(olds), [], restarted_hash))
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
-        change_ids: Mapping[str, str] = props.get("change_order_ids") or {}
-        if not change_ids:
-            return dynamic.ReadResult(id_=id_, outs=props)
-        statuses = dict(props.get("statuses") or {})
-        deadline = Deadline(float(props.get("timeout") or DEFAULT_TIMEOUT))
-        with self._client(props, deadline) as client:
-            for target in _targets(props):
-                change_id = change_ids.get(target.key)
-                if not change_id:
-                    continue
-                try:
-                    statuses[target.key] = target.status(client, change_id).state
-                except NotFoundError:
-                    statuses[target.key] = UNKNOWN_STATE
-        return dynamic.ReadResult(id_=id_, outs={**props, "statuses": statuses})
+        progress = progress_of(props)
+        owed, restarted_hash = owed_of(props), str(props.get("restarted_hash") or "")
+        if any(p.get("change_id") for p in progress.values()):
+            deadline = Deadline(float(props.get("timeout") or DEFAULT_TIMEOUT))
+            with self._client(props, deadline) as client:
+                for target in _targets(props):
+                    change_id = (progress.get(target.key) or {}).get("change_id")
+                    if not change_id:
+                        continue
+                    try:
+                        state = target.status(client, change_id).state
+                    except NotFoundError:
+                        state = UNKNOWN_STATE
+                    progress[target.key]["status"] = state
+        # Also brings state written by 0.2 and older to today's shape (no null outputs).
+        return dynamic.ReadResult(id_=id_, outs=_outputs(props, progress, owed, restarted_hash))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Deleting a trigger restarts nothing and calls no API."""
@@ -130,27 +159,69 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
             deadline=deadline,
         )
 
-    def _restart(self, props: Mapping[str, Any], previous: Mapping[str, Any]) -> dict[str, Any]:
+    def _rollout(
+        self,
+        resource_id: str,
+        props: Mapping[str, Any],
+        olds: Mapping[str, Any] | None,
+        owed: tuple[str, ...] | None,
+    ) -> dict[str, Any]:
+        """Restart the ``owed`` targets (None: every target); return the new outputs, or fail
+        the call with them (the restarts that happened are kept) if some stay owed."""
+        call = provider_server.current_call()  # the server's Create/Update, two frames up
+        urn = call.urn if call else None
+        lines = Progress(trigger_name(urn, resource_id), engine_sink(urn))
         targets = _targets(props)
+        todo = [t for t in targets if owed is None or t.key in owed]
+        previous = progress_of(olds)
         deadline = Deadline(float(props.get("timeout") or DEFAULT_TIMEOUT))
-        started = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         with self._client(props, deadline) as client:
             outcomes = run_restarts(
                 client,
-                targets,
-                known_change_ids=previous.get("change_order_ids") or {},
+                todo,
+                known_change_ids={
+                    k: p["change_id"] for k, p in previous.items() if p.get("change_id")
+                },
                 wait=props.get("wait", True) is not False,
                 deadline=deadline,
-                max_parallel=int(props["max_parallel"]) if props.get("max_parallel") else None,
+                rollout=Rollout(
+                    max_parallel=int(props["max_parallel"]) if props.get("max_parallel") else None,
+                    canary=int(props.get("canary") or 0),
+                    max_failures=int(props.get("max_failures") or 0),
+                ),
+                progress=lines,
             )
-        if any(o.failed for o in outcomes):
+        now, new_hash = _now(), str(props.get("hash"))
+        progress = dict(previous)
+        for outcome in outcomes:
+            if outcome.restarted:
+                progress[outcome.key] = {
+                    "hash": new_hash,
+                    "change_id": outcome.change_id,
+                    "request_id": outcome.request_id or "",
+                    "status": outcome.status.state if outcome.status else RUNNING,
+                    "restarted_at": now,
+                }
+        still_owed = [o.key for o in outcomes if not o.restarted]
+        restarted_any = any(o.restarted for o in outcomes)
+        restarted_hash = (
+            new_hash if restarted_any else str((olds or {}).get("restarted_hash") or "")
+        )
+        outs = _outputs(props, progress, still_owed, restarted_hash)
+        if not still_owed:
+            return outs
+        if call is not None and restarted_any:
+            try:
+                call.fail_with_outputs(
+                    resource_id,
+                    {**outs, PROVIDER_KEY: props.get(PROVIDER_KEY)},
+                    failure_text(outcomes),
+                )
+            except PartialStateUnsupported as exc:
+                lines.warn(f"could not keep the restarts that happened in state ({exc})")
+        elif restarted_any:
+            lines.warn("this provider host cannot keep the restarts that happened in state")
+        if not restarted_any:
+            # Nothing restarted: the previous state is exactly what the next `up` needs.
             raise RestartFailed(failure_text(outcomes))
-        return {
-            **inputs_of(props),
-            "change_order_id": outcomes[0].change_id if len(outcomes) == 1 else None,
-            "change_order_ids": {o.key: o.change_id for o in outcomes},
-            "request_ids": {o.key: o.request_id for o in outcomes},
-            "statuses": {o.key: o.status.state if o.status else RUNNING for o in outcomes},
-            "restarted_at": started,
-            "restarted_hash": props.get("hash"),
-        }
+        raise RestartFailed(failure_text(outcomes, progress_saved=False))

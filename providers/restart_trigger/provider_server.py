@@ -1,4 +1,11 @@
-"""Let the Python dynamic-provider server run more than 4 operations at a time.
+"""The one place that reaches into Pulumi's Python dynamic-provider server, guarded.
+
+Three things, each a no-op (the trigger still works, only less well) when the server stops
+looking as expected: :func:`widen` (more than 4 operations at a time), :func:`current_call`
+(answer a partly failed rollout with the restarts that happened, so state keeps them) and
+:func:`engine_sink` (progress lines on the trigger's row of ``pulumi up``).
+
+Widening the pool: let the server run more than 4 operations at a time.
 
 Pulumi starts dynamic providers as ``python -m pulumi.dynamic``, a gRPC server whose thread pool
 has 4 workers. A RestartTrigger that waits for its change orders holds one worker for the whole
@@ -15,10 +22,15 @@ slower. ``RESTART_TRIGGER_PROVIDER_WORKERS`` sets the limit (default 64; 0 or 4 
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import sys
+import threading
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
 DEFAULT_WORKERS = 64
 _SERVER_MODULE = "pulumi.dynamic.__main__"
@@ -50,3 +62,179 @@ def widen(workers: int | None = None) -> int:
             obj._max_workers = workers
             widened += 1
     return widened
+
+
+# -- the call being served: partial outputs and progress lines ----------------------------------
+#
+# Two more things a RestartTrigger needs that the Python dynamic-provider server does not
+# expose, reached the same guarded way (each does nothing, and says so, if the server stops
+# looking as expected):
+#
+# * A partly failed rollout must keep the restarts that happened. The provider protocol has
+#   this (a Create/Update that fails with an ``ErrorResourceInitFailed`` detail carries the
+#   resource's outputs, which the engine records with the error), but the Python server turns
+#   every exception into a bare error. :func:`current_call` finds the gRPC call the server is
+#   serving (its ``request`` and ``context``, locals of the server's ``Create``/``Update``,
+#   which call the provider directly) so :meth:`ServerCall.fail_with_outputs` can answer it
+#   with that detail itself.
+# * Progress lines belong on the trigger's row of ``pulumi up``. The engine passes every
+#   provider its address as the first argument; :func:`engine_sink` logs there under the
+#   trigger's URN (``pulumirpc.Engine/Log``, ephemeral: shown while it waits, not repeated in
+#   the diagnostics), and writes to stderr (which the CLI shows too) when it cannot.
+
+_CALL_NAMES = ("Create", "Update")
+_SERVER_CLASS = "DynamicResourceProviderServicer"
+
+
+class _Status:
+    """A ``grpc.Status``: code, details and the trailing metadata carrying the detail."""
+
+    def __init__(self, code: Any, details: str, trailing_metadata: tuple) -> None:
+        self.code = code
+        self.details = details
+        self.trailing_metadata = trailing_metadata
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def rpc_status_bytes(code: int, message: str, details: list[Any]) -> bytes:
+    """``google.rpc.Status`` (code = 1, message = 2, repeated Any details = 3), serialized as
+    the ``grpc-status-details-bin`` trailer carries it. Encoded here because its generated
+    class (googleapis-common-protos) is not a dependency of every pulumi release we support."""
+    out = _varint(1 << 3 | 0) + _varint(code) + _field(2, message.encode())
+    for detail in details:
+        out += _field(3, detail.SerializeToString())
+    return out
+
+
+@dataclass(frozen=True)
+class ServerCall:
+    """The Create or Update call the dynamic-provider server is serving."""
+
+    urn: str
+    context: Any
+
+    def fail_with_outputs(self, resource_id: str, outputs: Mapping[str, Any], reason: str) -> None:
+        """End the call as failed, with ``outputs`` as the resource's state (never returns).
+
+        Raises ``PartialStateUnsupported`` (before anything is sent) if the detail cannot be
+        built; the caller then fails the usual way."""
+        try:
+            import grpc
+            from google.protobuf import any_pb2
+            from pulumi.runtime import rpc
+            from pulumi.runtime.proto import provider_pb2
+
+            loop = asyncio.new_event_loop()
+            try:
+                properties = loop.run_until_complete(rpc.serialize_properties(dict(outputs), {}))
+            finally:
+                loop.close()
+            detail = provider_pb2.ErrorResourceInitFailed(
+                id=resource_id, properties=properties, reasons=[reason]
+            )
+            packed = any_pb2.Any()
+            packed.Pack(detail)
+            code = grpc.StatusCode.UNKNOWN
+            trailer = rpc_status_bytes(code.value[0], reason, [packed])
+            status = _Status(code, reason, (("grpc-status-details-bin", trailer),))
+            abort = self.context.abort_with_status
+        except Exception as exc:  # noqa: BLE001 - any mismatch means: not supported here
+            raise PartialStateUnsupported(f"{type(exc).__name__}: {exc}") from None
+        abort(status)  # raises: the server answers the call with the status above
+        raise PartialStateUnsupported("abort_with_status returned")  # pragma: no cover
+
+
+class PartialStateUnsupported(Exception):
+    """This server cannot answer a call with partial state (its internals changed)."""
+
+
+def current_call(max_depth: int = 8) -> ServerCall | None:
+    """The Create/Update call being served by ``python -m pulumi.dynamic`` on this thread, or
+    None (another host, a test, or a server that no longer looks as expected)."""
+    if not in_dynamic_provider_server():
+        return None
+    frame = sys._getframe(1)
+    for _ in range(max_depth):
+        if frame is None:
+            return None
+        if frame.f_code.co_name in _CALL_NAMES:
+            server = frame.f_locals.get("self")
+            request = frame.f_locals.get("request")
+            context = frame.f_locals.get("context")
+            urn = getattr(request, "urn", None)
+            if (
+                type(server).__name__ == _SERVER_CLASS
+                and isinstance(urn, str)
+                and callable(getattr(context, "abort_with_status", None))
+            ):
+                return ServerCall(urn, context)
+            return None
+        frame = frame.f_back
+    return None
+
+
+_engine_lock = threading.Lock()
+_engine_stubs: dict[str, Any] = {}
+
+
+def engine_address(argv: list[str] | None = None) -> str | None:
+    """The engine's gRPC address the server was started with (``host:port``), or None."""
+    args = sys.argv if argv is None else argv
+    if not in_dynamic_provider_server() and argv is None:
+        return None
+    candidate = args[1] if len(args) > 1 else ""
+    host, _, port = candidate.rpartition(":")
+    return candidate if host and port.isdigit() else None
+
+
+def _engine_stub(address: str) -> Any:
+    with _engine_lock:
+        stub = _engine_stubs.get(address)
+        if stub is None:
+            import grpc
+            from pulumi.runtime.proto import engine_pb2_grpc
+
+            stub = engine_pb2_grpc.EngineStub(grpc.insecure_channel(address))
+            _engine_stubs[address] = stub
+        return stub
+
+
+def engine_sink(urn: str | None, address: str | None = None) -> Callable[[str], None]:
+    """A progress-line sink: the engine's log under ``urn`` (ephemeral), else stderr."""
+    address = address or engine_address()
+
+    def to_stderr(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    if not urn or not address:
+        return to_stderr
+
+    def to_engine(line: str) -> None:
+        try:
+            from pulumi.runtime.proto import engine_pb2
+
+            request = engine_pb2.LogRequest(
+                severity=engine_pb2.INFO, message=line, urn=urn, ephemeral=True
+            )
+            _engine_stub(address).Log(request, timeout=10)
+        except Exception:  # noqa: BLE001 - the line is not lost: stderr reaches the CLI too
+            to_stderr(line)
+
+    return to_engine
+
+
+def trigger_name(urn: str | None, fallback: str) -> str:
+    """The resource name in a URN (``urn:pulumi:stack::project::type::name``)."""
+    return urn.rsplit("::", 1)[-1] if urn and "::" in urn else fallback

@@ -43,24 +43,35 @@ class RestartTrigger(dynamic.Resource, module="restart", name="RestartTrigger"):
         wait: wait for every change order to finish, failing the update if one fails
             (default True); with False the update ends once the restarts are accepted.
         timeout: seconds the whole update may take, waits included (default 1800).
-        max_parallel: how many targets restart at the same time (default: all).
+        max_parallel: how many targets restart at the same time (default: all), a rolling
+            window: the next target starts when one finishes.
+        canary: how many of the first targets (in the order given) restart, and must
+            succeed, before any other starts (default 0; needs ``wait``).
+        max_failures: once more targets than this have failed, no further target is started
+            (default 0); the others stay owed to the next ``pulumi up``.
         region: Alibaba Cloud region (default: ``alicloud:region`` config, then the env).
         endpoint: one endpoint URL for every product, e.g. the local emulator's
             (default: resolved per region; ``alicloud:endpoints`` config also works).
 
-    Outputs: ``change_order_id`` (with one target), ``change_order_ids`` (``{"edas:<app_id>" |
-    "webplus:<env_id>": id}``), ``request_ids``, ``statuses`` (running, paused, succeeded,
-    failed, unknown), ``restarted_at`` (UTC, ISO 8601) and ``restarted_hash``.
+    Outputs: ``progress`` (per target key, e.g. ``"edas:<app_id>"``: the ``hash`` it last
+    restarted for, its ``change_id``, ``status``, ``restarted_at`` and ``request_id``),
+    ``owed`` (the targets a partly failed rollout still owes), and derived from progress:
+    ``change_order_id`` (with one target), ``change_order_ids``, ``request_ids``,
+    ``statuses`` (running, paused, succeeded, failed, unknown), ``restarted_at`` (UTC, ISO
+    8601) and ``restarted_hash`` (of the latest restart). None is never an output value:
+    ``""``, ``{}`` and ``[]`` mean "not yet".
     """
 
     hash: pulumi.Output[str]
     targets: pulumi.Output[list[dict[str, Any]]]
-    change_order_id: pulumi.Output[str | None]
+    change_order_id: pulumi.Output[str]
     change_order_ids: pulumi.Output[dict[str, str]]
     request_ids: pulumi.Output[dict[str, str]]
     statuses: pulumi.Output[dict[str, str]]
-    restarted_at: pulumi.Output[str | None]
-    restarted_hash: pulumi.Output[str | None]
+    restarted_at: pulumi.Output[str]
+    restarted_hash: pulumi.Output[str]
+    progress: pulumi.Output[dict[str, dict[str, str]]]
+    owed: pulumi.Output[list[str]]
 
     def __init__(
         self,
@@ -72,6 +83,8 @@ class RestartTrigger(dynamic.Resource, module="restart", name="RestartTrigger"):
         wait: pulumi.Input[bool] | None = None,
         timeout: pulumi.Input[float] | None = None,
         max_parallel: pulumi.Input[int] | None = None,
+        canary: pulumi.Input[int] | None = None,
+        max_failures: pulumi.Input[int] | None = None,
         region: pulumi.Input[str] | None = None,
         endpoint: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
@@ -85,6 +98,8 @@ class RestartTrigger(dynamic.Resource, module="restart", name="RestartTrigger"):
             "wait": wait,
             "timeout": timeout,
             "max_parallel": max_parallel,
+            "canary": canary,
+            "max_failures": max_failures,
             "region": region,
             "endpoint": endpoint,
         }

@@ -8,9 +8,13 @@ sequences).
 
 Bounded: every trigger of a provider process shares one pool of at most
 ``MAX_CONCURRENT_RESTARTS`` threads (default 64; ``RESTART_TRIGGER_MAX_CONCURRENCY`` sets it),
-so 5,000 targets run in at most that many threads and connections. Within a trigger,
-``max_parallel`` is a rolling window: a new target starts when one finishes. No target is
-started once the deadline has passed; those stay owed (the update fails naming them).
+so 5,000 targets run in at most that many threads and connections. Within a trigger, the
+:class:`Rollout` rules decide when the next target starts: ``max_parallel`` is a rolling
+window (a new target starts when one finishes), the first ``canary`` targets must succeed
+before any other starts, and once more than ``max_failures`` targets failed no further one
+starts. No target is started once the deadline has passed. Targets not started stay owed
+(the update fails naming them and why). Each issued change id and each status change is
+reported to a :class:`~restart_trigger.progress.Progress` as it happens.
 
 No pulumi import: the provider's engine callbacks (``provider.py``) call this.
 """
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 
 from restart_trigger.aliyun import AliyunClient, AliyunError, RestartOutcomeUnknown
 from restart_trigger.backoff import Backoff, Deadline
+from restart_trigger.progress import Progress, silent
 from restart_trigger.targets import FAILED, PAUSED, ChangeStatus, Target
 from restart_trigger.validation import escaped
 
@@ -70,10 +75,30 @@ class Outcome:
     request_id: str | None = None
     status: ChangeStatus | None = None
     error: str | None = None
+    started: bool = True
 
     @property
     def failed(self) -> bool:
+        """The target did not restart (not started counts: it is still owed)."""
         return self.error is not None or (self.status is not None and self.status.state == FAILED)
+
+    @property
+    def restarted(self) -> bool:
+        """Its restart was accepted and (with waits) its change did not fail."""
+        return self.change_id is not None and not self.failed
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """How one trigger's targets are rolled out (the trigger's rollout inputs).
+
+    ``max_parallel``: targets restarting at once (None: all), a rolling window;
+    ``canary``: the first N targets restart, and must succeed, before any other starts;
+    ``max_failures``: once more targets than this failed, no further target is started."""
+
+    max_parallel: int | None = None
+    canary: int = 0
+    max_failures: int = 0
 
 
 def run_restarts(
@@ -83,31 +108,66 @@ def run_restarts(
     known_change_ids: Mapping[str, str],
     wait: bool,
     deadline: Deadline,
-    max_parallel: int | None = None,
+    rollout: Rollout = Rollout(),
+    progress: Progress | None = None,
 ) -> list[Outcome]:
     """Restart every target once and (with ``wait``) wait for its change; one Outcome each,
-    in the order of ``targets``. At most ``max_parallel`` (default: no per-trigger limit) run
-    at once, within the process-wide cap. ``known_change_ids`` (key -> the change id of the
-    last restart) are never mistaken for a new restart when a lost answer is looked up."""
+    in the order of ``targets``, following ``rollout`` within the process-wide cap. A target
+    not started (a canary failed, too many failures, the deadline) gets an Outcome with
+    ``started=False`` whose error says why. ``known_change_ids`` (key -> the change id of
+    the last restart) are never mistaken for a new restart when a lost answer is looked
+    up."""
     pool = _shared_pool()
-    window = max_parallel or len(targets)
+    report = progress or Progress("", silent)
+    window = rollout.max_parallel or len(targets) or 1
+    canary = min(rollout.canary, len(targets))
     outcomes: dict[int, Outcome] = {}
     running: dict[Future[Outcome], int] = {}
     queue = list(enumerate(targets))
 
     def one(target: Target) -> Outcome:
         if deadline.expired():
-            return Outcome(target.key, error=NOT_STARTED)
+            return Outcome(target.key, error=NOT_STARTED, started=False)
         known = known_change_ids.get(target.key)
-        return restart_one(client, target, [known] if known else [], wait, deadline)
+        return restart_one(client, target, [known] if known else [], wait, deadline, report)
+
+    def why_not(index: int) -> str | None:
+        failed = [o for o in outcomes.values() if o.failed and o.started]
+        if canary and index >= canary and failed:
+            canaries = [o.key for i, o in sorted(outcomes.items()) if i < canary and o.failed]
+            if canaries:
+                return (
+                    f"not started: the canary {', '.join(canaries)} did not restart; it "
+                    "restarts at the next `pulumi up`"
+                )
+        if len(failed) > rollout.max_failures:
+            return (
+                f"not started: {len(failed)} target(s) had failed, more than "
+                f"max_failures={rollout.max_failures}; it restarts at the next `pulumi up`"
+            )
+        if deadline.expired():
+            return NOT_STARTED
+        return None
 
     while queue or running:
         while queue and len(running) < window:
-            index, target = queue.pop(0)
+            index, target = queue[0]
+            if canary and index >= canary and any(i < canary for i in running.values()):
+                break  # the rest waits until every canary finished
+            reason = why_not(index)
+            if reason is not None:
+                break
+            queue.pop(0)
             running[pool.submit(one, target)] = index
+        if not running:
+            break
         done, _ = first_done(running, return_when=FIRST_COMPLETED)
         for future in done:
             outcomes[running.pop(future)] = future.result()
+    for index, target in queue:  # what was left: stopped by the rollout rules
+        reason = why_not(index) or NOT_STARTED
+        outcomes[index] = Outcome(target.key, error=reason, started=False)
+        report.not_started(target.key, reason)
     return [outcomes[i] for i in range(len(targets))]
 
 
@@ -117,29 +177,37 @@ def restart_one(
     known_change_ids: list[str],
     wait: bool,
     deadline: Deadline,
+    progress: Progress | None = None,
 ) -> Outcome:
     """Restart one target and wait for its change (see :func:`run_restarts`)."""
+    report = progress or Progress("", silent)
     outcome = Outcome(target.key)
     try:
         result = target.restart(client, known_change_ids=known_change_ids, deadline=deadline)
     except RestartOutcomeUnknown as exc:
         outcome.error = f"restart outcome unknown: {exc}"
-        return outcome
     except AliyunError as exc:
         refused = exc.operation in (None, target.restart_action)
         outcome.error = f"{'restart refused' if refused else 'not restarted'}: {exc}"
-        return outcome
     except ValueError as exc:
         outcome.error = f"not restarted: {exc}"
-        return outcome
-    outcome.change_id, outcome.request_id = result.change_id, result.request_id
-    if wait:
-        _wait(client, target, outcome, result.change_id, deadline)
+    else:
+        outcome.change_id, outcome.request_id = result.change_id, result.request_id
+        report.issued(target.key, result.change_id)
+        if wait:
+            _wait(client, target, outcome, result.change_id, deadline, report)
+    if outcome.error is not None:
+        report.failed(target.key, outcome.error)
     return outcome
 
 
 def _wait(
-    client: AliyunClient, target: Target, outcome: Outcome, change_id: str, deadline: Deadline
+    client: AliyunClient,
+    target: Target,
+    outcome: Outcome,
+    change_id: str,
+    deadline: Deadline,
+    report: Progress,
 ) -> None:
     tries = POLL_BACKOFF.start(deadline)
     while True:
@@ -150,6 +218,7 @@ def _wait(
         except AliyunError as exc:
             read_error = exc
         else:
+            report.observed(target.key, outcome.status)
             if outcome.status.finished:
                 return
         delay = tries.next_delay()
@@ -172,18 +241,32 @@ def _wait(
         tries.wait(delay)
 
 
-def failure_text(outcomes: Sequence[Outcome]) -> str:
+def failure_text(outcomes: Sequence[Outcome], *, progress_saved: bool = True) -> str:
     """The message of a partly or wholly failed update: each failed target and why, the ones
-    that did restart, and what the next ``pulumi up`` will do."""
-    failed = [o for o in outcomes if o.failed]
+    not started and why, the ones that did restart, and what the next ``pulumi up`` will do
+    (``progress_saved``: whether state keeps the restarts that happened)."""
+    failed = [o for o in outcomes if o.failed and o.started]
+    skipped = [o for o in outcomes if not o.started]
     ok = [o for o in outcomes if not o.failed]
-    lines = [f"{len(failed)} of {len(outcomes)} target(s) did not restart:"]
+    owed = len(failed) + len(skipped)
+    lines = [f"{owed} of {len(outcomes)} target(s) did not restart:"]
     lines += [f"  - {_describe_failure(o)}" for o in failed]
+    lines += [f"  - {escaped(o.key)}: {escaped(o.error)}" for o in skipped]
     if ok:
         lines.append(
             "  restarted: " + ", ".join(f"{escaped(o.key)} ({escaped(o.change_id)})" for o in ok)
         )
-    lines.append("The trigger keeps its previous hash, so the next `pulumi up` restarts again.")
+    if progress_saved:
+        lines.append(
+            f"State keeps the restarts that happened: the next `pulumi up` restarts only the "
+            f"{owed} target(s) above."
+        )
+    else:
+        lines.append(
+            "The provider server could not save partial progress (see the README, "
+            '"Rollouts"), so the trigger keeps its previous state: the next `pulumi up` '
+            "restarts every target again."
+        )
     return "\n".join(lines)
 
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from restart_trigger.plan import decide
+from restart_trigger.plan import decide, progress_of
 from restart_trigger.validation import UNKNOWN
 
 OLD = {
@@ -42,9 +42,64 @@ def test_keys_that_are_not_inputs_are_ignored():
     assert plan.changes is False
 
 
-def test_a_hash_change_restarts_in_place():
+def test_a_hash_change_restarts_every_target_in_place_in_the_order_listed():
     plan = decide(OLD, new(hash="sha256:bbb"))
     assert (plan.changes, plan.restart, plan.replaces) == (True, True, ())
+    assert plan.owed == ("edas:app-1", "webplus:we-1")
+
+
+def progressed(done: dict[str, str], owed: list[str], hash_: str = "sha256:aaa"):
+    """OLD's outputs after a rollout: ``done`` maps key -> the hash it restarted for."""
+    progress = {
+        k: {"hash": h, "change_id": f"co-{k}", "status": "succeeded"} for k, h in done.items()
+    }
+    return {**OLD, "hash": hash_, "progress": progress, "owed": owed}
+
+
+def test_after_a_partly_failed_rollout_the_same_hash_restarts_only_the_owed_targets():
+    olds = progressed({"edas:app-1": "sha256:bbb"}, owed=["webplus:we-1"], hash_="sha256:bbb")
+    plan = decide(olds, new(hash="sha256:bbb"))
+    assert (plan.changes, plan.restart, plan.owed) == (True, True, ("webplus:we-1",))
+
+
+def test_a_finished_rollout_owes_nothing():
+    done = {"edas:app-1": "sha256:bbb", "webplus:we-1": "sha256:bbb"}
+    plan = decide(progressed(done, owed=[], hash_="sha256:bbb"), new(hash="sha256:bbb"))
+    assert (plan.changes, plan.restart, plan.owed) == (False, False, ())
+
+
+def test_a_new_hash_skips_targets_already_restarted_for_it():
+    olds = progressed({"edas:app-1": "sha256:ccc", "webplus:we-1": "sha256:aaa"}, owed=[])
+    plan = decide(olds, new(hash="sha256:ccc"))
+    assert plan.owed == ("webplus:we-1",)
+
+
+def test_reverting_the_hash_restarts_the_targets_that_restarted_for_the_other_one():
+    # app-1 restarted for bbb, we-1 failed (still on aaa); then the change is reverted to aaa.
+    olds = progressed(
+        {"edas:app-1": "sha256:bbb", "webplus:we-1": "sha256:aaa"},
+        owed=["webplus:we-1"],
+        hash_="sha256:bbb",
+    )
+    plan = decide(olds, new(hash="sha256:aaa"))
+    assert (plan.restart, plan.owed) == (True, ("edas:app-1",))
+
+
+def test_an_owed_target_removed_from_the_list_is_forgotten():
+    olds = progressed({"edas:app-1": "sha256:bbb"}, owed=["webplus:we-1"], hash_="sha256:bbb")
+    plan = decide(olds, new(hash="sha256:bbb", targets=OLD["targets"][:1]))
+    assert (plan.changes, plan.restart, plan.owed) == (True, False, ())
+
+
+def test_state_written_before_progress_counts_each_target_as_restarted_for_restarted_hash():
+    olds = {
+        **OLD,
+        "change_order_ids": {"edas:app-1": "co-1", "webplus:we-1": "co-2"},
+        "restarted_hash": "sha256:aaa",
+    }
+    assert progress_of(olds)["edas:app-1"]["hash"] == "sha256:aaa"
+    assert decide(olds, new(hash="sha256:bbb")).owed == ("edas:app-1", "webplus:we-1")
+    assert decide(olds, new()).changes is False
 
 
 def test_a_hash_not_known_yet_may_restart():
@@ -56,16 +111,26 @@ def test_new_targets_with_a_new_hash_restart_instead_of_replacing():
     assert (plan.restart, plan.replaces) == (True, ())
 
 
-@pytest.mark.parametrize(
-    ("changes", "reason"),
-    [
-        ({"targets": [{"kind": "edas", "app_id": "app-1"}]}, "targets"),
-        ({"region": "cn-shanghai"}, "region"),
-    ],
-)
-def test_same_hash_with_other_targets_or_region_replaces_without_restart(changes, reason):
-    plan = decide(OLD, new(**changes))
-    assert (plan.changes, plan.restart, plan.replaces) == (True, False, (reason,))
+def test_same_hash_in_another_region_replaces_without_restart():
+    plan = decide(OLD, new(region="cn-shanghai"))
+    assert (plan.changes, plan.restart, plan.replaces) == (True, False, ("region",))
+
+
+def test_a_target_added_with_the_same_hash_updates_in_place_and_restarts_nothing():
+    added = [*OLD["targets"], {"kind": "sae", "app_id": "5a3e0000-0000-4000-8000-000000000009"}]
+    plan = decide(OLD, new(targets=added))
+    assert (plan.changes, plan.restart, plan.owed, plan.replaces) == (True, False, (), ())
+
+
+def test_a_target_added_with_restart_on_create_restarts_alone():
+    added = [*OLD["targets"], {"kind": "edas", "app_id": "app-9"}]
+    plan = decide(OLD, new(targets=added, restart_on_create=True))
+    assert (plan.restart, plan.owed, plan.replaces) == (True, ("edas:app-9",), ())
+
+
+def test_a_removed_target_is_simply_forgotten():
+    plan = decide(OLD, new(targets=OLD["targets"][:1]))
+    assert (plan.changes, plan.restart, plan.replaces) == (True, False, ())
 
 
 def test_a_replacement_restarts_if_the_new_trigger_restarts_on_create():
@@ -79,6 +144,8 @@ def test_a_replacement_restarts_if_the_new_trigger_restarts_on_create():
         {"wait": False},
         {"timeout": 60},
         {"max_parallel": 2},
+        {"canary": 1},
+        {"max_failures": 3},
         {"endpoint": "http://127.0.0.1:1"},
         {
             "targets": [
@@ -97,6 +164,11 @@ def test_options_only_update_in_place_without_restart(changes):
 def test_targets_not_known_yet_do_not_force_a_replacement():
     plan = decide(OLD, new(targets=[{"kind": "edas", "app_id": UNKNOWN}]))
     assert (plan.restart, plan.replaces) == (False, ())
+
+
+def test_with_target_ids_known_only_at_apply_a_hash_change_restarts_whom_apply_decides():
+    plan = decide(OLD, new(hash="sha256:bbb", targets=[{"kind": "edas", "app_id": UNKNOWN}]))
+    assert (plan.restart, plan.owed) == (True, None)
 
 
 def test_plan_loads_no_pulumi():

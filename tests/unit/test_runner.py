@@ -9,8 +9,9 @@ import time
 from restart_trigger import runner
 from restart_trigger.aliyun import RestartResult
 from restart_trigger.backoff import Deadline
-from restart_trigger.runner import NOT_STARTED, Outcome, failure_text, run_restarts
-from restart_trigger.targets import SUCCEEDED, ChangeStatus
+from restart_trigger.progress import Progress
+from restart_trigger.runner import NOT_STARTED, Outcome, Rollout, failure_text, run_restarts
+from restart_trigger.targets import FAILED, SUCCEEDED, ChangeStatus
 from restart_trigger.targets.edas import EdasTarget
 
 
@@ -46,7 +47,12 @@ def fresh(n):
 def test_max_parallel_is_a_rolling_window():
     targets = fresh(12)
     outcomes = run_restarts(
-        None, targets, known_change_ids={}, wait=True, deadline=Deadline(60), max_parallel=3
+        None,
+        targets,
+        known_change_ids={},
+        wait=True,
+        deadline=Deadline(60),
+        rollout=Rollout(max_parallel=3),
     )
     assert [o.change_id for o in outcomes] == [f"co-app-{i}" for i in range(12)]
     assert CountingTarget.peak <= 3
@@ -114,3 +120,99 @@ def test_a_timeout_while_a_change_waits_for_confirmation_says_so():
     )
     assert "is waiting for someone" in outcome.error
     assert "manual confirmation" in outcome.error and "co-app-1" in outcome.error
+
+
+class ScriptedTarget(EdasTarget):
+    """An EDAS target whose change fails when its app id says so; records the start order."""
+
+    log: list[str] = []
+    lock = threading.Lock()
+
+    def send_restart(self, client, known_change_ids):
+        with ScriptedTarget.lock:
+            ScriptedTarget.log.append(f"start {self.app_id}")
+        return RestartResult(f"co-{self.app_id}", "req")
+
+    def status(self, client, change_id):
+        with ScriptedTarget.lock:
+            ScriptedTarget.log.append(f"done {self.app_id}")
+        if self.app_id.startswith("bad"):
+            return ChangeStatus(FAILED, "EDAS status 3 (failed)", "boom")
+        return ChangeStatus(SUCCEEDED, "EDAS status 2 (success)")
+
+
+def scripted(*ids):
+    ScriptedTarget.log = []
+    return [ScriptedTarget(app_id=i) for i in ids]
+
+
+def roll(targets, **rollout):
+    return run_restarts(
+        None,
+        targets,
+        known_change_ids={},
+        wait=True,
+        deadline=Deadline(60),
+        rollout=Rollout(**rollout),
+    )
+
+
+def test_a_failing_canary_starts_no_other_target():
+    outcomes = roll(scripted("bad-1", "ok-2", "ok-3"), canary=1, max_failures=5)
+    assert ScriptedTarget.log == ["start bad-1", "done bad-1"]
+    assert [o.started for o in outcomes] == [True, False, False]
+    assert "the canary edas:bad-1 did not restart" in outcomes[1].error
+
+
+def test_a_healthy_canary_finishes_before_the_others_start():
+    outcomes = roll(scripted("ok-1", "ok-2", "ok-3", "ok-4"), canary=2)
+    first_other = min(
+        ScriptedTarget.log.index("start ok-3"), ScriptedTarget.log.index("start ok-4")
+    )
+    assert ScriptedTarget.log.index("done ok-1") < first_other
+    assert ScriptedTarget.log.index("done ok-2") < first_other
+    assert all(o.restarted for o in outcomes)
+
+
+def test_once_more_than_max_failures_failed_no_further_target_starts():
+    outcomes = roll(scripted("ok-1", "bad-2", "ok-3", "ok-4"), max_parallel=1, max_failures=0)
+    assert [o.started for o in outcomes] == [True, True, False, False]
+    assert "more than max_failures=0" in outcomes[2].error
+    assert "start ok-3" not in ScriptedTarget.log
+
+
+def test_failures_within_max_failures_do_not_stop_the_rollout():
+    outcomes = roll(scripted("bad-1", "ok-2", "bad-3", "ok-4"), max_parallel=1, max_failures=1)
+    assert [o.started for o in outcomes] == [True, True, True, False]
+
+
+def test_the_failure_text_names_failed_and_not_started_targets_and_what_the_next_up_does():
+    outcomes = roll(scripted("ok-1", "bad-2", "ok-3"), max_parallel=1)
+    text = failure_text(outcomes)
+    assert "2 of 3 target(s) did not restart" in text
+    assert "edas:bad-2 (change co-bad-2): " not in text  # a failed change reads as failed
+    assert "edas:bad-2: change co-bad-2 failed" in text
+    assert "edas:ok-3: not started: 1 target(s) had failed" in text
+    assert "restarted: edas:ok-1 (co-ok-1)" in text
+    assert "restarts only the 2 target(s) above" in text
+    assert "restarts every target again" in failure_text(outcomes, progress_saved=False)
+
+
+def test_progress_reports_each_change_id_and_status_change_as_it_happens():
+    lines: list[str] = []
+    progress = Progress("orders", lines.append)
+    run_restarts(
+        None,
+        scripted("ok-1", "bad-2"),
+        known_change_ids={},
+        wait=True,
+        deadline=Deadline(60),
+        rollout=Rollout(max_parallel=1, max_failures=1),
+        progress=progress,
+    )
+    assert lines == [
+        "orders: edas:ok-1 restart issued: change co-ok-1",
+        "orders: edas:ok-1 change co-ok-1: succeeded (EDAS status 2 (success))",
+        "orders: edas:bad-2 restart issued: change co-bad-2",
+        "orders: edas:bad-2 change co-bad-2: failed (EDAS status 3 (failed)): boom",
+    ]

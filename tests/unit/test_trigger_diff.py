@@ -45,10 +45,10 @@ def test_unknown_hash_during_preview_is_an_update():
     assert not result.replaces
 
 
-def test_target_set_change_replaces_the_trigger():
+def test_target_set_change_updates_the_trigger_in_place():
     result = diff(targets=[{"kind": "edas", "app_id": "app-2"}])
     assert result.changes is True
-    assert result.replaces == ["targets"]
+    assert not result.replaces
 
 
 def test_target_set_and_hash_change_together_update_so_the_new_targets_restart():

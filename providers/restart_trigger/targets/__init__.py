@@ -211,8 +211,9 @@ def parse_targets(raw: Any, path: str = "targets") -> ParsedTargets:
     return out
 
 
-def target_keys(raw: Any) -> list[str] | None:
-    """The sorted keys of a stored ``targets`` input, or None when any is not known."""
+def target_keys(raw: Any, *, ordered: bool = False) -> list[str] | None:
+    """The keys of a stored ``targets`` input, sorted (or, with ``ordered``, in the order
+    given), or None when any is not known."""
     if not isinstance(raw, list):
         return None
     keys = []
@@ -223,7 +224,7 @@ def target_keys(raw: Any) -> list[str] | None:
         if cls is None or is_unknown(entry.get(cls.id_field)) or entry.get(cls.id_field) is None:
             return None
         keys.append(f"{cls.kind}:{entry[cls.id_field]}")
-    return sorted(keys)
+    return keys if ordered else sorted(keys)
 
 
 @dataclass(frozen=True)

@@ -41,16 +41,38 @@ class ChangeStatus:
 
     ``state`` is one of running, paused, succeeded, failed, unknown; ``detail`` is the raw
     status in words (e.g. ``EDAS status 3 (failed)``); ``message`` is the failing task's error
-    message when the API gives one.
+    message when the API gives one; ``batch`` is where a batched change stands
+    (``batch 2 of 3``) when the API says, else empty.
     """
 
     state: str
     detail: str
     message: str = ""
+    batch: str = ""
 
     @property
     def finished(self) -> bool:
         return self.state in (SUCCEEDED, FAILED)
+
+
+def batch_position(count: Any, statuses: list[Any], done: int) -> str:
+    """``batch k of n``: the first batch whose status is not ``done`` (all done: the last);
+    empty when the change has a single batch or the API gives no batch count."""
+    try:
+        total = int(count)
+    except (TypeError, ValueError):
+        return ""
+    if total <= 1:
+        return ""
+    current = next((i for i, s in enumerate(statuses) if _as_int(s) != done), len(statuses) - 1)
+    return f"batch {min(max(current, 0) + 1, total)} of {total}"
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 class InputSpec:

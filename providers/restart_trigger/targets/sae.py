@@ -18,6 +18,7 @@ from restart_trigger.targets.base import (
     ChangeStatus,
     InputSpec,
     Target,
+    batch_position,
 )
 from restart_trigger.validation import (
     KNOWN_AFTER_APPLY,
@@ -213,5 +214,14 @@ def decode_change_order(data: Mapping[str, Any]) -> ChangeStatus:
             ", sub-status 1 (abnormal: a batch failed; roll back or abort the change order "
             "in the SAE console)"
         )
-        return ChangeStatus(PAUSED, detail, message)
-    return ChangeStatus(state, detail, message if state == FAILED else "")
+        return ChangeStatus(PAUSED, detail, message, batch=_batch(data))
+    return ChangeStatus(state, detail, message if state == FAILED else "", batch=_batch(data))
+
+
+def _batch(data: Mapping[str, Any]) -> str:
+    """``batch k of n`` from ``BatchCount`` and the ``Pipelines``' ``Status`` (2: done)."""
+    pipelines = data.get("Pipelines") or []
+    if not isinstance(pipelines, list):
+        return ""
+    statuses = [p.get("Status") for p in pipelines if isinstance(p, Mapping)]
+    return batch_position(data.get("BatchCount"), statuses, done=2)

@@ -6,12 +6,13 @@ Faults never apply here, and nothing here is journaled.
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
 from emulator import __version__, edas, sae, webplus
+from emulator.clock import Clock
 from emulator.faults import FaultConfig, FaultInjector
 from emulator.journal import Journal
 from emulator.state import SeedError, World
@@ -34,10 +35,19 @@ def _error(status: int, message: str) -> AdminResult:
 class AdminApi:
     """Dispatches admin requests to the world, the fault injector and the journal."""
 
-    def __init__(self, world: World, faults: FaultInjector, journal: Journal) -> None:
+    def __init__(
+        self,
+        world: World,
+        faults: FaultInjector,
+        journal: Journal,
+        clock: Clock | None = None,
+        on_reset: Callable[[], None] | None = None,
+    ) -> None:
         self.world = world
         self.faults = faults
         self.journal = journal
+        self.clock = clock or Clock()
+        self._on_reset = on_reset
 
     def handle(self, method: str, path: str, query: str, body: bytes) -> AdminResult:
         """Answer one admin request."""
@@ -67,6 +77,9 @@ class AdminApi:
                 return AdminResult(200, self._state())
             if method == "DELETE":
                 self.world.reset()
+                self.clock.reset()
+                if self._on_reset is not None:
+                    self._on_reset()
                 self.world.save()
                 return AdminResult(200, self._state())
         if name == "journal":
@@ -91,6 +104,17 @@ class AdminApi:
                 return AdminResult(200, self.faults.config.to_dict())
         if name == "confirm" and method == "POST":
             return self._confirm(payload)
+        if name == "clock":
+            if method == "POST":
+                advance = payload.get("advance_s") if isinstance(payload, dict) else None
+                if not isinstance(advance, int | float) or isinstance(advance, bool):
+                    return _error(400, 'POST /__emulator__/clock needs {"advance_s": <seconds>}')
+                self.clock.advance(float(advance))
+            elif method == "DELETE":
+                self.clock.reset()
+            elif method != "GET":
+                return _error(404, f"no admin endpoint {method} {PREFIX}{name}")
+            return AdminResult(200, {"now": self.clock(), "offset_s": self.clock.offset_s})
         return _error(404, f"no admin endpoint {method} {PREFIX}{name}")
 
     def _confirm(self, payload: Any) -> AdminResult:
@@ -99,7 +123,7 @@ class AdminApi:
         change_id = payload.get("change_id") if isinstance(payload, dict) else None
         if not isinstance(change_id, str) or not change_id:
             return _error(400, 'POST /__emulator__/confirm needs {"change_id": "..."}')
-        now = time.time()
+        now = self.clock()
         with self.world.lock:
             self.world.settle(now)
             order = self.world.change_orders.get(change_id)
@@ -120,5 +144,5 @@ class AdminApi:
         return AdminResult(200, {"kind": kind, "change_id": change_id, "next_batch": batch + 1})
 
     def _state(self) -> dict[str, Any]:
-        self.world.settle(time.time())
+        self.world.settle(self.clock())
         return self.world.to_dict(redact=True)

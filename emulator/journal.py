@@ -1,7 +1,9 @@
-"""An in-memory, ordered record of every product API request.
+"""An in-memory, ordered record of every product, STS and metadata-service request.
 
-Entries never hold a secret, a security token or the Authorization header: only the fields
-listed in :data:`ENTRY_FIELDS`, and query/form parameters with sensitive names scrubbed.
+Entries never hold a secret, a security token, an OIDC token or the Authorization header:
+only the fields listed in :data:`ENTRY_FIELDS`, and query/form parameters with sensitive
+names scrubbed. STS and metadata entries name the role, the session and the access key id
+they issued (never its secret or token).
 """
 
 from __future__ import annotations
@@ -28,11 +30,21 @@ ENTRY_FIELDS = (
     "applied",
     "request_id",
     "result_id",
+    "role_arn",
+    "role_session_name",
+    "issued_access_key_id",
 )
 
 #: Parameter names whose values are never recorded.
 SENSITIVE_PARAMS = frozenset(
-    {"signature", "securitytoken", "accesskeysecret", "authorization", "x-acs-security-token"}
+    {
+        "signature",
+        "securitytoken",
+        "accesskeysecret",
+        "authorization",
+        "x-acs-security-token",
+        "oidctoken",
+    }
 )
 
 

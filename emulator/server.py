@@ -11,12 +11,18 @@ request is handled in this order:
    (:class:`~emulator.signatures.SignatureVerifier`), then the operation runs on the
    parameters read only where the official SDKs put them (:meth:`Route.params`);
 4. **journal**: every answer, dropped connections included, gets one entry.
+
+Two more services share the port: STS at ``/`` (RPC style, :mod:`emulator.sts`) and the ECS
+instance metadata service under ``/latest/`` (:mod:`emulator.imds`), which an extra
+plain-HTTP listener (``--imds-port``) can also serve alone. With a TLS context the server
+speaks HTTPS (the handshake happens on the request's own thread).
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import ssl
 import sys
 import time
 import traceback
@@ -24,11 +30,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
-from emulator import edas, sae, webplus
+from emulator import edas, imds, sae, sts, webplus
 from emulator.admin import PREFIX as ADMIN_PREFIX
 from emulator.admin import AdminApi
+from emulator.clock import Clock, as_clock
 from emulator.context import CallContext
 from emulator.errors import (
     ApiError,
@@ -40,7 +47,15 @@ from emulator.errors import (
 )
 from emulator.faults import APPLY_DELAY, DRIP, DROP_AFTER, Drip, FaultInjector
 from emulator.journal import Journal
-from emulator.signatures import ReceivedRequest, SignatureVerifier
+from emulator.signatures import (
+    FLAVOUR_RPC,
+    FLAVOUR_V3,
+    ReceivedRequest,
+    RpcVerifier,
+    SignatureVerifier,
+    V3Verifier,
+    incomplete_signature,
+)
 from emulator.state import World
 
 Handler = Callable[[CallContext], dict[str, Any]]
@@ -137,7 +152,8 @@ class Reply:
     """An answer to send, or ``drop=True`` to close the connection without answering.
 
     ``drip`` sends it byte by byte; ``close`` closes the connection after it (a held restart,
-    whose client has most likely gone).
+    whose client has most likely gone). ``text`` (with ``content_type``) is sent as is instead
+    of ``body`` as JSON (the metadata service answers plain text).
     """
 
     status: int = 200
@@ -146,6 +162,8 @@ class Reply:
     drop: bool = False
     drip: Drip | None = None
     close: bool = False
+    text: str | None = None
+    content_type: str = "application/json;charset=utf-8"
 
 
 def parse_form(content_type: str | None, body: bytes) -> dict[str, str]:
@@ -170,16 +188,118 @@ class Emulator:
         world: World,
         faults: FaultInjector | None = None,
         journal: Journal | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | Clock = time.time,
         verbose: bool = False,
     ) -> None:
         self.world = world
         self.faults = faults or FaultInjector()
         self.journal = journal or Journal()
-        self.clock = clock
+        self.clock = as_clock(clock)
         self.verbose = verbose
-        self.verifier = SignatureVerifier(world.key_record, clock=clock)
-        self.admin = AdminApi(world, self.faults, self.journal)
+        self.verifier = SignatureVerifier(world.key_record, clock=self.clock)
+        self.imds_tokens = imds.MetadataTokens()
+        self.admin = AdminApi(
+            world, self.faults, self.journal, clock=self.clock, on_reset=self.imds_tokens.clear
+        )
+
+    def handle_sts(self, req: ReceivedRequest, host: str) -> Reply:
+        """Answer one STS request: route -> fault -> verify (not for OIDC) -> run -> journal.
+
+        Faults apply only when the configuration's ``actions`` names the STS action.
+        """
+        request_id = new_request_id()
+        query = req.query_dict()
+        form = parse_form(req.header("Content-Type"), req.body)
+        params = {**form, **query}
+        scheme = FLAVOUR_V3 if V3Verifier.claims(req) else None
+        if scheme is None and RpcVerifier.claims(params):
+            scheme = FLAVOUR_RPC
+        claimed_key = (
+            SignatureVerifier.claimed_access_key_id(req)
+            if scheme == FLAVOUR_V3
+            else params.get("AccessKeyId")
+        )
+        entry: dict[str, Any] = {
+            "time": time.time(),
+            "method": req.method,
+            "path": req.path,
+            "product": sts.PRODUCT,
+            "action": params.get("Action") or req.header("x-acs-action"),
+            "query": query,
+            "form": form,
+            "access_key_id": claimed_key,
+            "signature": scheme,
+            "region": None,
+            "request_id": request_id,
+            "applied": False,
+        }
+        call = sts.StsCall(self.world, None, params, self.clock())
+
+        def error_reply(error: ApiError, fault: str | None = None) -> Reply:
+            self.journal.record(
+                **entry, **call.journal, status=error.http_status, code=error.code, fault=fault
+            )
+            body = error.body(request_id, host, sts.PRODUCT)
+            return Reply(error.http_status, body, {"x-acs-request-id": request_id, **error.headers})
+
+        try:
+            action = sts.route(req, params)
+        except ApiError as error:
+            return error_reply(error)
+        actions = self.faults.config.actions
+        if actions is not None and action in actions:
+            decision = self.faults.before(action, params.get("RoleArn"))
+            if decision.sleep_s:
+                time.sleep(decision.sleep_s)
+            if decision.drop:
+                self.journal.record(**entry, status=None, code=None, fault=decision.fault)
+                return Reply(drop=True)
+            if decision.error is not None:
+                return error_reply(decision.error, decision.fault)
+        try:
+            if action not in sts.ANONYMOUS_ACTIONS:
+                if scheme == FLAVOUR_V3:
+                    call.caller = self.verifier.verify(req, sts.PRODUCT)
+                elif scheme == FLAVOUR_RPC:
+                    call.caller = self.verifier.verify_rpc(req, params)
+                elif req.header("Authorization") is not None:
+                    call.caller = self.verifier.verify(req, sts.PRODUCT)  # refuses the scheme
+                else:
+                    raise incomplete_signature(
+                        "The request is not signed: no Authorization header and no Signature."
+                    )
+            body = sts.HANDLERS[action](call)
+        except ApiError as error:
+            return error_reply(error)
+        except Exception:  # noqa: BLE001 - the emulator must answer, not crash
+            traceback.print_exc(file=sys.stderr)
+            return error_reply(
+                ApiError(500, "InternalError", "STS Server Internal Error happened.")
+            )
+        self.world.save()
+        entry["applied"] = True
+        self.journal.record(**entry, **call.journal, status=200, code=None, fault=None)
+        return Reply(200, {"RequestId": request_id, **body}, {"x-acs-request-id": request_id})
+
+    def handle_imds(self, req: ReceivedRequest) -> Reply:
+        """Answer one instance-metadata request (never faulted, always journaled)."""
+        arrived = time.time()
+        answer = imds.handle(self.world, self.imds_tokens, req, self.clock())
+        self.journal.record(
+            time=arrived,
+            method=req.method,
+            path=req.path,
+            product=imds.PRODUCT,
+            action=answer.action,
+            status=answer.status,
+            code=answer.code,
+            role_arn=answer.role_arn,
+            role_session_name=None,
+            issued_access_key_id=answer.issued_access_key_id,
+            applied=answer.issued_access_key_id is not None,
+            request_id=None,
+        )
+        return Reply(answer.status, text=answer.body, content_type=answer.content_type)
 
     def handle_product(self, req: ReceivedRequest, host: str) -> Reply:
         """Answer one product API request: route -> fault -> verify -> journal."""
@@ -301,11 +421,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         emulator = self.server.emulator
         body = self._read_body()
-        raw_path, _, raw_query = self.path.partition("?")
-        if raw_path.startswith(ADMIN_PREFIX) or raw_path + "/" == ADMIN_PREFIX:
-            result = emulator.admin.handle(self.command, raw_path, raw_query, body)
-            self._send(Reply(result.status, result.body))
-            return
+        target = self.path
+        if target.startswith(("http://", "https://")):
+            # The absolute form a client sends to a proxy (RFC 9112 3.2.2): how a client that
+            # hard-codes the metadata address (100.100.100.200) is pointed here.
+            parts = urlsplit(target)
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        raw_path, _, raw_query = target.partition("?")
         req = ReceivedRequest(
             method=self.command,
             path=raw_path,
@@ -313,14 +435,28 @@ class _RequestHandler(BaseHTTPRequestHandler):
             headers=tuple(self.headers.items()),
             body=body,
         )
+        if raw_path.startswith(imds.PREFIX):
+            self._send(emulator.handle_imds(req))
+            return
+        if self.server.imds_only:
+            self._send(Reply(404, text="NotFound: no such metadata\n", content_type="text/plain"))
+            return
+        if raw_path.startswith(ADMIN_PREFIX) or raw_path + "/" == ADMIN_PREFIX:
+            result = emulator.admin.handle(self.command, raw_path, raw_query, body)
+            self._send(Reply(result.status, result.body))
+            return
+        if raw_path == "/":
+            self._send(emulator.handle_sts(req, self.headers.get("Host") or ""))
+            return
         reply = emulator.handle_product(req, self.headers.get("Host") or "")
         self._send(reply)
 
     def handle(self) -> None:
-        # A client that hangs up (a timed-out client, a drip it gave up on) is no error here.
+        # A client that hangs up (a timed-out client, a drip it gave up on, a TLS peer that
+        # closes without close_notify) is no error here.
         try:
             super().handle()
-        except ConnectionError:
+        except (ConnectionError, ssl.SSLError):
             self.close_connection = True
 
     def _head(self, reply: Reply, length: int) -> bytes:
@@ -331,7 +467,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             f"{self.protocol_version} {reply.status} {phrase}",
             f"Server: {self.version_string()}",
             f"Date: {self.date_time_string()}",
-            "Content-Type: application/json;charset=utf-8",
+            f"Content-Type: {reply.content_type}",
             f"Content-Length: {length}",
             *(f"{name}: {value}" for name, value in reply.headers.items()),
         ]
@@ -345,7 +481,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         if reply.close:
             self.close_connection = True
-        payload = json.dumps(reply.body, ensure_ascii=False).encode("utf-8")
+        if reply.text is not None:
+            payload = reply.text.encode("utf-8")
+        else:
+            payload = json.dumps(reply.body, ensure_ascii=False).encode("utf-8")
         head = self._head(reply, len(payload))
         try:
             if reply.drip is None:
@@ -377,18 +516,55 @@ class _RequestHandler(BaseHTTPRequestHandler):
             sys.stderr.write(f"{self.address_string()} - {format % args}\n")
 
 
+#: How long a TLS client may take over its handshake before the connection is dropped.
+TLS_HANDSHAKE_TIMEOUT_S = 15.0
+
+
 class EmulatorServer(ThreadingHTTPServer):
-    """A threading HTTP server bound to one :class:`Emulator`."""
+    """A threading HTTP(S) server bound to one :class:`Emulator`.
+
+    With ``ssl_context`` it speaks HTTPS; with ``imds_only`` it serves only the metadata
+    service (``/latest/``), as the extra plain-HTTP listener of ``--imds-port``.
+    """
 
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        emulator: Emulator,
+        ssl_context: ssl.SSLContext | None = None,
+        imds_only: bool = False,
+    ) -> None:
         self.emulator = emulator
+        self.ssl_context = ssl_context
+        self.imds_only = imds_only
         super().__init__(address, _RequestHandler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Wrap the connection in TLS (on this request's thread), then handle it."""
+        if self.ssl_context is None:
+            super().finish_request(request, client_address)
+            return
+        try:
+            request.settimeout(TLS_HANDSHAKE_TIMEOUT_S)
+            tls = self.ssl_context.wrap_socket(request, server_side=True)
+            tls.settimeout(None)
+        except (ssl.SSLError, OSError):
+            return  # a failed handshake (an untrusting client) is the client's business
+        try:
+            self.RequestHandlerClass(tls, client_address, self)
+        finally:
+            try:
+                tls.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            tls.close()
 
     @property
     def base_url(self) -> str:
-        """``http://HOST:PORT`` of the bound socket."""
+        """``http://HOST:PORT`` (``https://`` with TLS) of the bound socket."""
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{host}:{port}"

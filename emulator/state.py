@@ -172,6 +172,12 @@ class Account:
     security_token_expires_at: float | None = None
     enabled: bool = True
     name: str = ""
+    #: For keys the emulator issued (STS or the metadata service): what issued them, the role
+    #: and the session, and when (epoch s). None for seeded keys.
+    issued_by: str | None = None
+    role_arn: str | None = None
+    role_session_name: str | None = None
+    issued_at: float | None = None
 
     def key_record(self) -> KeyRecord:
         """The view of this account the signature verifier needs."""
@@ -285,6 +291,168 @@ class WebPlusEnvironment:
         else:
             return 1
         return max(1, -(-self.instance_count // per_batch))
+
+
+#: ``acs:ram::<account-id>:role/<name>``: RAM role names are 1-64 letters, digits, ``.``,
+#: ``-`` (CreateRole); STS matches them without regard to case.
+ROLE_ARN_RE = re.compile(r"^acs:ram::(\d{1,32}):role/([A-Za-z0-9.\-]{1,64})$")
+#: ``acs:ram::<account-id>:oidc-provider/<name>`` (CreateOIDCProvider names: letters, digits,
+#: ``.``, ``-``, ``_``).
+OIDC_PROVIDER_ARN_RE = re.compile(r"^acs:ram::(\d{1,32}):oidc-provider/([A-Za-z0-9.\-_]{1,128})$")
+#: RAM's bounds on a role's MaxSessionDuration (CreateRole: 3600 to 43200, default 3600).
+MIN_MAX_SESSION_S, MAX_MAX_SESSION_S = 3600, 43200
+
+
+@dataclass
+class RamRole:
+    """A RAM role STS can issue credentials for.
+
+    ``trusted_account_ids`` (None: only the role's own account) says whose keys may call
+    AssumeRole on it; ``external_id``, if set, must be sent as ``ExternalId``;
+    ``trusted_oidc_provider_arns`` (None: any provider of the role's account) says which OIDC
+    providers AssumeRoleWithOIDC may use with it.
+    """
+
+    arn: str
+    max_session_duration_s: int = 3600
+    external_id: str | None = None
+    trusted_account_ids: list[str] | None = None
+    trusted_oidc_provider_arns: list[str] | None = None
+    role_id: str | None = None
+
+    def validate(self) -> None:
+        """Raise SeedError on a malformed ARN or a bound RAM would refuse."""
+        if not isinstance(self.arn, str) or not ROLE_ARN_RE.match(self.arn):
+            raise SeedError(
+                f"ram_roles.arn must look like acs:ram::<account>:role/<name>: {self.arn!r}"
+            )
+        duration = self.max_session_duration_s
+        if (
+            not isinstance(duration, int)
+            or isinstance(duration, bool)
+            or not (MIN_MAX_SESSION_S <= duration <= MAX_MAX_SESSION_S)
+        ):
+            raise SeedError("ram_roles.max_session_duration_s must be an integer in 3600-43200")
+        for name in ("trusted_account_ids", "trusted_oidc_provider_arns"):
+            value = getattr(self, name)
+            if value is not None and (
+                not isinstance(value, list) or not all(isinstance(v, str) for v in value)
+            ):
+                raise SeedError(f"ram_roles.{name} must be a list of strings or null")
+        if self.external_id is not None and not isinstance(self.external_id, str):
+            raise SeedError("ram_roles.external_id must be a string or null")
+
+    @property
+    def account_id(self) -> str:
+        """The account that owns the role."""
+        match = ROLE_ARN_RE.match(self.arn)
+        assert match is not None
+        return match.group(1)
+
+    @property
+    def name(self) -> str:
+        """The role's name, as written in its ARN."""
+        return self.arn.rsplit("/", 1)[1]
+
+
+@dataclass
+class OidcProvider:
+    """An OIDC identity provider registered in RAM.
+
+    The real STS fetches the issuer's public keys (RS256); the stdlib emulator instead
+    verifies HS256 tokens with the shared ``hs256_key``.
+    """
+
+    arn: str
+    issuer_url: str = ""
+    client_ids: list[str] = field(default_factory=list)
+    hs256_key: str = ""
+
+    def validate(self) -> None:
+        """Raise SeedError on a malformed provider."""
+        if not isinstance(self.arn, str) or not OIDC_PROVIDER_ARN_RE.match(self.arn):
+            raise SeedError(
+                "oidc_providers.arn must look like acs:ram::<account>:oidc-provider/<name>"
+            )
+        if not isinstance(self.issuer_url, str) or not self.issuer_url.startswith("https://"):
+            raise SeedError("oidc_providers.issuer_url must be an https:// URL")
+        if not isinstance(self.client_ids, list) or not all(
+            isinstance(c, str) and c for c in self.client_ids
+        ):
+            raise SeedError("oidc_providers.client_ids must be a list of non-empty strings")
+        if not isinstance(self.hs256_key, str) or len(self.hs256_key) < 8:
+            raise SeedError("oidc_providers.hs256_key must be a string of at least 8 characters")
+
+    @property
+    def account_id(self) -> str:
+        """The account the provider is registered in."""
+        match = OIDC_PROVIDER_ARN_RE.match(self.arn)
+        assert match is not None
+        return match.group(1)
+
+
+@dataclass
+class StsSettings:
+    """``sts`` in the seed. ``credential_lifetime_s`` (None: ``DurationSeconds``) overrides how
+    long issued credentials live, so tests can see them expire within seconds."""
+
+    credential_lifetime_s: float | None = None
+
+    def validate(self) -> None:
+        """Raise SeedError on a nonsense lifetime."""
+        value = self.credential_lifetime_s
+        if value is not None and (
+            not isinstance(value, int | float) or isinstance(value, bool) or value <= 0
+        ):
+            raise SeedError("sts.credential_lifetime_s must be a positive number or null")
+
+
+#: Longest metadata token TTL the ECS metadata service grants (seconds).
+IMDS_MAX_TOKEN_TTL_S = 21600
+#: How long ECS instance-role credentials live unless the seed says otherwise (seconds).
+IMDS_DEFAULT_CREDENTIAL_LIFETIME_S = 21600.0
+
+
+@dataclass
+class EcsMetadata:
+    """``ecs_metadata`` in the seed: the instance the metadata service describes.
+
+    ``role_name`` (None: no instance role) is the RAM role attached to the instance, owned by
+    ``account_id``. With ``tokens_required`` (the default) every metadata read needs a token
+    from ``PUT /latest/api/token`` (hardened mode). ``credential_lifetime_s`` (None:
+    ``sts.credential_lifetime_s``, else 6 hours) is how long its credentials live; new ones are
+    issued once the current ones are past half their life.
+    """
+
+    role_name: str | None = None
+    account_id: str = DEFAULT_ACCOUNT_ID
+    tokens_required: bool = True
+    credential_lifetime_s: float | None = None
+    current_access_key_id: str | None = None
+
+    def validate(self) -> None:
+        """Raise SeedError on a malformed setting."""
+        if self.role_name is not None and (
+            not isinstance(self.role_name, str)
+            or not re.match(r"^[A-Za-z0-9.\-]{1,64}$", self.role_name)
+        ):
+            raise SeedError("ecs_metadata.role_name must be a RAM role name or null")
+        if not isinstance(self.account_id, str) or not self.account_id.isdigit():
+            raise SeedError("ecs_metadata.account_id must be a numeric account id")
+        if not isinstance(self.tokens_required, bool):
+            raise SeedError("ecs_metadata.tokens_required must be true or false")
+        value = self.credential_lifetime_s
+        if value is not None and (
+            not isinstance(value, int | float) or isinstance(value, bool) or value <= 0
+        ):
+            raise SeedError("ecs_metadata.credential_lifetime_s must be a positive number or null")
+
+    @property
+    def role_arn(self) -> str | None:
+        """The instance role's ARN."""
+        if self.role_name is None:
+            return None
+        return f"acs:ram::{self.account_id}:role/{self.role_name.lower()}"
 
 
 def _check_outcome(value: Any, allowed: Any, where: str) -> None:
@@ -541,6 +709,10 @@ class World:
         self.env_changes: dict[str, WebPlusChange] = {}
         self.sae_apps: dict[str, SaeApplication] = {}
         self.sae_orders: dict[str, SaeChangeOrder] = {}
+        self.roles: dict[str, RamRole] = {}
+        self.oidc_providers: dict[str, OidcProvider] = {}
+        self.sts = StsSettings()
+        self.ecs_metadata = EcsMetadata()
 
     # -- access helpers (call with the lock held) ----------------------------------------
 
@@ -595,6 +767,28 @@ class World:
                 self._merge_item(item, "env_id", self.envs, WebPlusEnvironment)
             for item in seed.get("sae_applications") or []:
                 self._merge_item(item, "app_id", self.sae_apps, SaeApplication)
+            for item in seed.get("ram_roles") or []:
+                if isinstance(item, dict) and isinstance(item.get("arn"), str):
+                    item = {**item, "arn": item["arn"].lower()}
+                self._merge_item(item, "arn", self.roles, RamRole)
+            for item in seed.get("oidc_providers") or []:
+                self._merge_item(item, "arn", self.oidc_providers, OidcProvider)
+            if seed.get("sts") is not None:
+                self.sts = self._merge_section(seed["sts"], "sts", self.sts)
+            if seed.get("ecs_metadata") is not None:
+                self.ecs_metadata = self._merge_section(
+                    seed["ecs_metadata"], "ecs_metadata", self.ecs_metadata
+                )
+
+    @staticmethod
+    def _merge_section(data: Any, where: str, current: Any) -> Any:
+        """Merge a settings object (present fields override); a bad one changes nothing."""
+        if not isinstance(data, dict):
+            raise SeedError(f"{where} must be a JSON object")
+        candidate = replace(current)
+        _merge(candidate, data)
+        candidate.validate()
+        return candidate
 
     @staticmethod
     def _merge_item(item: Any, id_field: str, table: dict[str, Any], cls: type) -> None:
@@ -625,6 +819,10 @@ class World:
             self.env_changes.clear()
             self.sae_apps.clear()
             self.sae_orders.clear()
+            self.roles.clear()
+            self.oidc_providers.clear()
+            self.sts = StsSettings()
+            self.ecs_metadata = EcsMetadata()
 
     # -- serialisation -------------------------------------------------------------------
 
@@ -648,6 +846,13 @@ class World:
                 "webplus_changes": [asdict(c) for c in self.env_changes.values()],
                 "sae_applications": [asdict(a) for a in self.sae_apps.values()],
                 "sae_change_orders": [asdict(c) for c in self.sae_orders.values()],
+                "ram_roles": [asdict(r) for r in self.roles.values()],
+                "oidc_providers": [
+                    {**asdict(p), **({"hs256_key": "***"} if redact else {})}
+                    for p in self.oidc_providers.values()
+                ],
+                "sts": asdict(self.sts),
+                "ecs_metadata": asdict(self.ecs_metadata),
             }
 
     def load_dict(self, data: dict[str, Any]) -> None:

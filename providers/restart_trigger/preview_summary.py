@@ -314,8 +314,13 @@ def _quiet_line(change: TriggerChange) -> str:
         return f"- {name}: deleted; deleting a trigger restarts nothing"
     if change.op == "import":
         return f"- {name}: imported, no restart"
-    changed = _cell("; ".join(_changed_options(change.old or {}, change.new or {})))
-    return f"- {name}: options only, no restart" + (f" ({changed})" if changed else "")
+    old, new = change.old or {}, change.new or {}
+    changed = _cell("; ".join(_changed_options(old, new)))
+    targets_changed = {t.key for t in view_targets(old.get("targets"))} != {
+        t.key for t in view_targets(new.get("targets"))
+    }
+    what = "targets changed" if targets_changed else "options only"
+    return f"- {name}: {what}, no restart" + (f" ({changed})" if changed else "")
 
 
 def _restart_rows(change: TriggerChange, sure: bool) -> list[tuple[str, ...]]:

@@ -142,8 +142,7 @@ def test_summary_of_a_real_preview_lists_exactly_the_restarts_up_performs(emulat
     assert canary["Why"] == "new trigger with restart_on_create"
 
     quiet = markdown.split("#### Trigger changes without restart", 1)[1]
-    assert "- `both`: replaced, targets changed" in quiet
-    assert f"EDAS app {APP2}, Web+ env {ENV2} → EDAS app {APP2}" in quiet
+    assert f"- `both`: targets changed, no restart (drops Web+ env {ENV2})" in quiet
     assert "- `old`: deleted" in quiet
     assert "- `web`: options only, no restart (timeout 1800 → 600)" in quiet
     assert "- `worker`: created, no restart" in quiet

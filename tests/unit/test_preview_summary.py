@@ -43,9 +43,7 @@ no wait | — → 0e9a01e97ab7 | new trigger with restart_on_create |
 
 #### Trigger changes without restart
 
-- `both`: replaced, targets changed (EDAS app test-app-0000-0000-0000-000000000002, \
-Web+ env we-test00000000000000000002 → EDAS app test-app-0000-0000-0000-000000000002); \
-the new trigger does not restart
+- `both`: targets changed, no restart (drops Web+ env we-test00000000000000000002)
 - `old`: deleted; deleting a trigger restarts nothing
 - `web`: options only, no restart (timeout 1800 → 600)
 - `worker`: created, no restart (restart_on_create is off)
@@ -111,13 +109,13 @@ def test_real_preview_fixture_has_the_shape_the_summary_relies_on():
         "restart-trigger-e2e-stack": "same",
         "api": "update",
         "web": "update",
-        "both": "replace",
+        "both": "update",
         "old": "delete",
         "canary": "create",
         "worker": "create",
     }
     both = next(s for s in data["steps"] if s["urn"].endswith("::both"))
-    assert both["replaceReasons"] == ["targets"]
+    assert not both.get("replaceReasons")  # a target set change updates in place
 
 
 def test_output_does_not_depend_on_step_order():

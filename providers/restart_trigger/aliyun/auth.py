@@ -23,6 +23,14 @@ V3 steps:
 V3 signed headers: ``host`` (with a non-default port), ``content-type`` when present and
 every ``x-acs-*`` header: the minimum the V3 documentation asks for.
 
+RPC HMAC-SHA1 steps (signature version 1.0; only STS ``AssumeRole`` is signed this way, as
+alibabacloud-credentials, the aliyun CLI and aliyun-python-sdk-core sign it; the parameters
+travel in a form body, so no token or signature is ever part of a URL):
+
+1. ``rpc_canonical_query``  every parameter but ``Signature``, sorted, RFC 3986 encoded
+2. ``rpc_string_to_sign``   ``METHOD&%2F&`` + the encoded canonical query
+3. ``rpc_signature``        base64 HMAC-SHA1 keyed with the secret plus ``&``
+
 ROA HMAC-SHA1 steps:
 
 1. ``content_md5``            base64 of the MD5 digest of the body (only when there is one)
@@ -60,11 +68,22 @@ DEFAULT_SIGNED_HEADERS = ("host", "content-type")
 
 
 class SigningCredentials(Protocol):
-    """What the signer needs from a credentials object."""
+    """What the signer needs from a credentials object: a key pair (``Credentials``), or a
+    credentials provider whose ``current()`` returns one (``sources``), asked again for every
+    request so that temporary credentials refreshed in the middle of a long wait are used."""
 
     access_key_id: str
     access_key_secret: str
     security_token: str | None
+
+
+def current_credentials(credentials: object, deadline: object = None) -> SigningCredentials:
+    """The key pair to sign with now: ``credentials.current(deadline)`` when it is a provider
+    (or a ``Credentials``, whose ``current`` is itself), else ``credentials`` as it is."""
+    current = getattr(credentials, "current", None)
+    if callable(current):
+        return current(deadline) if deadline is not None else current()
+    return credentials  # type: ignore[return-value]
 
 
 def hashed_payload(body: bytes) -> str:
@@ -166,8 +185,15 @@ def _new_nonce() -> str:
 
 
 class _Signer(requests.auth.AuthBase):
-    """What every signer holds: the credentials (never shown: ``repr`` names the key id only),
-    and an injectable clock and nonce, so tests get byte-identical signatures."""
+    """What every signer holds: the credentials or credentials provider (never shown: ``repr``
+    names the key id or the provider's source only), and an injectable clock and nonce, so
+    tests get byte-identical signatures.
+
+    Each call (each attempt) signs with ``current_credentials``: a provider is asked for its
+    current key pair every time, never frozen at construction. ``prepare(deadline)`` lets the
+    transport make the provider refresh, if due, before an attempt starts (so a refresh is
+    bounded by the call's deadline and its failure is a clear error, never a half-sent
+    request)."""
 
     def __init__(
         self,
@@ -180,8 +206,18 @@ class _Signer(requests.auth.AuthBase):
         self._clock = clock
         self._nonce = nonce
 
+    def prepare(self, deadline: object = None) -> None:
+        """Have the credentials provider refresh now if it is due (no-op for a key pair)."""
+        current_credentials(self._credentials, deadline)
+
+    def _current(self) -> SigningCredentials:
+        return current_credentials(self._credentials)
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(access_key_id={self._credentials.access_key_id!r})"
+        creds = self._credentials
+        if hasattr(creds, "source") and not hasattr(creds, "access_key_secret"):
+            return f"{type(self).__name__}(credentials={creds!r})"
+        return f"{type(self).__name__}(access_key_id={creds.access_key_id!r})"
 
 
 class AcsV3Auth(_Signer):
@@ -200,7 +236,7 @@ class AcsV3Auth(_Signer):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         body = _body_bytes(request, type(self).__name__)
-        creds = self._credentials
+        creds = self._current()
         headers = request.headers
         headers["Host"] = host_header(request.url or "")
         headers["x-acs-date"] = self._clock().astimezone(UTC).strftime(DATE_FORMAT)
@@ -342,7 +378,7 @@ class AcsRoaSha1Auth(_Signer):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         body = _body_bytes(request, type(self).__name__)
-        creds = self._credentials
+        creds = self._current()
         headers = request.headers
         headers["Date"] = rfc2616_date(self._clock())
         if body:
@@ -363,3 +399,52 @@ class AcsRoaSha1Auth(_Signer):
         sig = roa_signature(creds.access_key_secret, to_sign)
         headers["Authorization"] = roa_authorization(creds.access_key_id, sig)
         return request
+
+
+# --- RPC HMAC-SHA1 (STS) ----------------------------------------------------------------------
+
+RPC_SIGNATURE_METHOD = "HMAC-SHA1"
+RPC_SIGNATURE_VERSION = "1.0"
+
+
+def rpc_canonical_query(params: Mapping[str, str]) -> str:
+    """Every parameter except ``Signature``, sorted by name, ``k=v`` RFC 3986 encoded, ``&``."""
+    pairs = sorted((k, v) for k, v in params.items() if k != "Signature" and v is not None)
+    return "&".join(f"{_encode(k)}={_encode(str(v))}" for k, v in pairs)
+
+
+def rpc_string_to_sign(method: str, params: Mapping[str, str]) -> str:
+    """``METHOD&%2F&`` followed by the encoded canonical query."""
+    return f"{method.upper()}&{_encode('/')}&{_encode(rpc_canonical_query(params))}"
+
+
+def rpc_signature(secret: str, to_sign: str) -> str:
+    """Base64 HMAC-SHA1 of ``to_sign`` keyed with ``secret + '&'``."""
+    key = (secret + "&").encode("utf-8")
+    digest = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def sign_rpc(
+    method: str,
+    params: Mapping[str, str],
+    credentials: SigningCredentials,
+    *,
+    when: datetime,
+    nonce: str,
+) -> dict[str, str]:
+    """``params`` plus the common RPC signing parameters and their ``Signature``."""
+    signed = {
+        **params,
+        "AccessKeyId": credentials.access_key_id,
+        "SignatureMethod": RPC_SIGNATURE_METHOD,
+        "SignatureVersion": RPC_SIGNATURE_VERSION,
+        "SignatureNonce": nonce,
+        "Timestamp": when.astimezone(UTC).strftime(DATE_FORMAT),
+    }
+    if credentials.security_token:
+        signed["SecurityToken"] = credentials.security_token
+    signed["Signature"] = rpc_signature(
+        credentials.access_key_secret, rpc_string_to_sign(method, signed)
+    )
+    return signed

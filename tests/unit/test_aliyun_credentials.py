@@ -120,8 +120,12 @@ def test_config_keys_beat_the_profile(tmp_path):
 
 
 def test_unsupported_profile_mode_is_a_clear_error(tmp_path):
-    path = write_profiles(tmp_path, [{"name": "r", "mode": "RamRoleArn"}], current="r")
-    with pytest.raises(CredentialsError, match="RamRoleArn.*supported modes are AK, StsToken"):
+    path = write_profiles(tmp_path, [{"name": "r", "mode": "CloudSSO"}], current="r")
+    with pytest.raises(
+        CredentialsError,
+        match="CloudSSO.*supported modes are AK, StsToken, RamRoleArn, EcsRamRole, OIDC, "
+        "ChainableRamRoleArn",
+    ):
         resolve_settings({}, {}, path)
 
 
@@ -268,6 +272,9 @@ def test_config_keys_name_every_documented_alicloud_setting():
         "alicloud:region",
         "alicloud:profile",
         "alicloud:sharedCredentialsFile",
+        "alicloud:ecsRoleName",
+        "alicloud:assumeRole",
+        "alicloud:assumeRoleWithOidc",
         "alicloud:endpoints",
     }
     assert len(CONFIG_KEYS) == len(set(CONFIG_KEYS))

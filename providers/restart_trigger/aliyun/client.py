@@ -212,13 +212,32 @@ def _optional_bool(name: str, value: Any) -> str | None:
     return str(value)
 
 
+def _secrets_of(credentials: Any) -> Callable[[], tuple[str, ...]]:
+    """Every secret ``credentials`` holds now (a provider's change as it renews them), for
+    scrubbing error texts."""
+    provided = getattr(credentials, "secrets", None)
+    if callable(provided):
+        return lambda: tuple(s for s in provided() if s)
+    fixed = tuple(
+        s
+        for s in (
+            getattr(credentials, "access_key_secret", None),
+            getattr(credentials, "security_token", None),
+        )
+        if s
+    )
+    return lambda: fixed
+
+
 class AliyunClient:
     """Client for the EDAS (2017-08-01), Web+ (2019-03-20) and SAE (2019-05-06) operations
     restart-trigger uses.
 
     Args:
         credentials: ``Credentials`` (or any object with ``access_key_id``,
-            ``access_key_secret``, ``security_token``).
+            ``access_key_secret``, ``security_token``), or a credentials provider
+            (``sources``, what ``resolve_settings`` gives for temporary credentials), which
+            the signers ask for its current key pair before every attempt.
         region: region id, used to pick default endpoints and sent with every call (Web+:
             the ``RegionId`` query parameter; EDAS, SAE: the ``x-acs-region-id`` header).
         endpoints: per-product overrides ``{"edas": url, "webplus": url, "sae": url}`` (EDAS
@@ -264,10 +283,6 @@ class AliyunClient:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         region = validate_region(region)
-        secrets = [
-            getattr(credentials, "access_key_secret", None),
-            getattr(credentials, "security_token", None),
-        ]
         base = f"restart-trigger/{__version__} python-requests/{requests.__version__}"
         if isinstance(settle_window, bool) or not settle_window >= 0:
             raise ValueError(f"settle_window must be a number >= 0, got {settle_window!r}")
@@ -282,7 +297,7 @@ class AliyunClient:
             endpoints=resolve_endpoints(region, endpoints),
             region=region,
             user_agent=f"{base} {user_agent}" if user_agent else base,
-            secrets=[s for s in secrets if s],
+            secrets=_secrets_of(credentials),
             timeout=timeout,
             max_connections=max_connections,
         )

@@ -55,7 +55,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +70,7 @@ from ..backoff import Deadline
 from ..validation import logger
 from .endpoints import is_loopback_host
 from .errors import (
+    AliyunError,
     DeadlineExceeded,
     InvalidResponseError,
     TransportError,
@@ -453,7 +454,8 @@ class Transport:
         endpoints: ``{product: "scheme://host[:port]"}`` for every product an operation names.
         region: sent as ``RegionId`` (``REGION_IN_QUERY`` products) or ``x-acs-region-id``.
         user_agent: the ``user-agent`` header.
-        secrets: values scrubbed from every error message (the AccessKey secret, the token).
+        secrets: values scrubbed from every error message (the AccessKey secret, the token),
+            or a callable giving them (a credentials provider's change as it renews them).
         timeout: ``(connect, read)`` seconds: each is urllib3's per-phase timeout, and their
             sum bounds the whole attempt; the deadline caps all three.
         max_connections: attempts in flight at once per host.
@@ -467,7 +469,7 @@ class Transport:
         endpoints: Mapping[str, str],
         region: str,
         user_agent: str,
-        secrets: Iterable[str] = (),
+        secrets: Iterable[str] | Callable[[], Iterable[str]] = (),
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
@@ -479,7 +481,7 @@ class Transport:
             raise ValueError(f"no signer for {', '.join(unsigned)}")
         self.region = region
         self.user_agent = user_agent
-        self.secrets = tuple(secrets)
+        self._secrets = secrets if callable(secrets) else tuple(secrets)
         self.timeout = timeout
         self.max_connections = _check_max_connections(max_connections)
         self._connect = {product: connect_url(url) for product, url in self.endpoints.items()}
@@ -492,8 +494,28 @@ class Transport:
             for url in set(self._connect.values())
         }
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The values scrubbed from error texts, as of now."""
+        found = self._secrets() if callable(self._secrets) else self._secrets
+        return tuple(found)
+
     def __repr__(self) -> str:
         return f"Transport(region={self.region!r}, endpoints={self.endpoints!r})"
+
+    def _prepare_credentials(self, op: Operation, deadline: Deadline) -> None:
+        """Let the operation's signer renew its credentials, if due, before the attempt: a
+        refresh is bounded by ``deadline`` and its failure (``CredentialsUnavailable``, an
+        ``AuthError``: nothing was sent) names the operation."""
+        prepare = getattr(self.signers[op.product], "prepare", None)
+        if not callable(prepare):
+            return
+        try:
+            prepare(deadline)
+        except AliyunError as err:
+            if err.operation is None:
+                err.operation = op.action
+            raise
 
     def send(
         self,
@@ -510,6 +532,7 @@ class Transport:
         the attempt is cut at the deadline (see the module doc).
         """
         self._limit(op, deadline)  # nothing starts once the deadline has passed
+        self._prepare_credentials(op, deadline)
         headers = {
             "x-acs-action": op.action,
             "x-acs-version": op.version,

@@ -161,6 +161,17 @@ def p3(bench: Bench, targets: int, duration_s: float) -> dict[str, Any]:
         out[f"{name}_wall_s"] = wall
         out[f"{name}_wall_over_T"] = wall / duration_s
         stack.destroy()
+    # The floor: an `up` that updates one no-op dynamic resource (engine, program, provider
+    # process; no API call). One trigger should take at most 1.3 T plus that floor, and what
+    # is left over T and the floor, per target, is the trigger's own cost of a target.
+    noop = bench.fleet_stack(kind="noop", count=1, hash="v1")
+    noop.up()
+    bench.configure(noop, hash="v2")
+    out["noop_update_floor_s"] = timed(noop.up)
+    noop.destroy()
+    over = out["one_trigger_wall_s"] - duration_s - out["noop_update_floor_s"]
+    out["one_trigger_overhead_per_target_ms"] = 1000 * max(over, 0.0) / targets
+    out["one_trigger_budget_s"] = 1.3 * duration_s + out["noop_update_floor_s"]
     return out
 
 
@@ -266,6 +277,12 @@ def table(results: dict[str, Any]) -> str:
             f"{r['targets']} single-target triggers: {r['single_target_triggers_wall_s']:.1f} s = "
             f"{r['single_target_triggers_wall_over_T']:.1f} T | "
             f"{r['single_target_triggers_wall_s'] / r['one_trigger_wall_s']:.1f}x faster |"
+        )
+        lines.append(
+            f"| P3 one trigger vs its budget (1.3 T + no-op update floor "
+            f"{r['noop_update_floor_s']:.1f} s) | {r['one_trigger_wall_s']:.1f} s | "
+            f"{r['one_trigger_budget_s']:.1f} s | "
+            f"{r['one_trigger_overhead_per_target_ms']:.0f} ms per target over T + floor |"
         )
         par, off = (
             r["single_target_triggers_parallel_wall_s"],

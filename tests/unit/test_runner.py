@@ -216,3 +216,14 @@ def test_progress_reports_each_change_id_and_status_change_as_it_happens():
         "orders: edas:bad-2 restart issued: change co-bad-2",
         "orders: edas:bad-2 change co-bad-2: failed (EDAS status 3 (failed)): boom",
     ]
+
+
+def test_the_runner_and_progress_load_no_pulumi_and_no_grpc():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, restart_trigger.runner, restart_trigger.progress; "
+        "assert not {'pulumi', 'grpc'} & set(sys.modules), 'pulumi or grpc loaded'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

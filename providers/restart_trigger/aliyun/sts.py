@@ -180,8 +180,6 @@ def _sts_call(
                 "content-type": "application/x-www-form-urlencoded",
                 "accept": "application/json",
                 "user-agent": _user_agent(),
-                "x-acs-action": operation,
-                "x-acs-version": STS_VERSION,
             },
             timeout=timeout,
             allow_redirects=False,

@@ -606,3 +606,41 @@ def test_roa_signer_refuses_streaming_bodies():
     prepared = requests.Request("POST", "https://h.example/", data=iter([b"a"])).prepare()
     with pytest.raises(TypeError, match="in-memory"):
         fixed_roa_auth(Credentials(KEY_ID, SECRET))(prepared)
+
+
+# --- credentials providers: the key pair is asked for at every request -----------------------
+
+
+class RotatingProvider:
+    """A credentials provider whose key pair changes between requests."""
+
+    source = "test rotating provider"
+
+    def __init__(self) -> None:
+        self.issued = [Credentials("STS.first-key", "first-secret", "first-token")]
+        self.prepared: list[object] = []
+
+    def current(self, deadline=None):
+        if deadline is not None:
+            self.prepared.append(deadline)
+        return self.issued[-1]
+
+    def secrets(self):
+        return tuple(s for c in self.issued for s in (c.access_key_secret, c.security_token))
+
+
+@pytest.mark.parametrize("signer", [AcsV3Auth, AcsRoaSha1Auth])
+def test_signers_sign_each_request_with_the_providers_current_credentials(signer):
+    provider = RotatingProvider()
+    auth = signer(provider, clock=lambda: FIXED_DATE, nonce=lambda: "nonce-1")
+    first = sign(auth, "GET", "https://edas.cn-hangzhou.aliyuncs.com/pop/v5/x")
+    provider.issued.append(Credentials("STS.second-key", "second-secret", "second-token"))
+    second = sign(auth, "GET", "https://edas.cn-hangzhou.aliyuncs.com/pop/v5/x")
+    assert first.headers["x-acs-accesskey-id"] == "STS.first-key"
+    assert second.headers["x-acs-accesskey-id"] == "STS.second-key"
+    assert second.headers["x-acs-security-token"] == "second-token"
+    assert "second-key" in second.headers["Authorization"]
+    auth.prepare("a deadline")
+    assert provider.prepared == ["a deadline"]
+    assert repr(auth) == f"{signer.__name__}(credentials={provider!r})"
+    assert "secret" not in repr(auth)

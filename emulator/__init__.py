@@ -1,5 +1,6 @@
 """A local stand-in for the Alibaba Cloud EDAS (ECS and Kubernetes apps), Web+ and SAE OpenAPI
-endpoints.
+endpoints, and for STS (AssumeRole, AssumeRoleWithOIDC) and the ECS instance metadata service
+that temporary credentials come from. It can serve HTTPS (``--tls-cert``/``--tls-key``).
 
 Run it with ``python -m emulator --host 127.0.0.1 --port 0``. It verifies request signatures
 exactly as the cloud gateway does (V3 ACS3-HMAC-SHA256, legacy ROA HMAC-SHA1 and the tea "v2"

@@ -15,6 +15,7 @@ from typing import Any
 
 from restart_trigger.aliyun import (
     CredentialsError,
+    check_credential_config,
     parse_endpoints,
     validate_endpoint,
     validate_region,
@@ -190,4 +191,5 @@ def check_stack_config(config: Mapping[str, Any]) -> list[tuple[str, str]]:
         parse_endpoints(config.get("alicloud:endpoints"))
     except (CredentialsError, ValueError) as exc:
         failures.append(("alicloud:endpoints", str(exc)))
+    failures += check_credential_config(config)
     return failures

@@ -256,7 +256,11 @@ def failure_text(outcomes: Sequence[Outcome], *, progress_saved: bool = True) ->
         lines.append(
             "  restarted: " + ", ".join(f"{escaped(o.key)} ({escaped(o.change_id)})" for o in ok)
         )
-    if progress_saved:
+    if not ok:
+        lines.append(
+            f"Nothing restarted: the next `pulumi up` restarts the {owed} target(s) above again."
+        )
+    elif progress_saved:
         lines.append(
             f"State keeps the restarts that happened: the next `pulumi up` restarts only the "
             f"{owed} target(s) above."

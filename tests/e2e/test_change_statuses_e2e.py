@@ -107,7 +107,7 @@ def test_an_edas_order_that_ends_badly_fails_the_up_naming_it(
     order_id = change_ids(emulator)[TEST_APP_ID]
     assert f"{APP_KEY}: change {order_id} failed, {words}: " in failed.output
     assert task_error in failed.output
-    assert "next `pulumi up` restarts again" in failed.output
+    assert "the next `pulumi up` restarts the 1 target(s) above again" in failed.output
 
 
 @pytest.mark.slow

@@ -138,7 +138,7 @@ def test_failed_restart_fails_up_clearly_and_the_next_up_restarts_once(world, tr
     assert failed.returncode != 0
     assert f"edas:{TEST_APP_ID}" in failed.output
     assert "failed" in failed.output
-    assert "next `pulumi up` restarts again" in failed.output
+    assert "the next `pulumi up` restarts the 1 target(s) above again" in failed.output
     [call] = accepted_restarts(emulator)
     assert call["result_id"] in failed.output
 

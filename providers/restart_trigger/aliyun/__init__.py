@@ -2,7 +2,9 @@
 
 Modules: ``auth`` (V3 and ROA HMAC-SHA1 signing), ``endpoints`` (per-region hosts,
 validation), ``errors`` (typed errors), ``retryable`` (which failures are retried),
-``credentials`` (the credential chain and ``CONFIG_KEYS``), ``transport`` (one bounded, signed
+``credentials`` (the credential chain and ``CONFIG_KEYS``), ``sources`` (temporary
+credentials from a RAM role, OIDC or the ECS role, renewed before they expire), ``sts`` (the
+STS and instance-metadata calls they make), ``transport`` (one bounded, signed
 attempt), ``recovery`` (which new restart, if any, is the one whose answer was lost),
 ``client`` (the operation and signer tables, one method per operation).
 
@@ -16,6 +18,7 @@ from .credentials import (
     CONFIG_KEYS,
     Credentials,
     CredentialsError,
+    check_credential_config,
     parse_endpoints,
     resolve_settings,
 )
@@ -32,6 +35,7 @@ from .errors import (
     ThrottlingError,
     TransportError,
 )
+from .sources import CredentialsUnavailable
 
 __all__ = [
     "CONFIG_KEYS",
@@ -43,6 +47,7 @@ __all__ = [
     "BusinessError",
     "Credentials",
     "CredentialsError",
+    "CredentialsUnavailable",
     "DeadlineExceeded",
     "InvalidResponseError",
     "NotFoundError",
@@ -51,6 +56,7 @@ __all__ = [
     "ServerError",
     "ThrottlingError",
     "TransportError",
+    "check_credential_config",
     "parse_endpoints",
     "resolve_settings",
     "validate_endpoint",

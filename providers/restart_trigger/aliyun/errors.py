@@ -329,6 +329,47 @@ def error_from_response(
     )
 
 
+def json_answer(
+    status: int,
+    reason: str,
+    headers: Mapping[str, str],
+    content: bytes,
+    *,
+    operation: str,
+    secrets: Iterable[str | None] = (),
+) -> dict[str, Any]:
+    """The JSON object of an answer, or the typed error it is: an HTTP status of 300 or more
+    raises ``error_from_response`` (the body's error, the header's request id), and a body
+    that is no JSON object raises ``InvalidResponseError``. Business codes in a 2xx body are
+    the caller's to judge (products differ)."""
+    request_id = headers.get("x-acs-request-id")
+    if status >= 300:
+        data = parse_error_body(content, headers.get("content-type"))
+        if request_id and not data.get("RequestId"):
+            data = {**data, "RequestId": request_id}
+        raise error_from_response(
+            status,
+            data,
+            headers,
+            operation=operation,
+            secrets=secrets,
+            fallback_message=f"HTTP {status} {reason}".strip(),
+        )
+    try:
+        data = json.loads(content or b"null")
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise InvalidResponseError(
+            status,
+            "InvalidResponse",
+            "the response body is not a JSON object",
+            request_id,
+            operation=operation,
+        )
+    return data
+
+
 def business_error_from_body(
     http_status: int,
     data: Mapping[str, Any],

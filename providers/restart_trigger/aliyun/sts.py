@@ -21,7 +21,6 @@ Every error is an ``AliyunError`` whose text is scrubbed of the secrets involved
 from __future__ import annotations
 
 import calendar
-import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ from .errors import (
     InvalidResponseError,
     TransportError,
     error_from_response,
-    parse_error_body,
+    json_answer,
     scrub,
 )
 from .transport import request_was_not_sent
@@ -132,35 +131,14 @@ def _transport_error(operation: str, exc: requests.RequestException, secrets: It
 def _json_or_error(
     response: requests.Response, operation: str, secrets: Iterable[str]
 ) -> dict[str, Any]:
-    secrets = tuple(secrets)
-    content = response.content or b""
-    headers = response.headers
-    if response.status_code >= 300:
-        data = parse_error_body(content, headers.get("content-type"))
-        request_id = headers.get("x-acs-request-id")
-        if request_id and not data.get("RequestId"):
-            data = {**data, "RequestId": request_id}
-        raise error_from_response(
-            response.status_code,
-            data,
-            headers,
-            operation=operation,
-            secrets=secrets,
-            fallback_message=f"HTTP {response.status_code} {response.reason or ''}".strip(),
-        )
-    try:
-        data = json.loads(content or b"null")
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise InvalidResponseError(
-            response.status_code,
-            "InvalidResponse",
-            "the response body is not a JSON object",
-            headers.get("x-acs-request-id"),
-            operation=operation,
-        )
-    return data
+    return json_answer(
+        response.status_code,
+        response.reason or "",
+        response.headers,
+        response.content or b"",
+        operation=operation,
+        secrets=tuple(secrets),
+    )
 
 
 def _sts_call(

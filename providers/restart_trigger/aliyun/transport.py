@@ -50,7 +50,6 @@ from __future__ import annotations
 import heapq
 import http.client
 import itertools
-import json
 import socket
 import ssl
 import threading
@@ -72,11 +71,9 @@ from .endpoints import is_loopback_host
 from .errors import (
     AliyunError,
     DeadlineExceeded,
-    InvalidResponseError,
     TransportError,
     business_error_from_body,
-    error_from_response,
-    parse_error_body,
+    json_answer,
     scrub,
 )
 
@@ -686,30 +683,9 @@ class Transport:
         log.debug(
             "%s %s -> HTTP %s (request id %s)", op.product, op.action, status, header_request_id
         )
-        if status >= 300:
-            data = parse_error_body(content, headers.get("content-type"))
-            if header_request_id and not data.get("RequestId"):
-                data = {**data, "RequestId": header_request_id}
-            raise error_from_response(
-                status,
-                data,
-                headers,
-                operation=op.action,
-                secrets=self.secrets,
-                fallback_message=f"HTTP {status} {reason}".strip(),
-            )
-        try:
-            data = json.loads(content or b"null")
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise InvalidResponseError(
-                status,
-                "InvalidResponse",
-                "the response body is not a JSON object",
-                header_request_id,
-                operation=op.action,
-            )
+        data = json_answer(
+            status, reason, headers, content, operation=op.action, secrets=self.secrets
+        )
         code = data.get("Code", data.get("code"))
         failed = op.product in SUCCESS_FLAG and data.get("Success", data.get("success")) is False
         if code is not None:

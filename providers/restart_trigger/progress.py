@@ -72,12 +72,17 @@ class Progress:
         except Exception:  # noqa: BLE001 - a progress line never fails a restart
             pass
 
-    def issued(self, key: str, change_id: str) -> None:
-        """The restart of ``key`` was accepted as change ``change_id``."""
+    def issued(self, key: str, change_id: str, *, earlier: bool = False) -> None:
+        """The restart of ``key`` was accepted as change ``change_id`` (``earlier``: by an
+        earlier update that did not see it finish; it is waited for, not sent again)."""
         now = self._clock()
         with self._lock:
             self._seen[key] = _Seen(change_id, last_line=now, since=now)
-        self._line(key, f"restart issued: change {escaped(change_id)}")
+        if earlier:
+            text = f"waiting for change {escaped(change_id)} of an earlier update, not restarting"
+        else:
+            text = f"restart issued: change {escaped(change_id)}"
+        self._line(key, text)
 
     def observed(self, key: str, status: ChangeStatus) -> None:
         """A status read of ``key``'s change: a line if it changed, or if it has been quiet

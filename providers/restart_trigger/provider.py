@@ -41,8 +41,8 @@ from restart_trigger.inputs import DEFAULT_TIMEOUT, check_inputs, check_stack_co
 from restart_trigger.plan import decide, owed_of, progress_of
 from restart_trigger.progress import Progress
 from restart_trigger.provider_server import PartialStateUnsupported, engine_sink, trigger_name
-from restart_trigger.runner import RestartFailed, Rollout, failure_text, run_restarts
-from restart_trigger.targets import RUNNING, UNKNOWN_STATE, Target, parse_targets
+from restart_trigger.runner import Outcome, RestartFailed, Rollout, failure_text, run_restarts
+from restart_trigger.targets import FAILED, RUNNING, UNKNOWN_STATE, Target, parse_targets
 
 PROVIDER_KEY = "__provider"  # where the engine keeps the pickled provider in every state
 
@@ -83,6 +83,11 @@ def _outputs(
         "restarted_at": max(times, default=""),
         "restarted_hash": restarted_hash or "",
     }
+
+
+def _failed_for_sure(outcome: Outcome) -> bool:
+    """The change itself ended failed (not: we stopped watching it)."""
+    return outcome.status is not None and outcome.status.state == FAILED
 
 
 class RestartTriggerProvider(dynamic.ResourceProvider):
@@ -174,6 +179,7 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
         targets = _targets(props)
         todo = [t for t in targets if owed is None or t.key in owed]
         previous = progress_of(olds)
+        new_hash = str(props.get("hash"))
         deadline = Deadline(float(props.get("timeout") or DEFAULT_TIMEOUT))
         with self._client(props, deadline) as client:
             outcomes = run_restarts(
@@ -190,8 +196,13 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
                     max_failures=int(props.get("max_failures") or 0),
                 ),
                 progress=lines,
+                unsettled={
+                    k: p["unsettled_change_id"]
+                    for k, p in previous.items()
+                    if p.get("unsettled_change_id") and p.get("unsettled_hash") == new_hash
+                },
             )
-        now, new_hash = _now(), str(props.get("hash"))
+        now = _now()
         progress = dict(previous)
         for outcome in outcomes:
             if outcome.restarted:
@@ -202,6 +213,12 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
                     "status": outcome.status.state if outcome.status else RUNNING,
                     "restarted_at": now,
                 }
+            elif outcome.change_id and not _failed_for_sure(outcome):
+                # Issued, never seen to finish (a timeout, unreadable status): the next `up`
+                # waits for this change instead of restarting the target a second time.
+                record = {k: v for k, v in progress.get(outcome.key, {}).items()}
+                record.update(unsettled_change_id=outcome.change_id, unsettled_hash=new_hash)
+                progress[outcome.key] = record
         still_owed = [o.key for o in outcomes if not o.restarted]
         restarted_any = any(o.restarted for o in outcomes)
         restarted_hash = (

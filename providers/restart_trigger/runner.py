@@ -28,7 +28,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as first_done
 from dataclasses import dataclass
 
-from restart_trigger.aliyun import AliyunClient, AliyunError, RestartOutcomeUnknown
+from restart_trigger.aliyun import (
+    AliyunClient,
+    AliyunError,
+    NotFoundError,
+    RestartOutcomeUnknown,
+)
 from restart_trigger.backoff import Backoff, Deadline
 from restart_trigger.progress import Progress, silent
 from restart_trigger.targets import FAILED, PAUSED, ChangeStatus, Target
@@ -110,13 +115,16 @@ def run_restarts(
     deadline: Deadline,
     rollout: Rollout = Rollout(),
     progress: Progress | None = None,
+    unsettled: Mapping[str, str] | None = None,
 ) -> list[Outcome]:
     """Restart every target once and (with ``wait``) wait for its change; one Outcome each,
     in the order of ``targets``, following ``rollout`` within the process-wide cap. A target
     not started (a canary failed, too many failures, the deadline) gets an Outcome with
     ``started=False`` whose error says why. ``known_change_ids`` (key -> the change id of
     the last restart) are never mistaken for a new restart when a lost answer is looked
-    up."""
+    up. ``unsettled`` (key -> a change an earlier update issued for this very hash but never
+    saw finish) is waited for instead of restarting again; only if it failed, or is gone,
+    does the target restart."""
     pool = _shared_pool()
     report = progress or Progress("", silent)
     window = rollout.max_parallel or len(targets) or 1
@@ -128,6 +136,11 @@ def run_restarts(
     def one(target: Target) -> Outcome:
         if deadline.expired():
             return Outcome(target.key, error=NOT_STARTED, started=False)
+        earlier = (unsettled or {}).get(target.key)
+        if earlier and wait:
+            settled = settle_one(client, target, earlier, deadline, report)
+            if settled is not None:
+                return settled
         known = known_change_ids.get(target.key)
         return restart_one(client, target, [known] if known else [], wait, deadline, report)
 
@@ -201,6 +214,32 @@ def restart_one(
     return outcome
 
 
+def settle_one(
+    client: AliyunClient,
+    target: Target,
+    change_id: str,
+    deadline: Deadline,
+    progress: Progress,
+) -> Outcome | None:
+    """Wait for a change an earlier update issued and never saw finish. Its Outcome if it
+    succeeded (the target restarted, nothing is sent) or is still not settled at the
+    deadline; None if it failed or the service no longer knows it (restart anew)."""
+    outcome = Outcome(target.key, change_id=change_id)
+    progress.issued(target.key, change_id, earlier=True)
+    try:
+        outcome.status = target.status(client, change_id)
+    except NotFoundError:
+        return None
+    except AliyunError:
+        pass  # read again in the wait below, within the deadline
+    _wait(client, target, outcome, change_id, deadline, progress)
+    if outcome.status is not None and outcome.status.state == FAILED and outcome.error is None:
+        return None
+    if outcome.error is not None:
+        progress.failed(target.key, outcome.error)
+    return outcome
+
+
 def _wait(
     client: AliyunClient,
     target: Target,
@@ -255,6 +294,13 @@ def failure_text(outcomes: Sequence[Outcome], *, progress_saved: bool = True) ->
     if ok:
         lines.append(
             "  restarted: " + ", ".join(f"{escaped(o.key)} ({escaped(o.change_id)})" for o in ok)
+        )
+    unsettled = [o for o in failed if o.change_id and not (o.status and o.status.state == FAILED)]
+    if unsettled:
+        lines.append(
+            "  issued but not seen to finish: "
+            + ", ".join(f"{escaped(o.key)} ({escaped(o.change_id)})" for o in unsettled)
+            + "; the next `pulumi up` waits for these changes instead of restarting again"
         )
     if not ok:
         lines.append(

@@ -204,3 +204,45 @@ def test_a_preview_shows_no_unknown_outputs_for_triggers_that_do_not_change(
 
     assert "api.restarted_at" not in out and "api.change_order_ids" not in out, out
     assert "[unknown]" not in "\n".join(line for line in out.splitlines() if "api." in line)
+
+
+def test_a_change_the_last_up_stopped_watching_is_waited_for_not_sent_again(
+    trigger_stack, emulator
+):
+    apps = fleet(emulator, 2, duration_s=0.3)
+    emulator.seed({"edas_applications": [{"app_id": apps[1], "change_duration_s": 15.0}]})
+    triggers = [
+        {
+            "name": "fleet",
+            "paths": ["config/api"],
+            "targets": [{"app_id": a} for a in apps],
+            "timeout": 6,
+        }
+    ]
+    stack = trigger_stack(triggers, {CONFIG_FILE: "pool=1\n"})
+    stack.up()
+    emulator.clear_journal()
+    bump(stack, "pool=2\n")
+
+    timed_out = stack.up(check=False)
+
+    assert timed_out.returncode != 0
+    assert sorted(restarted_apps(emulator)) == sorted(apps)
+    assert f"issued but not seen to finish: edas:{apps[1]}" in timed_out.output
+    record = trigger_state(stack)["outputs"]["progress"][f"edas:{apps[1]}"]
+    assert record["unsettled_change_id"]
+
+    # A longer timeout: the next up waits for that change to end and sends nothing new.
+    triggers[0]["timeout"] = 120
+    from tests.e2e.conftest import set_triggers
+
+    set_triggers(stack, triggers)
+    emulator.clear_journal()
+    settled = stack.up()
+    assert restarted_apps(emulator) == []
+    assert f"waiting for change {record['unsettled_change_id']} of an earlier update" in (
+        settled.output
+    )
+    outputs = trigger_state(stack)["outputs"]
+    assert outputs["owed"] == []
+    assert outputs["change_order_ids"][f"edas:{apps[1]}"] == record["unsettled_change_id"]

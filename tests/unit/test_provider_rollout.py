@@ -116,3 +116,32 @@ def test_only_the_owed_targets_are_rolled_out(rollout):
     assert rollout["ran"] == ["edas:app-2"]
     assert result.outs["owed"] == []
     assert {p["hash"] for p in result.outs["progress"].values()} == {"sha256:new"}
+
+
+def test_a_change_not_seen_to_finish_is_kept_to_be_waited_for_next_time(rollout, monkeypatch):
+    rollout["outcomes"] = [
+        Outcome("edas:app-1", change_id="co-1", status=DONE),
+        Outcome("edas:app-2", change_id="co-2", error="timed out after 60s waiting"),
+    ]
+    call = rollout["call"] = FakeCall()
+    with pytest.raises(RuntimeError, match="aborted"):
+        RestartTriggerProvider().update("rt-1", OLDS, NEWS)
+    outputs = call.sent[1]
+    record = outputs["progress"]["edas:app-2"]
+    assert (record["unsettled_change_id"], record["unsettled_hash"]) == ("co-2", "sha256:new")
+    assert record["hash"] == "sha256:old" and outputs["owed"] == ["edas:app-2"]
+
+    # the next up hands that change to the runner to wait for
+    seen = {}
+
+    def capture(client, targets, **kwargs):
+        seen.update(kwargs["unsettled"])
+        return [Outcome("edas:app-2", change_id="co-2", status=DONE)]
+
+    monkeypatch.setattr(provider_module, "run_restarts", capture)
+    result = RestartTriggerProvider().update("rt-1", outputs, NEWS)
+    assert seen == {"edas:app-2": "co-2"}
+    assert (
+        result.outs["owed"] == []
+        and "unsettled_change_id" not in result.outs["progress"]["edas:app-2"]
+    )

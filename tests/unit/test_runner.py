@@ -227,3 +227,54 @@ def test_the_runner_and_progress_load_no_pulumi_and_no_grpc():
         "assert not {'pulumi', 'grpc'} & set(sys.modules), 'pulumi or grpc loaded'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class SettlingTarget(EdasTarget):
+    """An EDAS target whose earlier change reads as scripted; records sends."""
+
+    sent: list[str] = []
+    earlier: ChangeStatus | None = None
+
+    def send_restart(self, client, known_change_ids):
+        SettlingTarget.sent.append(self.app_id)
+        return RestartResult("co-new", "req")
+
+    def status(self, client, change_id):
+        if change_id == "co-earlier":
+            if SettlingTarget.earlier is None:
+                from restart_trigger.aliyun import NotFoundError
+
+                raise NotFoundError(404, "ChangeNotExists", "gone", None)
+            return SettlingTarget.earlier
+        return ChangeStatus(SUCCEEDED, "EDAS status 2 (success)")
+
+
+def settle(earlier):
+    SettlingTarget.sent, SettlingTarget.earlier = [], earlier
+    (outcome,) = run_restarts(
+        None,
+        [SettlingTarget(app_id="app-1")],
+        known_change_ids={},
+        wait=True,
+        deadline=Deadline(60),
+        unsettled={"edas:app-1": "co-earlier"},
+    )
+    return outcome
+
+
+def test_a_change_an_earlier_up_issued_and_that_succeeded_is_adopted_not_sent_again():
+    outcome = settle(ChangeStatus(SUCCEEDED, "EDAS status 2 (success)"))
+    assert (outcome.change_id, outcome.restarted, SettlingTarget.sent) == ("co-earlier", True, [])
+
+
+def test_an_earlier_change_that_failed_or_is_gone_restarts_the_target_anew():
+    assert settle(ChangeStatus(FAILED, "EDAS status 3 (failed)")).change_id == "co-new"
+    assert SettlingTarget.sent == ["app-1"]
+    assert settle(None).change_id == "co-new"
+    assert SettlingTarget.sent == ["app-1"]
+
+
+def test_a_change_issued_but_not_seen_to_finish_is_named_in_the_failure_text():
+    text = failure_text([Outcome("edas:app-1", change_id="co-1", error="timed out after 5s")])
+    assert "issued but not seen to finish: edas:app-1 (co-1)" in text
+    assert "waits for these changes instead of restarting again" in text

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from restart_trigger.aliyun import (
     AliyunClient,
     AliyunError,
+    AuthError,
     NotFoundError,
     RestartOutcomeUnknown,
 )
@@ -254,6 +255,11 @@ def _wait(
         read_error: AliyunError | None = None
         try:
             outcome.status = target.status(client, change_id)
+        except AuthError as exc:
+            # Credentials or a signature the service refuses do not heal by waiting (keys are
+            # renewed before they expire): fail now; the change stays to be waited for.
+            outcome.error = f"could not read the status of change {change_id}: {exc}"
+            return
         except AliyunError as exc:
             read_error = exc
         else:

@@ -278,3 +278,24 @@ def test_a_change_issued_but_not_seen_to_finish_is_named_in_the_failure_text():
     text = failure_text([Outcome("edas:app-1", change_id="co-1", error="timed out after 5s")])
     assert "issued but not seen to finish: edas:app-1 (co-1)" in text
     assert "waits for these changes instead of restarting again" in text
+
+
+def test_a_status_read_the_service_refuses_for_credentials_fails_at_once():
+    from restart_trigger.aliyun import AuthError
+
+    class RefusedReads(EdasTarget):
+        reads = 0
+
+        def send_restart(self, client, known_change_ids):
+            return RestartResult("co-1", "req")
+
+        def status(self, client, change_id):
+            RefusedReads.reads += 1
+            raise AuthError(400, "InvalidSecurityToken.Expired", "expired", "req-2")
+
+    (outcome,) = run_restarts(
+        None, [RefusedReads(app_id="a")], known_change_ids={}, wait=True, deadline=Deadline(600)
+    )
+    assert RefusedReads.reads == 1  # not polled again until the 600 s deadline
+    assert outcome.error.startswith("could not read the status of change co-1: ")
+    assert "InvalidSecurityToken.Expired" in outcome.error

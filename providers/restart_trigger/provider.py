@@ -227,7 +227,8 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
         outs = _outputs(props, progress, still_owed, restarted_hash)
         if not still_owed:
             return outs
-        if call is not None and restarted_any:
+        kept = progress != previous  # restarts, or changes to wait for next time
+        if call is not None and kept:
             try:
                 call.fail_with_outputs(
                     resource_id,
@@ -236,9 +237,9 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
                 )
             except PartialStateUnsupported as exc:
                 lines.warn(f"could not keep the restarts that happened in state ({exc})")
-        elif restarted_any:
+        elif kept:
             lines.warn("this provider host cannot keep the restarts that happened in state")
-        if not restarted_any:
-            # Nothing restarted: the previous state is exactly what the next `up` needs.
+        if not kept:
+            # Nothing to record: the previous state is exactly what the next `up` needs.
             raise RestartFailed(failure_text(outcomes))
         raise RestartFailed(failure_text(outcomes, progress_saved=False))

@@ -308,7 +308,11 @@ def failure_text(outcomes: Sequence[Outcome], *, progress_saved: bool = True) ->
             + ", ".join(f"{escaped(o.key)} ({escaped(o.change_id)})" for o in unsettled)
             + "; the next `pulumi up` waits for these changes instead of restarting again"
         )
-    if not ok:
+    if not ok and unsettled:
+        lines.append(
+            f"Nothing restarted yet: the next `pulumi up` owes the {owed} target(s) above."
+        )
+    elif not ok:
         lines.append(
             f"Nothing restarted: the next `pulumi up` restarts the {owed} target(s) above again."
         )

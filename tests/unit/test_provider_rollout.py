@@ -145,3 +145,14 @@ def test_a_change_not_seen_to_finish_is_kept_to_be_waited_for_next_time(rollout,
         result.outs["owed"] == []
         and "unsettled_change_id" not in result.outs["progress"]["edas:app-2"]
     )
+
+
+def test_a_single_change_not_seen_to_finish_is_kept_even_though_nothing_restarted(rollout):
+    call = rollout["call"] = FakeCall()
+    rollout["outcomes"] = [
+        Outcome("edas:app-1", change_id="co-1", error="timed out after 60s waiting"),
+        Outcome("edas:app-2", error="restart refused: no"),
+    ]
+    with pytest.raises(RuntimeError, match="aborted"):
+        RestartTriggerProvider().update("rt-1", OLDS, NEWS)
+    assert call.sent[1]["progress"]["edas:app-1"]["unsettled_change_id"] == "co-1"

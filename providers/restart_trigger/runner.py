@@ -40,8 +40,9 @@ from restart_trigger.progress import Progress, silent
 from restart_trigger.targets import FAILED, PAUSED, ChangeStatus, Target
 from restart_trigger.validation import escaped
 
-# Status polling: first look soon (restarts of small apps are quick), then every 10 s at most.
-POLL_BACKOFF = Backoff(first=0.5, factor=1.5, cap=10.0)
+# Status polling: first look soon (restarts of small apps are quick), then ×1.25 up to every
+# 10 s, so a finished change is seen within about a quarter of its duration (P3's budget).
+POLL_BACKOFF = Backoff(first=0.5, factor=1.25, cap=10.0)
 
 DEFAULT_MAX_CONCURRENT_RESTARTS = 64
 NOT_STARTED = "not started: the trigger's timeout had passed; it restarts at the next `pulumi up`"

@@ -15,7 +15,8 @@ PYTEST_ARGS ?=
 
 setup: $(STAMP) pulumi
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+# __init__.py holds the version, which pip records at install: reinstall when it changes.
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml providers/restart_trigger/__init__.py
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@

@@ -15,7 +15,7 @@ if [ -z "$lower" ]; then
 fi
 venv="$root/.venv-lower-bound"
 # rebuilt when the bound or the pins change (a dev SDK added to requirements-dev.txt, say)
-key="$(cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -c1-12)"
+key="$(cat requirements.txt requirements-dev.txt pyproject.toml providers/restart_trigger/__init__.py | sha256sum | cut -c1-12)"
 stamp="$venv/.installed-$lower-$key"
 if [ ! -f "$stamp" ]; then
   rm -rf "$venv"

@@ -24,6 +24,7 @@ from testbed.emulator import (
     TEST_STS_TOKEN,
     target_of,
 )
+from tests.e2e.test_no_secret_in_debug_logs import _files as readable_files
 
 pytestmark = pytest.mark.e2e
 
@@ -223,9 +224,10 @@ def test_no_secret_reaches_state_outputs_or_logs(world, trigger_stack):
     exported = json.dumps(stack.export())
     texts = {"stack export": exported}
     texts.update({" ".join(r.args): r.output for r in stack.log})
-    for path in Path(stack.env["PULUMI_HOME"]).rglob("*"):
-        if path.is_file():
-            texts[str(path)] = path.read_text(errors="replace")
+    # Gunzipped and base64-decoded: the CLI's logs are gzip files. (The automatic logs are
+    # also encrypted with the stack's secrets provider; decrypted, they hold the CLI's own
+    # Configure line, which tests/e2e/test_no_secret_in_debug_logs.py pins.)
+    texts.update(readable_files(Path(stack.env["PULUMI_HOME"])))
     for path in stack.workdir.rglob("*"):  # the secrets are in the stack file, encrypted
         if path.is_file():
             texts[str(path)] = path.read_text(errors="replace")

@@ -97,17 +97,11 @@ def owed_of(olds: Mapping[str, Any] | None) -> list[str]:
     return [k for k in owed if isinstance(k, str)] if isinstance(owed, list) else []
 
 
-def _ordered_keys(raw: Any) -> list[str] | None:
-    """The target keys in the order the trigger lists them (None: not all known)."""
-    keys = target_keys(raw, ordered=True)
-    return None if keys is None else list(keys)
-
-
 def decide(olds: Mapping[str, Any] | None, news: Mapping[str, Any]) -> Plan:
     """Decide what moving a trigger from ``olds`` (its last outputs, which carry its inputs
     and its progress; None: it does not exist yet) to inputs ``news`` means. Keys other than
     inputs, ``progress`` and ``owed`` (``__provider``, other outputs) are ignored."""
-    keys = _ordered_keys(news.get("targets"))
+    keys = target_keys(news.get("targets"), ordered=True)
     on_create = _restart_on_create(news)
     if olds is None:
         if on_create is None:
@@ -143,7 +137,7 @@ def decide(olds: Mapping[str, Any] | None, news: Mapping[str, Any]) -> Plan:
     if "hash" in changed:
         owed = [k for k in keys if not restarted_for_new_hash(k)]
     else:
-        old_keys = set(_ordered_keys(olds.get("targets")) or ())
+        old_keys = set(target_keys(olds.get("targets")) or ())
         if on_create is None and any(k not in old_keys for k in keys):
             return Plan(changes=True, restart=None, owed=None)
         owed = [

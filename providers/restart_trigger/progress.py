@@ -66,7 +66,9 @@ class Progress:
         self._lock = threading.Lock()
 
     def _line(self, key: str, text: str) -> None:
-        line = f"{self._trigger}: {escaped(key)} {text}"
+        self._send(f"{self._trigger}: {escaped(key)} {text}")
+
+    def _send(self, line: str) -> None:
         try:
             self._sink(line)
         except Exception:  # noqa: BLE001 - a progress line never fails a restart
@@ -114,10 +116,7 @@ class Progress:
 
     def warn(self, text: str) -> None:
         """A line about the whole rollout."""
-        try:
-            self._sink(f"{self._trigger}: warning: {escaped(text)}")
-        except Exception:  # noqa: BLE001 - a progress line never fails a restart
-            pass
+        self._send(f"{self._trigger}: warning: {escaped(text)}")
 
     def failed(self, key: str, error: str) -> None:
         """``key`` did not restart (its restart was refused, or its wait ended in error)."""

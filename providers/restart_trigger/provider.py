@@ -41,8 +41,8 @@ from restart_trigger.inputs import DEFAULT_TIMEOUT, check_inputs, check_stack_co
 from restart_trigger.plan import decide, owed_of, progress_of
 from restart_trigger.progress import Progress
 from restart_trigger.provider_server import PartialStateUnsupported, engine_sink, trigger_name
-from restart_trigger.runner import Outcome, RestartFailed, Rollout, failure_text, run_restarts
-from restart_trigger.targets import FAILED, RUNNING, UNKNOWN_STATE, Target, parse_targets
+from restart_trigger.runner import RestartFailed, Rollout, failure_text, run_restarts
+from restart_trigger.targets import RUNNING, UNKNOWN_STATE, Target, parse_targets
 
 PROVIDER_KEY = "__provider"  # where the engine keeps the pickled provider in every state
 
@@ -83,11 +83,6 @@ def _outputs(
         "restarted_at": max(times, default=""),
         "restarted_hash": restarted_hash or "",
     }
-
-
-def _failed_for_sure(outcome: Outcome) -> bool:
-    """The change itself ended failed (not: we stopped watching it)."""
-    return outcome.status is not None and outcome.status.state == FAILED
 
 
 class RestartTriggerProvider(dynamic.ResourceProvider):
@@ -213,10 +208,10 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
                     "status": outcome.status.state if outcome.status else RUNNING,
                     "restarted_at": now,
                 }
-            elif outcome.change_id and not _failed_for_sure(outcome):
+            elif outcome.unsettled:
                 # Issued, never seen to finish (a timeout, unreadable status): the next `up`
                 # waits for this change instead of restarting the target a second time.
-                record = {k: v for k, v in progress.get(outcome.key, {}).items()}
+                record = dict(progress.get(outcome.key, {}))
                 record.update(unsettled_change_id=outcome.change_id, unsettled_hash=new_hash)
                 progress[outcome.key] = record
         still_owed = [o.key for o in outcomes if not o.restarted]

@@ -94,6 +94,13 @@ class Outcome:
         """Its restart was accepted and (with waits) its change did not fail."""
         return self.change_id is not None and not self.failed
 
+    @property
+    def unsettled(self) -> bool:
+        """A change was issued but not seen to finish (the wait ended first): not restarted,
+        not known to have failed either."""
+        change_failed = self.status is not None and self.status.state == FAILED
+        return self.change_id is not None and self.failed and not change_failed
+
 
 @dataclass(frozen=True)
 class Rollout:
@@ -302,7 +309,7 @@ def failure_text(outcomes: Sequence[Outcome], *, progress_saved: bool = True) ->
         lines.append(
             "  restarted: " + ", ".join(f"{escaped(o.key)} ({escaped(o.change_id)})" for o in ok)
         )
-    unsettled = [o for o in failed if o.change_id and not (o.status and o.status.state == FAILED)]
+    unsettled = [o for o in failed if o.unsettled]
     if unsettled:
         lines.append(
             "  issued but not seen to finish: "

@@ -49,7 +49,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Protocol
@@ -184,6 +184,17 @@ def _new_nonce() -> str:
     return secrets.token_hex(16)
 
 
+def _sts_headers(headers: MutableMapping[str, str], creds: SigningCredentials) -> None:
+    """With STS credentials, the key id and token headers both official SDKs add (they are
+    ``x-acs-`` headers, so signed); without, neither (a retried request may carry them)."""
+    if creds.security_token:
+        headers["x-acs-accesskey-id"] = creds.access_key_id
+        headers["x-acs-security-token"] = creds.security_token
+    else:
+        headers.pop("x-acs-security-token", None)
+        headers.pop("x-acs-accesskey-id", None)
+
+
 class _Signer(requests.auth.AuthBase):
     """What every signer holds: the credentials or credentials provider (never shown: ``repr``
     names the key id or the provider's source only), and an injectable clock and nonce, so
@@ -242,12 +253,7 @@ class AcsV3Auth(_Signer):
         headers["x-acs-date"] = self._clock().astimezone(UTC).strftime(DATE_FORMAT)
         headers["x-acs-signature-nonce"] = self._nonce()
         headers["x-acs-content-sha256"] = hashed_payload(body)
-        if creds.security_token:
-            headers["x-acs-accesskey-id"] = creds.access_key_id
-            headers["x-acs-security-token"] = creds.security_token
-        else:
-            headers.pop("x-acs-security-token", None)
-            headers.pop("x-acs-accesskey-id", None)
+        _sts_headers(headers, creds)
 
         parts = urlsplit(request.url or "")
         names = list(DEFAULT_SIGNED_HEADERS)
@@ -388,12 +394,7 @@ class AcsRoaSha1Auth(_Signer):
         headers["x-acs-signature-method"] = ROA_SIGNATURE_METHOD
         headers["x-acs-signature-version"] = ROA_SIGNATURE_VERSION
         headers["x-acs-signature-nonce"] = self._nonce()
-        if creds.security_token:
-            headers["x-acs-accesskey-id"] = creds.access_key_id
-            headers["x-acs-security-token"] = creds.security_token
-        else:
-            headers.pop("x-acs-security-token", None)
-            headers.pop("x-acs-accesskey-id", None)
+        _sts_headers(headers, creds)
 
         to_sign = roa_request_string_to_sign(request.method or "GET", request.url or "", headers)
         sig = roa_signature(creds.access_key_secret, to_sign)

@@ -55,20 +55,22 @@ class ChangeStatus:
         return self.state in (SUCCEEDED, FAILED)
 
 
-def batch_position(count: Any, statuses: list[Any], done: int) -> str:
-    """``batch k of n``: the first batch whose status is not ``done`` (all done: the last);
-    empty when the change has a single batch or the API gives no batch count."""
-    try:
-        total = int(count)
-    except (TypeError, ValueError):
+def batch_position(count: Any, pipelines: Any, status_key: str, done: int = 2) -> str:
+    """``batch k of n`` of a batched change: ``count`` batches, one pipeline (a mapping) per
+    batch whose ``status_key`` reads ``done`` once it has run. The first not done is the
+    current one (all done: the last). Empty for a single batch, no batch count, or pipelines
+    of another shape."""
+    total = int_or_none(count)
+    if total is None or total <= 1 or not isinstance(pipelines, list):
         return ""
-    if total <= 1:
-        return ""
-    current = next((i for i, s in enumerate(statuses) if _as_int(s) != done), len(statuses) - 1)
+    statuses = [p.get(status_key) for p in pipelines if isinstance(p, Mapping)]
+    current = next((i for i, s in enumerate(statuses) if int_or_none(s) != done), len(statuses) - 1)
     return f"batch {min(max(current, 0) + 1, total)} of {total}"
 
 
-def _as_int(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
+    """``int(value)``, or None when it is no integer: for API fields typed loosely (unlike
+    ``validation.as_int``, which converts an already checked input)."""
     try:
         return int(value)
     except (TypeError, ValueError):

@@ -187,13 +187,6 @@ def decode_status(info: Mapping[str, Any]) -> ChangeStatus:
     """Read ``changeOrderInfo`` of ``GetChangeOrderInfo``."""
     state, detail = reading(info.get("Status"))
     message = failure_message(info) if state == FAILED else ""
-    return ChangeStatus(state, detail, message, batch=_batch(info))
-
-
-def _batch(info: Mapping[str, Any]) -> str:
-    """``batch k of n`` from ``BatchCount`` and the pipelines' ``PipelineStatus`` (2: done)."""
-    pipelines = (info.get("PipelineInfoList") or {}).get("PipelineInfo") or []
-    if not isinstance(pipelines, list):
-        return ""
-    statuses = [p.get("PipelineStatus") for p in pipelines if isinstance(p, Mapping)]
-    return batch_position(info.get("BatchCount"), statuses, done=2)
+    pipelines = (info.get("PipelineInfoList") or {}).get("PipelineInfo")
+    batch = batch_position(info.get("BatchCount"), pipelines, "PipelineStatus")
+    return ChangeStatus(state, detail, message, batch=batch)

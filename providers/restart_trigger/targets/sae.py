@@ -19,6 +19,7 @@ from restart_trigger.targets.base import (
     InputSpec,
     Target,
     batch_position,
+    int_or_none,
 )
 from restart_trigger.validation import (
     KNOWN_AFTER_APPLY,
@@ -192,13 +193,6 @@ def reading(raw: Any) -> tuple[str, str]:
     return state, f"SAE status {code} ({words})"
 
 
-def _sub_status(raw: Any) -> int | None:
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        return None
-
-
 def decode_change_order(data: Mapping[str, Any]) -> ChangeStatus:
     """Read the ``Data`` of ``DescribeChangeOrder``.
 
@@ -209,19 +203,11 @@ def decode_change_order(data: Mapping[str, Any]) -> ChangeStatus:
     """
     state, detail = reading(data.get("Status"))
     message = str(data.get("ErrorMessage") or "").strip()
-    if state in (RUNNING, PAUSED) and _sub_status(data.get("SubStatus")) == SUB_STATUS_ABNORMAL:
+    batch = batch_position(data.get("BatchCount"), data.get("Pipelines"), "Status")
+    if state in (RUNNING, PAUSED) and int_or_none(data.get("SubStatus")) == SUB_STATUS_ABNORMAL:
         detail += (
             ", sub-status 1 (abnormal: a batch failed; roll back or abort the change order "
             "in the SAE console)"
         )
-        return ChangeStatus(PAUSED, detail, message, batch=_batch(data))
-    return ChangeStatus(state, detail, message if state == FAILED else "", batch=_batch(data))
-
-
-def _batch(data: Mapping[str, Any]) -> str:
-    """``batch k of n`` from ``BatchCount`` and the ``Pipelines``' ``Status`` (2: done)."""
-    pipelines = data.get("Pipelines") or []
-    if not isinstance(pipelines, list):
-        return ""
-    statuses = [p.get("Status") for p in pipelines if isinstance(p, Mapping)]
-    return batch_position(data.get("BatchCount"), statuses, done=2)
+        return ChangeStatus(PAUSED, detail, message, batch=batch)
+    return ChangeStatus(state, detail, message if state == FAILED else "", batch=batch)

@@ -110,6 +110,11 @@ class Progress:
                 return
         self._line(key, text)
 
+    def checking(self, key: str) -> None:
+        """An earlier update sent ``key`` a restart without learning its outcome: it is looked
+        for before anything is sent."""
+        self._line(key, "outcome of an earlier restart unknown: looking for it, not restarting yet")
+
     def not_started(self, key: str, reason: str) -> None:
         """``key`` was not started in this update (it stays owed)."""
         self._line(key, escaped(reason))

@@ -38,10 +38,18 @@ from restart_trigger.aliyun import CONFIG_KEYS, AliyunClient, NotFoundError, res
 from restart_trigger.aliyun.endpoints import PRODUCTS
 from restart_trigger.backoff import Deadline
 from restart_trigger.inputs import DEFAULT_TIMEOUT, check_inputs, check_stack_config, inputs_of
+from restart_trigger.journal import Journal, TargetJournal
 from restart_trigger.plan import decide, owed_of, progress_of
 from restart_trigger.progress import Progress
 from restart_trigger.provider_server import PartialStateUnsupported, engine_sink, trigger_name
-from restart_trigger.runner import RestartFailed, Rollout, failure_text, run_restarts
+from restart_trigger.runner import (
+    Outcome,
+    RestartFailed,
+    Rollout,
+    Unknown,
+    failure_text,
+    run_restarts,
+)
 from restart_trigger.targets import RUNNING, UNKNOWN_STATE, Target, parse_targets
 
 PROVIDER_KEY = "__provider"  # where the engine keeps the pickled provider in every state
@@ -57,6 +65,113 @@ def _targets(props: Mapping[str, Any]) -> list[Target]:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _iso(epoch: float) -> str:
+    return (
+        datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
+
+
+def _epoch(text: Any) -> float | None:
+    try:
+        return datetime.fromisoformat(str(text)).timestamp()
+    except ValueError:
+        return None
+
+
+EARLIER_FIELDS = ("unsettled_", "unknown_")
+"""The prefixes of what a target's progress record keeps of an earlier update's restart
+still to resolve: ``unsettled_change_id``/``unsettled_hash`` (issued, not seen to finish) and
+``unknown_hash``/``unknown_snapshot``/``unknown_sent_at``/``unknown_settle_window`` (sent,
+outcome unknown)."""
+
+
+def earlier_of(
+    previous: Mapping[str, Mapping[str, Any]],
+    new_hash: str,
+    journal: Journal | None,
+    keys: list[str],
+) -> tuple[dict[str, str], dict[str, Unknown]]:
+    """What earlier updates left to resolve for ``new_hash``, per target key: changes issued
+    but not seen to finish (``unsettled``), and restarts whose outcome is unknown
+    (``unknown``), from state and from the send journal (a provider killed before it
+    answered the engine). A change id known for certain wins over an unknown outcome."""
+    unsettled: dict[str, str] = {}
+    unknown: dict[str, Unknown] = {}
+    for key in keys:
+        record = previous.get(key) or {}
+        if record.get("unsettled_change_id") and record.get("unsettled_hash") == new_hash:
+            unsettled[key] = str(record["unsettled_change_id"])
+        elif record.get("unknown_hash") == new_hash and isinstance(
+            record.get("unknown_snapshot"), list
+        ):
+            sent_at = _epoch(record.get("unknown_sent_at"))
+            window = record.get("unknown_settle_window")
+            if sent_at is not None:
+                unknown[key] = Unknown(
+                    frozenset(str(i) for i in record["unknown_snapshot"]),
+                    sent_at,
+                    float(window) if isinstance(window, (int, float)) else None,
+                )
+        sent = journal.earlier(key, new_hash) if journal is not None else None
+        if sent is None:
+            continue
+        if sent.change_id:
+            unsettled[key] = sent.change_id
+            unknown.pop(key, None)
+        elif key not in unsettled and key not in unknown and sent.sent_at > 0:
+            unknown[key] = Unknown(sent.snapshot, sent.sent_at)
+    return unsettled, unknown
+
+
+def fold(
+    previous: Mapping[str, Mapping[str, Any]],
+    outcomes: list[Outcome],
+    new_hash: str,
+    now: str,
+) -> dict[str, dict[str, Any]]:
+    """The per-target progress after a rollout: a restart replaces the target's record; a
+    target that did not restart keeps its last restart and what is still to resolve of this
+    update's restart (a change not seen to finish, or an outcome unknown)."""
+    progress = {k: dict(v) for k, v in previous.items()}
+    for outcome in outcomes:
+        if outcome.restarted:
+            progress[outcome.key] = {
+                "hash": new_hash,
+                "change_id": outcome.change_id,
+                "request_id": outcome.request_id or "",
+                "status": outcome.status.state if outcome.status else RUNNING,
+                "restarted_at": now,
+            }
+            continue
+        if not outcome.started:
+            continue  # nothing tried: what earlier updates left stays to resolve
+        record = {
+            k: v
+            for k, v in progress.get(outcome.key, {}).items()
+            if not k.startswith(EARLIER_FIELDS)
+        }
+        if outcome.unsettled:
+            # Issued, never seen to finish (a timeout, unreadable status): the next `up`
+            # waits for this change instead of restarting the target a second time.
+            record.update(unsettled_change_id=outcome.change_id, unsettled_hash=new_hash)
+        elif outcome.unknown is not None:
+            # Sent, outcome unknown: the next `up` looks for it (in the change list, against
+            # the snapshot taken before the send) before sending anything.
+            lost = outcome.unknown
+            record.update(
+                unknown_hash=new_hash,
+                unknown_snapshot=sorted(lost.snapshot),
+                unknown_sent_at=_iso(lost.sent_at),
+            )
+            if lost.settle_window is not None:
+                record["unknown_settle_window"] = lost.settle_window
+        if record:
+            progress[outcome.key] = record
+        else:
+            progress.pop(outcome.key, None)
+    return progress
 
 
 def _outputs(
@@ -94,6 +209,8 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
         self._stack_config = {key: req.config.get(key) for key in CONFIG_KEYS}
         # Waiting triggers must not queue every other trigger behind 4 server threads.
         provider_server.widen()
+        # A CLI killed with its process group leaves this process running: stop with it.
+        provider_server.watch_engine()
 
     # -- engine callbacks --------------------------------------------------------------------
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
@@ -176,6 +293,8 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
         previous = progress_of(olds)
         new_hash = str(props.get("hash"))
         deadline = Deadline(float(props.get("timeout") or DEFAULT_TIMEOUT))
+        journal = Journal(urn, None if olds is None else resource_id) if urn else None
+        unsettled, unknown = earlier_of(previous, new_hash, journal, [t.key for t in todo])
         with self._client(props, deadline) as client:
             outcomes = run_restarts(
                 client,
@@ -191,29 +310,13 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
                     max_failures=int(props.get("max_failures") or 0),
                 ),
                 progress=lines,
-                unsettled={
-                    k: p["unsettled_change_id"]
-                    for k, p in previous.items()
-                    if p.get("unsettled_change_id") and p.get("unsettled_hash") == new_hash
-                },
+                unsettled=unsettled,
+                unknown=unknown,
+                record_for=(
+                    (lambda key: TargetJournal(journal, key, new_hash)) if journal else None
+                ),
             )
-        now = _now()
-        progress = dict(previous)
-        for outcome in outcomes:
-            if outcome.restarted:
-                progress[outcome.key] = {
-                    "hash": new_hash,
-                    "change_id": outcome.change_id,
-                    "request_id": outcome.request_id or "",
-                    "status": outcome.status.state if outcome.status else RUNNING,
-                    "restarted_at": now,
-                }
-            elif outcome.unsettled:
-                # Issued, never seen to finish (a timeout, unreadable status): the next `up`
-                # waits for this change instead of restarting the target a second time.
-                record = dict(progress.get(outcome.key, {}))
-                record.update(unsettled_change_id=outcome.change_id, unsettled_hash=new_hash)
-                progress[outcome.key] = record
+        progress = fold(previous, outcomes, new_hash, _now())
         still_owed = [o.key for o in outcomes if not o.restarted]
         restarted_any = any(o.restarted for o in outcomes)
         restarted_hash = (

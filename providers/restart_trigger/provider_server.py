@@ -1,9 +1,10 @@
 """The one place that reaches into Pulumi's Python dynamic-provider server, guarded.
 
-Three things, each a no-op (the trigger still works, only less well) when the server stops
+Four things, each a no-op (the trigger still works, only less well) when the server stops
 looking as expected: :func:`widen` (more than 4 operations at a time), :func:`current_call`
-(answer a partly failed rollout with the restarts that happened, so state keeps them) and
-:func:`engine_sink` (progress lines on the trigger's row of ``pulumi up``).
+(answer a partly failed rollout with the restarts that happened, so state keeps them),
+:func:`engine_sink` (progress lines on the trigger's row of ``pulumi up``) and
+:func:`watch_engine` (stop, and exit, when the engine is gone).
 
 Widening the pool: let the server run more than 4 operations at a time.
 
@@ -25,12 +26,16 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+
+from restart_trigger.stopping import STOP, Stop
 
 DEFAULT_WORKERS = 64
 _SERVER_MODULE = "pulumi.dynamic.__main__"
@@ -238,3 +243,103 @@ def engine_sink(urn: str | None, address: str | None = None) -> Callable[[str], 
 def trigger_name(urn: str | None, fallback: str) -> str:
     """The resource name in a URN (``urn:pulumi:stack::project::type::name``)."""
     return urn.rsplit("::", 1)[-1] if urn and "::" in urn else fallback
+
+
+# -- an engine that is gone -----------------------------------------------------------------
+#
+# Pulumi starts every plugin in a process group of its own, so a CLI killed with its group
+# (``kill -9 -<pgid>``, what CI runners do to a cancelled job) leaves the provider running: it
+# would go on with the rollout while the user runs ``pulumi cancel`` and the next ``up``. The
+# watcher notices the engine is gone (this process was reparented, or the engine's address,
+# the server's first argument, refuses connections), asks the runner to stop
+# (``stopping.STOP``: no further target, no new send, waits end), lets the sends in flight
+# answer (their change ids go to the send journal), and exits the process.
+#
+# The engine's ``Cancel`` call is not seen: the dynamic-provider server binds its own
+# ``Cancel`` (which does nothing) when it registers the servicer, before our code runs. On
+# Ctrl-C the CLI waits for the update, which goes on to its end (or its ``timeout``).
+
+WATCH_INTERVAL = 0.5
+"""Seconds between looks at the parent process (the address is tried every 4th look)."""
+
+IDLE_BOUND = 120.0
+"""At most this long, once the engine is gone, for the sends in flight to answer."""
+
+
+def engine_gone(
+    parent: int,
+    address: str | None,
+    *,
+    getppid: Callable[[], int] = os.getppid,
+    refuses: Callable[[str], bool] | None = None,
+) -> str | None:
+    """Why the engine is gone (its words), or None while it is there: this process has
+    another parent than ``parent`` (the engine that started it exited), or ``address``
+    refuses connections (``refuses``: None skips that look)."""
+    if getppid() != parent:
+        return "the Pulumi engine process exited"
+    if address and refuses is not None and refuses(address):
+        return f"the Pulumi engine at {address} refuses connections"
+    return None
+
+
+def refuses_connections(address: str, timeout: float = 2.0) -> bool:
+    """Whether ``host:port`` refuses a TCP connection (a timeout proves nothing: False)."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return False
+    except ConnectionRefusedError:
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+_watching = False
+_watch_lock = threading.Lock()
+
+
+def watch_engine(
+    *,
+    stop: Stop = STOP,
+    interval: float = WATCH_INTERVAL,
+    exit_process: Callable[[int], None] = os._exit,
+    address: str | None = None,
+    force: bool = False,
+) -> bool:
+    """Start (once per process) the thread that stops the rollout and exits when the engine
+    is gone; True if it started. Only inside ``python -m pulumi.dynamic`` (``force``: in a
+    test)."""
+    global _watching
+    if not (force or in_dynamic_provider_server()):
+        return False
+    with _watch_lock:
+        if _watching and not force:
+            return False
+        _watching = True
+    parent = os.getppid()
+    address = address or engine_address()
+
+    def watch() -> None:
+        looks = 0
+        while True:
+            time.sleep(interval)
+            looks += 1
+            reason = engine_gone(
+                parent, address, refuses=refuses_connections if looks % 4 == 0 else None
+            )
+            if reason is None:
+                continue
+            stop.request(reason)
+            print(
+                f"restart-trigger: {reason}; starting no further restart, exiting once the "
+                f"{stop.in_flight()} send(s) in flight have answered",
+                file=sys.stderr,
+                flush=True,
+            )
+            stop.wait_idle(IDLE_BOUND)
+            exit_process(0)
+            return
+
+    threading.Thread(target=watch, name="restart-trigger-engine-watch", daemon=True).start()
+    return True

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as first_done
 from dataclasses import dataclass
@@ -35,8 +35,10 @@ from restart_trigger.aliyun import (
     NotFoundError,
     RestartOutcomeUnknown,
 )
+from restart_trigger.aliyun.recovery import SEND_RECORD, SendRecord
 from restart_trigger.backoff import Backoff, Deadline
 from restart_trigger.progress import Progress, silent
+from restart_trigger.stopping import STOP, EngineGone, Stop
 from restart_trigger.targets import FAILED, PAUSED, ChangeStatus, Target
 from restart_trigger.validation import escaped
 
@@ -46,6 +48,10 @@ POLL_BACKOFF = Backoff(first=0.5, factor=1.25, cap=10.0)
 
 DEFAULT_MAX_CONCURRENT_RESTARTS = 64
 NOT_STARTED = "not started: the trigger's timeout had passed; it restarts at the next `pulumi up`"
+ENGINE_GONE = (
+    "not started: the Pulumi engine went away (the CLI was killed or cancelled); it restarts "
+    "at the next `pulumi up`"
+)
 
 
 def max_concurrent_restarts(environ: Mapping[str, str] = os.environ) -> int:
@@ -73,6 +79,18 @@ class RestartFailed(Exception):
     """One or more targets did not restart; the message names each one and why."""
 
 
+@dataclass(frozen=True)
+class Unknown:
+    """A restart sent without learning its outcome (its answer was lost, and looking did not
+    tell in time): the snapshot of the target's change ids taken just before the send, the
+    send's wall-clock time (epoch seconds) and the settle window that applied. The next
+    update resolves it before anything else (``resolve_unknown``)."""
+
+    snapshot: frozenset[str]
+    sent_at: float
+    settle_window: float | None = None
+
+
 @dataclass
 class Outcome:
     """What happened to one target during an update."""
@@ -83,6 +101,8 @@ class Outcome:
     status: ChangeStatus | None = None
     error: str | None = None
     started: bool = True
+    unknown: Unknown | None = None
+    """Set when the restart's outcome is unknown: what the next update needs to resolve it."""
 
     @property
     def failed(self) -> bool:
@@ -125,6 +145,9 @@ def run_restarts(
     rollout: Rollout = Rollout(),
     progress: Progress | None = None,
     unsettled: Mapping[str, str] | None = None,
+    unknown: Mapping[str, Unknown] | None = None,
+    record_for: Callable[[str], SendRecord | None] | None = None,
+    stop: Stop = STOP,
 ) -> list[Outcome]:
     """Restart every target once and (with ``wait``) wait for its change; one Outcome each,
     in the order of ``targets``, following ``rollout`` within the process-wide cap. A target
@@ -132,8 +155,13 @@ def run_restarts(
     ``started=False`` whose error says why. ``known_change_ids`` (key -> the change id of
     the last restart) are never mistaken for a new restart when a lost answer is looked
     up. ``unsettled`` (key -> a change an earlier update issued for this very hash but never
-    saw finish) is waited for instead of restarting again; only if it failed, or is gone,
-    does the target restart."""
+    saw finish) is waited for (with ``wait``) or adopted (without: a change still running or
+    succeeded counts as this hash's restart) instead of restarting again; only if it failed,
+    or is gone, does the target restart. ``unknown`` (key -> a restart an earlier update
+    sent for this hash without learning its outcome) is resolved first
+    (:func:`resolve_unknown`). ``record_for(key)`` is told about each send of that target
+    (the send journal). Once ``stop`` is requested (the engine is gone), no further target
+    starts and waits end."""
     pool = _shared_pool()
     report = progress or Progress("", silent)
     window = rollout.max_parallel or len(targets) or 1
@@ -145,13 +173,29 @@ def run_restarts(
     def one(target: Target) -> Outcome:
         if deadline.expired():
             return Outcome(target.key, error=NOT_STARTED, started=False)
+        if stop.requested():
+            return Outcome(target.key, error=ENGINE_GONE, started=False)
+        token = SEND_RECORD.set(record_for(target.key) if record_for else None)
+        try:
+            return first_settle_then_restart(target)
+        finally:
+            SEND_RECORD.reset(token)
+
+    def first_settle_then_restart(target: Target) -> Outcome:
+        known = known_change_ids.get(target.key)
+        known_ids = [known] if known else []
         earlier = (unsettled or {}).get(target.key)
-        if earlier and wait:
-            settled = settle_one(client, target, earlier, deadline, report)
+        if earlier:
+            settled = settle_one(client, target, earlier, deadline, report, wait=wait, stop=stop)
             if settled is not None:
                 return settled
-        known = known_change_ids.get(target.key)
-        return restart_one(client, target, [known] if known else [], wait, deadline, report)
+        elif (lost := (unknown or {}).get(target.key)) is not None:
+            resolved = resolve_unknown(
+                client, target, lost, known_ids, wait, deadline, report, stop=stop
+            )
+            if resolved is not None:
+                return resolved
+        return restart_one(client, target, known_ids, wait, deadline, report, stop=stop)
 
     def why_not(index: int) -> str | None:
         failed = [o for o in outcomes.values() if o.failed and o.started]
@@ -169,6 +213,8 @@ def run_restarts(
             )
         if deadline.expired():
             return NOT_STARTED
+        if stop.requested():
+            return ENGINE_GONE
         return None
 
     while queue or running:
@@ -200,14 +246,20 @@ def restart_one(
     wait: bool,
     deadline: Deadline,
     progress: Progress | None = None,
+    *,
+    stop: Stop = STOP,
 ) -> Outcome:
     """Restart one target and wait for its change (see :func:`run_restarts`)."""
     report = progress or Progress("", silent)
     outcome = Outcome(target.key)
     try:
         result = target.restart(client, known_change_ids=known_change_ids, deadline=deadline)
+    except EngineGone:
+        outcome.error, outcome.started = ENGINE_GONE, False
     except RestartOutcomeUnknown as exc:
         outcome.error = f"restart outcome unknown: {exc}"
+        if exc.snapshot is not None and exc.sent_at is not None:
+            outcome.unknown = Unknown(exc.snapshot, exc.sent_at, exc.settle_window)
     except AliyunError as exc:
         refused = exc.operation in (None, target.restart_action)
         outcome.error = f"{'restart refused' if refused else 'not restarted'}: {exc}"
@@ -217,10 +269,46 @@ def restart_one(
         outcome.change_id, outcome.request_id = result.change_id, result.request_id
         report.issued(target.key, result.change_id)
         if wait:
-            _wait(client, target, outcome, result.change_id, deadline, report)
+            _wait(client, target, outcome, result.change_id, deadline, report, stop)
     if outcome.error is not None:
         report.failed(target.key, outcome.error)
     return outcome
+
+
+def resolve_unknown(
+    client: AliyunClient,
+    target: Target,
+    lost: Unknown,
+    known_change_ids: list[str],
+    wait: bool,
+    deadline: Deadline,
+    progress: Progress,
+    *,
+    stop: Stop = STOP,
+) -> Outcome | None:
+    """Resolve a restart an earlier update sent without learning its outcome, before
+    restarting anything: a restart of the target absent from the snapshot taken before that
+    send is adopted (and waited for, or with ``wait: false`` taken as it stands, as
+    :func:`settle_one`); None when the settle window since that send passed with none (the
+    send never landed: restart anew). Still not known (several candidates, a look that
+    fails, the deadline): an Outcome that keeps ``unknown`` for the next update; nothing is
+    sent."""
+    progress.checking(target.key)
+    try:
+        found = target.find_earlier_restart(
+            client,
+            before=lost.snapshot,
+            sent_at=lost.sent_at,
+            settle_window=lost.settle_window,
+            known_change_ids=known_change_ids,
+        )
+    except AliyunError as exc:
+        outcome = Outcome(target.key, error=f"restart outcome unknown: {exc}", unknown=lost)
+        progress.failed(target.key, outcome.error)
+        return outcome
+    if found is None:
+        return None
+    return settle_one(client, target, found, deadline, progress, wait=wait, stop=stop)
 
 
 def settle_one(
@@ -229,19 +317,37 @@ def settle_one(
     change_id: str,
     deadline: Deadline,
     progress: Progress,
+    *,
+    wait: bool = True,
+    stop: Stop = STOP,
 ) -> Outcome | None:
     """Wait for a change an earlier update issued and never saw finish. Its Outcome if it
     succeeded (the target restarted, nothing is sent) or is still not settled at the
-    deadline; None if it failed or the service no longer knows it (restart anew)."""
+    deadline; None if it failed or the service no longer knows it (restart anew).
+
+    Without ``wait`` it is read once and adopted as it stands: running, paused or succeeded
+    counts as this hash's restart (as a new restart with ``wait: false`` would, once
+    accepted); failed or gone restarts anew; a read that fails keeps it to settle next time.
+    Either way nothing is sent while an earlier change may still be ours."""
     outcome = Outcome(target.key, change_id=change_id)
     progress.issued(target.key, change_id, earlier=True)
     try:
         outcome.status = target.status(client, change_id)
     except NotFoundError:
         return None
-    except AliyunError:
-        pass  # read again in the wait below, within the deadline
-    _wait(client, target, outcome, change_id, deadline, progress)
+    except AliyunError as exc:
+        if not wait:
+            outcome.error = f"could not read the status of change {change_id}: {exc}"
+            progress.failed(target.key, outcome.error)
+            return outcome
+        # with waits: read again in the wait below, within the deadline
+    if not wait:
+        assert outcome.status is not None
+        if outcome.status.state == FAILED:
+            return None
+        progress.observed(target.key, outcome.status)
+        return outcome
+    _wait(client, target, outcome, change_id, deadline, progress, stop)
     if outcome.status is not None and outcome.status.state == FAILED and outcome.error is None:
         return None
     if outcome.error is not None:
@@ -256,9 +362,15 @@ def _wait(
     change_id: str,
     deadline: Deadline,
     report: Progress,
+    stop: Stop = STOP,
 ) -> None:
     tries = POLL_BACKOFF.start(deadline)
     while True:
+        if stop.requested():
+            # the engine is gone: nobody would record what this wait sees; the send journal
+            # holds the change id, so the next `pulumi up` waits for it instead
+            outcome.error = f"stopped waiting for change {change_id}: the Pulumi engine went away"
+            return
         tries.record_attempt()
         read_error: AliyunError | None = None
         try:
@@ -316,7 +428,16 @@ def failure_text(outcomes: Sequence[Outcome], *, progress_saved: bool = True) ->
             + ", ".join(f"{escaped(o.key)} ({escaped(o.change_id)})" for o in unsettled)
             + "; the next `pulumi up` waits for these changes instead of restarting again"
         )
-    if not ok and unsettled:
+    unknown = [o for o in failed if o.unknown is not None]
+    if unknown:
+        lines.append(
+            "  outcome unknown: "
+            + ", ".join(escaped(o.key) for o in unknown)
+            + "; the next `pulumi up` checks these first: it adopts a restart that appeared "
+            "after the send (one absent from the change list read just before it) and sends "
+            "again only if none has shown once the settle window since the send has passed"
+        )
+    if not ok and (unsettled or unknown):
         lines.append(
             f"Nothing restarted yet: the next `pulumi up` owes the {owed} target(s) above."
         )

@@ -41,6 +41,7 @@ from .recovery import (
     webplus_candidates,
     webplus_latest_change,
 )
+from .recovery import find_earlier_restart as recovery_find_earlier_restart
 from .retryable import wait_before_retry
 from .transport import (
     DEFAULT_MAX_CONNECTIONS,
@@ -392,10 +393,6 @@ class AliyunClient:
             data = self._read(LIST_RECENT_CHANGE_ORDER, list_query, deadline)
             return edas_change_ids(_change_order_items(data))
 
-        def look(before: frozenset[str]) -> list[str]:
-            data = self._transport.send(LIST_RECENT_CHANGE_ORDER, list_query, deadline=deadline)
-            return edas_candidates(_change_order_items(data), app_id, before, known)
-
         return self._restart(
             op,
             query,
@@ -405,8 +402,19 @@ class AliyunClient:
             check=f"the change orders of {target} (EDAS console, or ListRecentChangeOrder)",
             extract=lambda data: data.get("ChangeOrderId"),
             snapshot=snapshot,
-            look=look,
+            look=self._edas_look(app_id, known, deadline),
         )
+
+    def _edas_look(
+        self, app_id: str, known: frozenset[str], deadline: Deadline
+    ) -> Callable[[frozenset[str]], list[str]]:
+        list_query = {"AppId": app_id}
+
+        def look(before: frozenset[str]) -> list[str]:
+            data = self._transport.send(LIST_RECENT_CHANGE_ORDER, list_query, deadline=deadline)
+            return edas_candidates(_change_order_items(data), app_id, before, known)
+
+        return look
 
     def get_change_order_info(self, change_order_id: str) -> dict:
         """Return ``changeOrderInfo`` (lowercase c) of an EDAS change order."""
@@ -462,10 +470,6 @@ class AliyunClient:
         known = _id_set(known_change_ids)
         deadline = self._call_deadline()
 
-        def describe_change(change_id: str) -> dict:
-            query = {"EnvId": env_id, "ChangeId": change_id}
-            return self._transport.send(DESCRIBE_CHANGE, query, deadline=deadline)
-
         status_query = {"EnvId": env_id}
 
         def snapshot() -> frozenset[str]:
@@ -473,10 +477,6 @@ class AliyunClient:
                 self._read(DESCRIBE_APP_ENV_STATUS, status_query, deadline)
             )
             return frozenset({latest} if latest else ())
-
-        def look(before: frozenset[str]) -> list[str]:
-            status = self._transport.send(DESCRIBE_APP_ENV_STATUS, status_query, deadline=deadline)
-            return webplus_candidates(status, describe_change, before, known)
 
         target = f"Web+ environment {env_id}"
         return self._restart(
@@ -488,8 +488,23 @@ class AliyunClient:
             check=f"the changes of {target} (Web+ console, or DescribeAppEnvStatus)",
             extract=_env_change_id,
             snapshot=snapshot,
-            look=look,
+            look=self._webplus_look(env_id, known, deadline),
         )
+
+    def _webplus_look(
+        self, env_id: str, known: frozenset[str], deadline: Deadline
+    ) -> Callable[[frozenset[str]], list[str]]:
+        status_query = {"EnvId": env_id}
+
+        def describe_change(change_id: str) -> dict:
+            query = {"EnvId": env_id, "ChangeId": change_id}
+            return self._transport.send(DESCRIBE_CHANGE, query, deadline=deadline)
+
+        def look(before: frozenset[str]) -> list[str]:
+            status = self._transport.send(DESCRIBE_APP_ENV_STATUS, status_query, deadline=deadline)
+            return webplus_candidates(status, describe_change, before, known)
+
+        return look
 
     def describe_change(self, env_id: str, change_id: str) -> dict:
         """Return ``Change`` of a Web+ change."""
@@ -540,10 +555,6 @@ class AliyunClient:
             data = self._read(LIST_CHANGE_ORDERS, list_query, deadline)
             return edas_change_ids(_sae_change_orders(data))  # the ChangeOrderId of each
 
-        def look(before: frozenset[str]) -> list[str]:
-            data = self._transport.send(LIST_CHANGE_ORDERS, list_query, deadline=deadline)
-            return sae_candidates(_sae_change_orders(data), app_id, before, known)
-
         target = f"SAE application {app_id}"
         return self._restart(
             SAE_RESTART_APPLICATION,
@@ -554,7 +565,58 @@ class AliyunClient:
             check=f"the change orders of {target} (SAE console, or ListChangeOrders)",
             extract=_data_change_order_id,
             snapshot=snapshot,
-            look=look,
+            look=self._sae_look(app_id, known, deadline),
+        )
+
+    def _sae_look(
+        self, app_id: str, known: frozenset[str], deadline: Deadline
+    ) -> Callable[[frozenset[str]], list[str]]:
+        list_query = {"AppId": app_id, **SAE_RESTART_PAGE}
+
+        def look(before: frozenset[str]) -> list[str]:
+            data = self._transport.send(LIST_CHANGE_ORDERS, list_query, deadline=deadline)
+            return sae_candidates(_sae_change_orders(data), app_id, before, known)
+
+        return look
+
+    # --- an earlier update's restart, outcome unknown -----------------------------------
+
+    def find_earlier_restart(
+        self,
+        family: str,
+        ident: str,
+        *,
+        before: Iterable[str],
+        sent_at: float,
+        settle_window: float | None = None,
+        known_change_ids: Iterable[str] | str | None = (),
+    ) -> str | None:
+        """Resolve a restart an earlier update sent without learning its outcome
+        (``recovery.find_earlier_restart``): ``family`` is ``edas`` (ECS and Kubernetes
+        applications: ``ListRecentChangeOrder``), ``webplus`` (``DescribeAppEnvStatus``) or
+        ``sae`` (``ListChangeOrders``); ``before`` the snapshot taken before that send,
+        ``sent_at`` its wall-clock time. The adopted change id, or None (restart anew)."""
+        ident = _require_id("id", ident)
+        known = _id_set(known_change_ids)
+        deadline = self._call_deadline()
+        looks = {"edas": self._edas_look, "webplus": self._webplus_look, "sae": self._sae_look}
+        if family not in looks:
+            raise ValueError(f"no restart lookup for {family!r}")
+        names = {
+            "edas": ("RestartApplication", f"EDAS application {ident}", "ListRecentChangeOrder"),
+            "webplus": ("RestartAppEnv", f"Web+ environment {ident}", "DescribeAppEnvStatus"),
+            "sae": ("RestartApplication", f"SAE application {ident}", "ListChangeOrders"),
+        }
+        action, target, read = names[family]
+        return recovery_find_earlier_restart(
+            looks[family](ident, known, deadline),
+            before=frozenset(before),
+            sent_at=sent_at,
+            settle_window=self._settle_window if settle_window is None else settle_window,
+            deadline=deadline,
+            action=action,
+            target=target,
+            check=f"the changes of {target} ({read})",
         )
 
     def describe_change_order(self, change_order_id: str) -> dict:

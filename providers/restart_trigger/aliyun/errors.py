@@ -219,6 +219,11 @@ class RestartOutcomeUnknown(AliyunError):
         self.target = target
         self.candidates = tuple(candidates)
         self.__cause__ = cause
+        # Set by ``recovery`` where known: the snapshot of the target's change ids taken
+        # before the send, the send's wall-clock time, and the settle window that applied.
+        self.snapshot: frozenset[str] | None = None
+        self.sent_at: float | None = None
+        self.settle_window: float | None = None
 
 
 class InvalidResponseError(ServerError):

@@ -50,11 +50,14 @@ This module never touches the wire: the client hands it one-attempt callables (`
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..backoff import Backoff, Deadline, Tries
+from ..stopping import STOP
 from ..validation import logger
 from .errors import (
     AliyunError,
@@ -216,6 +219,23 @@ def webplus_candidates(
 # --- the restart loop -----------------------------------------------------------------------
 
 
+class SendRecord(Protocol):
+    """Told about each restart send of one target (the send journal, ``journal``): just
+    before it is sent, with the snapshot taken before it and the wall-clock time; the change
+    id once it is known (answered, or found after a lost answer); and that it was not
+    accepted (refused, or not sent at all), when the service said so."""
+
+    def sending(self, snapshot: frozenset[str], sent_at: float) -> None: ...
+
+    def accepted(self, change_id: str) -> None: ...
+
+    def not_accepted(self) -> None: ...
+
+
+SEND_RECORD: ContextVar[SendRecord | None] = ContextVar("restart_send_record", default=None)
+"""The record of the restart being sent on this thread (set by the runner per target)."""
+
+
 def answered_failure(error: AliyunError) -> bool:
     """Whether the server answered that the call failed (a 5xx it wrote), as opposed to an
     answer that never arrived or could not be read."""
@@ -234,8 +254,15 @@ def send_restart(
     tries: Tries,
     settle_window: float = DEFAULT_SETTLE_WINDOW,
     look_backoff: Backoff = LOOK_BACKOFF,
+    wall: Callable[[], float] = time.time,
 ) -> RestartResult:
     """Send a restart following the module's rules; return its change id or raise.
+
+    Each send is told to the ``SEND_RECORD`` of this thread (if any) before it goes out, and
+    its change id once known; no send begins once the process was asked to stop
+    (``stopping.STOP``: ``EngineGone``). A ``RestartOutcomeUnknown`` carries the snapshot
+    taken before the send (``snapshot``), the send's wall-clock time (``sent_at``) and the
+    settle window that applied (``settle_window``), so a later update can resolve it.
 
     Args:
         send: one attempt of the restart call, returning its body.
@@ -250,8 +277,10 @@ def send_restart(
         tries: the attempts of this restart (backoff, attempt limit, deadline).
         settle_window: seconds after a send during which a lost restart may still show up.
         look_backoff: waits between looks inside the settle window.
+        wall: the wall clock (epoch seconds) recorded with each send.
     """
     deadline = tries.deadline
+    record = SEND_RECORD.get()
     while True:
         tries.record_attempt()
         try:
@@ -263,7 +292,10 @@ def send_restart(
             continue
         sent_at = deadline.clock()
         try:
-            data = send()
+            with STOP.sending():
+                if record is not None:
+                    record.sending(before, wall())
+                data = send()
             change_id = _clean_str(extract(data))
             if change_id is None:
                 raise InvalidResponseError(
@@ -274,8 +306,12 @@ def send_restart(
                     operation=action,
                 )
             log.info("%s accepted for %s: change %s", action, target, change_id)
+            if record is not None:
+                record.accepted(change_id)
             return RestartResult(change_id, _clean_str(data.get("RequestId")))
         except AliyunError as err:
+            if record is not None and not may_have_been_accepted(err):
+                record.not_accepted()
             if is_retryable(err) and may_have_been_accepted(err):
                 window = (
                     min(settle_window, ANSWERED_SETTLE_WINDOW)
@@ -283,8 +319,16 @@ def send_restart(
                     else settle_window
                 )
                 outcome = _Outcome(action, target, check, err, deadline, window)
-                change_id = outcome.settle(look, before, sent_at, look_backoff)
+                try:
+                    change_id = outcome.settle(look, before, sent_at, look_backoff)
+                except RestartOutcomeUnknown as unknown:
+                    unknown.snapshot = before
+                    unknown.sent_at = wall() - (deadline.clock() - sent_at)
+                    unknown.settle_window = window
+                    raise
                 if change_id is not None:
+                    if record is not None:
+                        record.accepted(change_id)
                     log.warning(
                         "%s for %s: the answer was lost but the new restart %s was found; using it",
                         action,
@@ -300,6 +344,40 @@ def send_restart(
                     window,
                 )
             wait_before_retry(tries, err)
+
+
+def find_earlier_restart(
+    look: Callable[[frozenset[str]], list[str]],
+    *,
+    before: frozenset[str],
+    sent_at: float,
+    settle_window: float,
+    deadline: Deadline,
+    action: str,
+    target: str,
+    check: str,
+    wall: Callable[[], float] = time.time,
+    look_backoff: Backoff = LOOK_BACKOFF,
+) -> str | None:
+    """Resolve a restart an earlier update sent without learning its outcome (kept in state,
+    or in the send journal): ``before`` is the snapshot taken before that send, ``sent_at``
+    its wall-clock time. The rules of a lost answer apply, with the settle window measured
+    from that send: exactly one restart absent from ``before`` (and not known) is adopted
+    (its id); none once the window has passed means it never landed (None: restart anew);
+    several, or a deadline that comes first, raise ``RestartOutcomeUnknown`` (nothing is
+    sent). Nothing is ever adopted that was listed before that send."""
+    elapsed = max(0.0, wall() - sent_at)
+    cause = RestartOutcomeUnknown(
+        target,
+        "an earlier `pulumi up` sent this restart and never learned its outcome",
+        operation=action,
+    )
+    outcome = _Outcome(action, target, check, cause, deadline, settle_window)
+    try:
+        return outcome.settle(look, before, deadline.clock() - elapsed, look_backoff)
+    except RestartOutcomeUnknown as unknown:
+        unknown.snapshot, unknown.sent_at, unknown.settle_window = before, sent_at, settle_window
+        raise
 
 
 @dataclass

@@ -30,6 +30,9 @@ RUNNING, PAUSED, SUCCEEDED, FAILED, UNKNOWN_STATE = (
     "unknown",
 )
 
+# Where each kind's changes are listed: the list its restart snapshot reads (``client``).
+CHANGE_LISTS = {"edas": "edas", "edas-k8s": "edas", "webplus": "webplus", "sae": "sae"}
+
 # While another change runs on a target, its restart is refused: look again after 1 s, then
 # back off to every 10 s (a restart of a large application takes minutes).
 BUSY_BACKOFF = Backoff(first=1.0, factor=1.5, cap=10.0)
@@ -174,6 +177,29 @@ class Target:
                 if delay is None or not self._busy(client, refusal):
                     raise
             tries.wait(delay)
+
+    def find_earlier_restart(
+        self,
+        client: AliyunClient,
+        *,
+        before: frozenset[str],
+        sent_at: float,
+        settle_window: float | None,
+        known_change_ids: list[str],
+    ) -> str | None:
+        """Resolve a restart an earlier update sent without learning its outcome: the one
+        restart absent from ``before`` (the snapshot taken before that send), or None when
+        the settle window from ``sent_at`` passed with none (restart anew); raises
+        ``RestartOutcomeUnknown`` when that cannot be told (``AliyunClient.
+        find_earlier_restart``)."""
+        return client.find_earlier_restart(
+            CHANGE_LISTS[self.kind],
+            self.ident,
+            before=before,
+            sent_at=sent_at,
+            settle_window=settle_window,
+            known_change_ids=known_change_ids,
+        )
 
     def _busy(self, client: AliyunClient, refusal: BusinessError) -> bool:
         """``is_busy``, where a lookup that fails means "not known to be busy": the caller then

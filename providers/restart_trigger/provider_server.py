@@ -331,12 +331,15 @@ def watch_engine(
             if reason is None:
                 continue
             stop.request(reason)
-            print(
-                f"restart-trigger: {reason}; starting no further restart, exiting once the "
-                f"{stop.in_flight()} send(s) in flight have answered",
-                file=sys.stderr,
-                flush=True,
-            )
+            try:  # the CLI that read this pipe may be gone: a broken pipe must not stop the exit
+                print(
+                    f"restart-trigger: {reason}; starting no further restart, exiting once the "
+                    f"{stop.in_flight()} send(s) in flight have answered",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            except Exception:  # noqa: BLE001
+                pass
             stop.wait_idle(IDLE_BOUND)
             exit_process(0)
             return

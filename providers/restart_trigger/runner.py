@@ -198,6 +198,8 @@ def run_restarts(
         return restart_one(client, target, known_ids, wait, deadline, report, stop=stop)
 
     def why_not(index: int) -> str | None:
+        if stop.requested():
+            return ENGINE_GONE
         failed = [o for o in outcomes.values() if o.failed and o.started]
         if canary and index >= canary and failed:
             canaries = [o.key for i, o in sorted(outcomes.items()) if i < canary and o.failed]
@@ -213,8 +215,6 @@ def run_restarts(
             )
         if deadline.expired():
             return NOT_STARTED
-        if stop.requested():
-            return ENGINE_GONE
         return None
 
     while queue or running:

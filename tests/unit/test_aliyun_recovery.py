@@ -382,3 +382,135 @@ def test_the_default_settle_window_outlasts_the_read_timeout_plus_slack():
     from restart_trigger.aliyun.transport import DEFAULT_TIMEOUT
 
     assert DEFAULT_SETTLE_WINDOW >= DEFAULT_TIMEOUT[1] + 20
+
+
+# --- what an unknown outcome carries, and how a later update resolves it -----------------------
+
+
+class Recorder:
+    """A SEND_RECORD that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+
+    def sending(self, snapshot, sent_at):
+        self.events.append(("sending", snapshot, sent_at))
+
+    def accepted(self, change_id):
+        self.events.append(("accepted", change_id))
+
+    def not_accepted(self):
+        self.events.append(("not_accepted",))
+
+
+def run_recorded(script, fake_time, recorder, **kwargs):
+    from restart_trigger.aliyun.recovery import SEND_RECORD
+
+    token = SEND_RECORD.set(recorder)
+    try:
+        return send_restart(
+            script.send,
+            action="RestartApplication",
+            target="EDAS application app-1",
+            check="the change orders",
+            extract=lambda data: data.get("ChangeOrderId"),
+            snapshot=script.snapshot,
+            look=script.look,
+            tries=Backoff(first=0.5, cap=4.0, max_attempts=4).start(
+                Deadline(
+                    kwargs.get("deadline", 600.0), clock=fake_time.clock, sleep=fake_time.sleep
+                )
+            ),
+            wall=lambda: 1_000_000.0 + fake_time.now,
+        )
+    finally:
+        SEND_RECORD.reset(token)
+
+
+def test_each_send_is_recorded_before_it_goes_out_and_its_change_id_once_answered():
+    fake_time = FakeTime()
+    recorder = Recorder()
+    script = Script(fake_time, sends=[OK])
+    run_recorded(script, fake_time, recorder)
+    assert recorder.events == [
+        ("sending", frozenset({"co-old"}), 1_000_000.0),
+        ("accepted", "co-new"),
+    ]
+
+
+def test_a_refused_send_is_recorded_as_not_accepted_and_a_found_one_as_accepted():
+    fake_time = FakeTime()
+    recorder = Recorder()
+    throttled = ThrottlingError(400, "Throttling.User", "slow")
+    script = Script(fake_time, sends=[throttled, READ_TIMEOUT], looks=[["co-ours"]])
+    assert run_recorded(script, fake_time, recorder).change_id == "co-ours"
+    assert [e[0] for e in recorder.events] == ["sending", "not_accepted", "sending", "accepted"]
+    assert recorder.events[-1] == ("accepted", "co-ours")
+
+
+def test_an_unknown_outcome_carries_the_snapshot_before_the_send_its_time_and_window():
+    fake_time = FakeTime()
+    script = Script(fake_time, sends=[READ_TIMEOUT], looks=[[]])
+    with pytest.raises(RestartOutcomeUnknown) as excinfo:
+        run_recorded(script, fake_time, Recorder(), deadline=20.0)
+    error = excinfo.value
+    assert error.snapshot == frozenset({"co-old"})
+    assert error.sent_at == 1_000_000.0
+    assert error.settle_window == DEFAULT_SETTLE_WINDOW
+
+
+def test_no_send_begins_once_the_process_was_asked_to_stop():
+    from restart_trigger.stopping import STOP, EngineGone
+
+    fake_time = FakeTime()
+    recorder = Recorder()
+    script = Script(fake_time, sends=[OK])
+    STOP.request("the engine went away")
+    try:
+        with pytest.raises(EngineGone):
+            run_recorded(script, fake_time, recorder)
+    finally:
+        STOP.reset()
+    assert script.count("send") == 0 and recorder.events == []
+
+
+def resolve(looks, *, sent_ago, window=DEFAULT_SETTLE_WINDOW, deadline=600.0):
+    from restart_trigger.aliyun.recovery import find_earlier_restart
+
+    fake_time = FakeTime()
+    script = Script(fake_time, sends=[OK], looks=looks)
+    found = find_earlier_restart(
+        script.look,
+        before=frozenset({"co-old"}),
+        sent_at=1_000_000.0,
+        settle_window=window,
+        deadline=Deadline(deadline, clock=fake_time.clock, sleep=fake_time.sleep),
+        action="RestartApplication",
+        target="EDAS application app-1",
+        check="the change orders",
+        wall=lambda: 1_000_000.0 + sent_ago + fake_time.now,
+    )
+    return found, script, fake_time
+
+
+def test_an_earlier_restart_that_shows_up_absent_from_its_snapshot_is_adopted():
+    found, script, _ = resolve([["co-ours"]], sent_ago=3600)
+    assert found == "co-ours" and script.count("send") == 0
+
+
+def test_an_earlier_send_with_nothing_new_after_its_window_means_restart_anew_at_once():
+    found, script, fake_time = resolve([[]], sent_ago=3600)
+    assert found is None and script.count("look") == 1 and fake_time.now == 0
+
+
+def test_the_window_of_an_earlier_send_is_waited_out_from_that_send_not_from_now():
+    found, script, fake_time = resolve([[]], sent_ago=50, window=60)
+    assert found is None
+    assert 10 <= fake_time.now < 20  # the 10 s left of the window, not a whole new one
+
+
+def test_several_new_restarts_since_an_earlier_send_adopt_none_and_keep_it_unknown():
+    with pytest.raises(RestartOutcomeUnknown) as excinfo:
+        resolve([["co-a", "co-b"]], sent_ago=3600)
+    assert excinfo.value.candidates == ("co-a", "co-b")
+    assert excinfo.value.snapshot == frozenset({"co-old"})

@@ -156,3 +156,70 @@ def test_a_single_change_not_seen_to_finish_is_kept_even_though_nothing_restarte
     with pytest.raises(RuntimeError, match="aborted"):
         RestartTriggerProvider().update("rt-1", OLDS, NEWS)
     assert call.sent[1]["progress"]["edas:app-1"]["unsettled_change_id"] == "co-1"
+
+
+def test_an_unknown_outcome_is_kept_in_state_and_handed_to_the_next_up_first(rollout, monkeypatch):
+    from restart_trigger.runner import Unknown
+
+    lost = Unknown(frozenset({"co-old-2", "co-x"}), 1_767_000_000.5, 60.0)
+    rollout["outcomes"] = [
+        Outcome("edas:app-1", change_id="co-1", status=DONE),
+        Outcome("edas:app-2", error="restart outcome unknown: deadline", unknown=lost),
+    ]
+    call = rollout["call"] = FakeCall()
+    with pytest.raises(RuntimeError, match="aborted"):
+        RestartTriggerProvider().update("rt-1", OLDS, NEWS)
+    outputs = call.sent[1]
+    record = outputs["progress"]["edas:app-2"]
+    assert record["unknown_hash"] == "sha256:new"
+    assert record["unknown_snapshot"] == ["co-old-2", "co-x"]
+    assert record["unknown_sent_at"] == "2025-12-29T09:20:00.500Z"
+    assert record["unknown_settle_window"] == 60.0
+    assert record["hash"] == "sha256:old" and outputs["owed"] == ["edas:app-2"]
+    assert "outcome unknown: edas:app-2" in call.sent[2]
+
+    seen = {}
+
+    def capture(client, targets, **kwargs):
+        seen.update(kwargs["unknown"])
+        return [Outcome("edas:app-2", change_id="co-x2", status=DONE)]
+
+    monkeypatch.setattr(provider_module, "run_restarts", capture)
+    result = RestartTriggerProvider().update("rt-1", outputs, NEWS)
+    assert seen == {"edas:app-2": lost}
+    assert not [k for k in result.outs["progress"]["edas:app-2"] if k.startswith("unknown_")]
+
+
+def test_a_resolved_unknown_that_then_failed_leaves_nothing_stale_to_adopt():
+    from restart_trigger.provider import fold
+
+    previous = {
+        "edas:a": {
+            "hash": "h1",
+            "change_id": "co-1",
+            "unknown_hash": "h2",
+            "unknown_snapshot": ["co-1"],
+            "unknown_sent_at": "2026-01-01T00:00:00.000Z",
+        }
+    }
+    refused = Outcome("edas:a", error="restart refused: Forbidden")
+    assert fold(previous, [refused], "h2", "now") == {"edas:a": {"hash": "h1", "change_id": "co-1"}}
+    not_started = Outcome("edas:a", error="not started", started=False)
+    assert fold(previous, [not_started], "h2", "now") == previous
+
+
+def test_the_send_journal_of_a_killed_up_is_read_for_the_same_hash(tmp_path):
+    from restart_trigger.journal import Journal
+    from restart_trigger.provider import earlier_of
+    from restart_trigger.runner import Unknown
+
+    environ = {"RESTART_TRIGGER_JOURNAL_DIR": str(tmp_path)}
+    written = Journal(FakeCall.urn, "rt-1", environ=environ)
+    written.sending("edas:app-1", "h2", frozenset({"co-0"}), 10.0)
+    written.accepted("edas:app-1", "h2", "co-1")
+    written.sending("edas:app-2", "h2", frozenset({"co-9"}), 11.0)
+    written.sending("edas:app-3", "h1", frozenset(), 12.0)
+    journal = Journal(FakeCall.urn, "rt-1", environ=environ)
+    unsettled, unknown = earlier_of({}, "h2", journal, ["edas:app-1", "edas:app-2", "edas:app-3"])
+    assert unsettled == {"edas:app-1": "co-1"}
+    assert unknown == {"edas:app-2": Unknown(frozenset({"co-9"}), 11.0)}

@@ -73,3 +73,59 @@ def test_a_server_pool_of_another_shape_is_left_alone(monkeypatch):
     finally:
         pool._max_workers = 4
         pool.shutdown()
+
+
+# -- the engine watch --------------------------------------------------------------------------
+
+
+def test_the_engine_is_gone_when_this_process_was_reparented_or_its_address_refuses():
+    from restart_trigger.provider_server import engine_gone
+
+    assert engine_gone(10, "127.0.0.1:1", getppid=lambda: 10, refuses=lambda a: False) is None
+    assert "exited" in engine_gone(10, None, getppid=lambda: 1)
+    assert "refuses connections" in engine_gone(
+        10, "127.0.0.1:1", getppid=lambda: 10, refuses=lambda a: True
+    )
+    assert engine_gone(10, "127.0.0.1:1", getppid=lambda: 10, refuses=None) is None
+
+
+def test_a_closed_port_refuses_and_a_listening_one_does_not():
+    import socket
+
+    from restart_trigger.provider_server import refuses_connections
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        address = f"127.0.0.1:{server.getsockname()[1]}"
+        assert refuses_connections(address) is False
+    assert refuses_connections(address) is True
+    assert refuses_connections("not-an-address") is False
+
+
+def test_the_watch_does_nothing_outside_the_dynamic_provider_server():
+    from restart_trigger.provider_server import watch_engine
+
+    assert watch_engine() is False
+
+
+def test_the_watch_stops_the_rollout_and_exits_once_the_engine_refuses():
+    import socket
+    import threading
+
+    from restart_trigger.provider_server import watch_engine
+    from restart_trigger.stopping import Stop
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{server.getsockname()[1]}"  # bound, never listening: refused
+    stop, exited = Stop(), threading.Event()
+    assert watch_engine(
+        stop=stop,
+        interval=0.01,
+        exit_process=lambda code: exited.set(),
+        address=address,
+        force=True,
+    )
+    assert exited.wait(10)
+    assert stop.requested() and "refuses connections" in stop.reason

@@ -299,3 +299,136 @@ def test_a_status_read_the_service_refuses_for_credentials_fails_at_once():
     assert RefusedReads.reads == 1  # not polled again until the 600 s deadline
     assert outcome.error.startswith("could not read the status of change co-1: ")
     assert "InvalidSecurityToken.Expired" in outcome.error
+
+
+# -- an earlier update's change, with waits off; an unknown outcome; a stop ---------------------
+
+
+def settle_without_waits(earlier):
+    SettlingTarget.sent, SettlingTarget.earlier = [], earlier
+    (outcome,) = run_restarts(
+        None,
+        [SettlingTarget(app_id="app-1")],
+        known_change_ids={},
+        wait=False,
+        deadline=Deadline(60),
+        unsettled={"edas:app-1": "co-earlier"},
+    )
+    return outcome
+
+
+def test_with_waits_off_a_running_earlier_change_is_adopted_not_sent_again():
+    from restart_trigger.targets import RUNNING
+
+    outcome = settle_without_waits(ChangeStatus(RUNNING, "EDAS status 1 (executing)"))
+    assert (outcome.change_id, outcome.restarted, SettlingTarget.sent) == ("co-earlier", True, [])
+
+
+def test_with_waits_off_an_earlier_change_that_failed_or_is_gone_restarts_anew():
+    assert (
+        settle_without_waits(ChangeStatus(FAILED, "EDAS status 3 (failed)")).change_id == "co-new"
+    )
+    assert SettlingTarget.sent == ["app-1"]
+    assert settle_without_waits(None).change_id == "co-new"
+
+
+class LostTarget(SettlingTarget):
+    """Resolves an earlier unknown restart as scripted."""
+
+    found: object = None
+    asked: list = []
+
+    def find_earlier_restart(self, client, **kwargs):
+        LostTarget.asked.append(kwargs)
+        if isinstance(LostTarget.found, BaseException):
+            raise LostTarget.found
+        return LostTarget.found
+
+
+def resolve_lost(found):
+    from restart_trigger.runner import Unknown
+
+    SettlingTarget.sent = []
+    SettlingTarget.earlier = ChangeStatus(SUCCEEDED, "EDAS status 2 (success)")
+    LostTarget.found, LostTarget.asked = found, []
+    lost = Unknown(frozenset({"co-before"}), 1000.0, 60.0)
+    (outcome,) = run_restarts(
+        None,
+        [LostTarget(app_id="app-1")],
+        known_change_ids={"edas:app-1": "co-last"},
+        wait=True,
+        deadline=Deadline(60),
+        unknown={"edas:app-1": lost},
+    )
+    return outcome, lost
+
+
+def test_an_unknown_outcome_found_in_the_change_list_is_adopted_and_nothing_is_sent():
+    outcome, _ = resolve_lost("co-earlier")
+    assert (outcome.change_id, outcome.restarted, SettlingTarget.sent) == ("co-earlier", True, [])
+    [asked] = LostTarget.asked
+    assert asked["before"] == frozenset({"co-before"}) and asked["sent_at"] == 1000.0
+    assert asked["known_change_ids"] == ["co-last"]
+
+
+def test_an_unknown_outcome_with_nothing_after_the_window_is_sent_again_once():
+    outcome, _ = resolve_lost(None)
+    assert outcome.change_id == "co-new" and SettlingTarget.sent == ["app-1"]
+
+
+def test_an_unknown_outcome_still_unknown_is_kept_and_nothing_is_sent():
+    from restart_trigger.aliyun import RestartOutcomeUnknown
+
+    outcome, lost = resolve_lost(RestartOutcomeUnknown("EDAS application app-1", "two candidates"))
+    assert outcome.unknown == lost and outcome.failed and SettlingTarget.sent == []
+    text = failure_text([outcome])
+    assert "outcome unknown: edas:app-1; the next `pulumi up` checks these first" in text
+
+
+def test_a_restart_whose_outcome_became_unknown_keeps_what_the_next_update_needs():
+    from restart_trigger.aliyun import RestartOutcomeUnknown
+    from restart_trigger.runner import Unknown
+
+    class Lost(EdasTarget):
+        def send_restart(self, client, known_change_ids):
+            error = RestartOutcomeUnknown("EDAS application a", "deadline passed")
+            error.snapshot, error.sent_at, error.settle_window = frozenset({"x"}), 7.0, 60.0
+            raise error
+
+    (outcome,) = run_restarts(
+        None, [Lost(app_id="a")], known_change_ids={}, wait=True, deadline=Deadline(60)
+    )
+    assert outcome.unknown == Unknown(frozenset({"x"}), 7.0, 60.0)
+    assert outcome.error.startswith("restart outcome unknown: ")
+
+
+def test_once_a_stop_is_requested_no_target_starts_and_waits_end():
+    from restart_trigger.runner import ENGINE_GONE
+    from restart_trigger.stopping import Stop
+    from restart_trigger.targets import RUNNING
+
+    stop = Stop()
+
+    class StopsAfterFirst(EdasTarget):
+        sent: list[str] = []
+
+        def send_restart(self, client, known_change_ids):
+            StopsAfterFirst.sent.append(self.app_id)
+            stop.request("engine gone")
+            return RestartResult(f"co-{self.app_id}", "req")
+
+        def status(self, client, change_id):
+            return ChangeStatus(RUNNING, "EDAS status 1 (executing)")
+
+    outcomes = run_restarts(
+        None,
+        [StopsAfterFirst(app_id=f"a{i}") for i in range(3)],
+        known_change_ids={},
+        wait=True,
+        deadline=Deadline(600),
+        rollout=Rollout(max_parallel=1),
+        stop=stop,
+    )
+    assert StopsAfterFirst.sent == ["a0"]
+    assert outcomes[0].unsettled and "the Pulumi engine went away" in outcomes[0].error
+    assert [o.error for o in outcomes[1:]] == [ENGINE_GONE, ENGINE_GONE]

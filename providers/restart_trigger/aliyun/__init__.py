@@ -1,12 +1,6 @@
 """Alibaba Cloud client for restart-trigger: what its runtime callers use.
 
-Modules: ``auth`` (V3 and ROA HMAC-SHA1 signing), ``endpoints`` (per-region hosts,
-validation), ``errors`` (typed errors), ``retryable`` (which failures are retried),
-``credentials`` (the credential chain and ``CONFIG_KEYS``), ``sources`` (temporary
-credentials from a RAM role, OIDC or the ECS role, renewed before they expire), ``sts`` (the
-STS and instance-metadata calls they make), ``transport`` (one bounded, signed
-attempt), ``recovery`` (which new restart, if any, is the one whose answer was lost),
-``client`` (the operation and signer tables, one method per operation).
+The modules and what each knows are listed once, in docs/ARCHITECTURE.md.
 
 Runtime dependencies are ``requests`` and the standard library only; importing this package
 loads neither ``pulumi`` nor ``grpc``.

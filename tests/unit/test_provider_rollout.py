@@ -8,6 +8,7 @@ from contextlib import nullcontext
 import pytest
 
 from restart_trigger import provider as provider_module
+from restart_trigger import rollout as rollout_module
 from restart_trigger.inputs import RESTART_OUTPUTS
 from restart_trigger.provider import RestartTriggerProvider
 from restart_trigger.runner import Outcome, RestartFailed
@@ -50,7 +51,7 @@ def rollout(monkeypatch):
         state["ran"] = [t.key for t in targets]
         return state["outcomes"]
 
-    monkeypatch.setattr(provider_module, "run_restarts", fake_run)
+    monkeypatch.setattr(rollout_module, "run_restarts", fake_run)
     return state
 
 
@@ -138,7 +139,7 @@ def test_a_change_not_seen_to_finish_is_kept_to_be_waited_for_next_time(rollout,
         seen.update(kwargs["unsettled"])
         return [Outcome("edas:app-2", change_id="co-2", status=DONE)]
 
-    monkeypatch.setattr(provider_module, "run_restarts", capture)
+    monkeypatch.setattr(rollout_module, "run_restarts", capture)
     result = RestartTriggerProvider().update("rt-1", outputs, NEWS)
     assert seen == {"edas:app-2": "co-2"}
     assert (
@@ -184,42 +185,7 @@ def test_an_unknown_outcome_is_kept_in_state_and_handed_to_the_next_up_first(rol
         seen.update(kwargs["unknown"])
         return [Outcome("edas:app-2", change_id="co-x2", status=DONE)]
 
-    monkeypatch.setattr(provider_module, "run_restarts", capture)
+    monkeypatch.setattr(rollout_module, "run_restarts", capture)
     result = RestartTriggerProvider().update("rt-1", outputs, NEWS)
     assert seen == {"edas:app-2": lost}
     assert not [k for k in result.outs["progress"]["edas:app-2"] if k.startswith("unknown_")]
-
-
-def test_a_resolved_unknown_that_then_failed_leaves_nothing_stale_to_adopt():
-    from restart_trigger.provider import fold
-
-    previous = {
-        "edas:a": {
-            "hash": "h1",
-            "change_id": "co-1",
-            "unknown_hash": "h2",
-            "unknown_snapshot": ["co-1"],
-            "unknown_sent_at": "2026-01-01T00:00:00.000Z",
-        }
-    }
-    refused = Outcome("edas:a", error="restart refused: Forbidden")
-    assert fold(previous, [refused], "h2", "now") == {"edas:a": {"hash": "h1", "change_id": "co-1"}}
-    not_started = Outcome("edas:a", error="not started", started=False)
-    assert fold(previous, [not_started], "h2", "now") == previous
-
-
-def test_the_send_journal_of_a_killed_up_is_read_for_the_same_hash(tmp_path):
-    from restart_trigger.journal import Journal
-    from restart_trigger.provider import earlier_of
-    from restart_trigger.runner import Unknown
-
-    environ = {"RESTART_TRIGGER_JOURNAL_DIR": str(tmp_path)}
-    written = Journal(FakeCall.urn, "rt-1", environ=environ)
-    written.sending("edas:app-1", "h2", frozenset({"co-0"}), 10.0)
-    written.accepted("edas:app-1", "h2", "co-1")
-    written.sending("edas:app-2", "h2", frozenset({"co-9"}), 11.0)
-    written.sending("edas:app-3", "h1", frozenset(), 12.0)
-    journal = Journal(FakeCall.urn, "rt-1", environ=environ)
-    unsettled, unknown = earlier_of({}, "h2", journal, ["edas:app-1", "edas:app-2", "edas:app-3"])
-    assert unsettled == {"edas:app-1": "co-1"}
-    assert unknown == {"edas:app-2": Unknown(frozenset({"co-9"}), 11.0)}

@@ -223,7 +223,7 @@ def test_the_runner_and_progress_load_no_pulumi_and_no_grpc():
     import sys
 
     code = (
-        "import sys, restart_trigger.runner, restart_trigger.progress, restart_trigger.journal; "
+        "import sys, restart_trigger.runner, restart_trigger.progress, restart_trigger.journal, restart_trigger.rollout; "
         "assert not {'pulumi', 'grpc'} & set(sys.modules), 'pulumi or grpc loaded'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -181,10 +181,6 @@ def test_config_secrets_leak_only_through_the_engines_configure_line(emulator, n
     plain = stack.up()
     to_file = stack.preview("-v=9")  # the log goes to a file in TMPDIR
     stack.destroy(*DEBUG)
-    stack.env["PULUMI_DEBUG_GRPC"] = str(tmp_path / "grpc-trace.json")
-    stack.up()
-    del stack.env["PULUMI_DEBUG_GRPC"]
-    stack.destroy()
 
     runs = _runs(stack, first_run)
     everything = {
@@ -203,27 +199,40 @@ def test_config_secrets_leak_only_through_the_engines_configure_line(emulator, n
     assert set(leaks) <= verbose, f"secret outside -v=9 output: {sorted(set(leaks) - verbose)}"
     assert not _leaks({"-v=8": below.output, "no -v": plain.output, "-v=9 file": to_file.output})
 
-    # In -v=9 output, only the engine's Configure line holds one: one per secret in the config,
-    # whatever its namespace, in every run. If this fails because nothing leaks any more, the CLI
-    # was fixed: drop the caveat from the README's credentials section and demand no leak here.
-    to_stderr = {name for name, r in runs.items() if set(DEBUG) <= set(r.args)}
-    assert set(leaks) == to_stderr
+    # In -v=9 output, only the engine's Configure line holds one (the CLI's own leak, pinned by
+    # the xfail test below), and the README's redaction removes it.
     for name, lines in leaks.items():
         odd = [line for line in lines if not ENGINE_CONFIGURE_LINE.search(line)]
         assert not odd, f"{name}: secret in a line other than the engine's Configure line: {odd}"
-        values = {ENGINE_CONFIGURE_LINE.search(line)["value"] for line in lines}
-        assert values == set(secrets), name
-    # ... and the README's redaction removes them.
-    for name in leaks:
         redacted = subprocess.run(REDACT, input=everything[name], capture_output=True, text=True)
         assert not _leaks({name: redacted.stdout}, secrets)
+    # The -v log file in TMPDIR holds the same records, and nothing else with a secret.
+    for name, lines in _leaks(_files(tmpdir), secrets).items():
+        odd = [line for line in lines if "Configure().inputs]" not in line]
+        assert not odd, f"{name}: secret in a line other than the engine's Configure line: {odd}"
 
-    # The same records: the -v log file in TMPDIR, the gRPC trace, the decrypted automatic logs.
-    log_files = {str(p) for p in tmpdir.glob("pulumi.*.log.INFO.*")}
-    assert log_files and set(_leaks(_files(tmpdir), secrets)) == log_files
-    assert _leaks({"grpc": (tmp_path / "grpc-trace.json").read_text()}, secrets)
-    decrypted = _decrypted_automatic_logs(stack)
-    assert _leaks(decrypted, secrets), "pulumi logs decrypt no longer shows the Configure values"
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "the CLI's own leak: at -v=9 the engine logs Configure's secret config values "
+        "(pulumi v3.259.0 sdk/go/common/resource/plugin/rpc.go:98, marshalled with KeepSecrets "
+        "at pkg/resource/plugin/provider_plugin.go:1092-1098). When this passes, the CLI was "
+        "fixed: drop the caveat in docs/credentials.md and this mark."
+    ),
+)
+def test_the_cli_prints_no_config_secret_at_v9(emulator, new_stack, tmp_path):
+    stack, _tmpdir = _new(new_stack, tmp_path, "cli-leak")
+    stack.use_account(
+        emulator.base_url,
+        TEST_STS_ACCESS_KEY_ID,
+        TEST_STS_ACCESS_KEY_SECRET,
+        token=TEST_STS_TOKEN,
+        region=TEST_REGION,
+    )
+    set_triggers(stack, TRIGGERS)
+    preview = stack.preview(*DEBUG)
+    assert _leaks({"preview -v=9": preview.output}) == {}
 
 
 def test_credentials_from_the_environment_leak_nowhere_even_at_v9(emulator, new_stack, tmp_path):

@@ -448,6 +448,16 @@ def test_a_refused_send_is_recorded_as_not_accepted_and_a_found_one_as_accepted(
     assert recorder.events[-1] == ("accepted", "co-ours")
 
 
+def test_a_send_that_settled_with_nothing_found_is_recorded_as_not_accepted():
+    # An answered 5xx, then a whole window with no new restart: that send did not land. The
+    # journal must forget it, or the next update would wait a settle window for it again.
+    fake_time = FakeTime()
+    recorder = Recorder()
+    script = Script(fake_time, sends=[ANSWERED_500, OK], looks=[[]])
+    assert run_recorded(script, fake_time, recorder).change_id == "co-new"
+    assert [e[0] for e in recorder.events] == ["sending", "not_accepted", "sending", "accepted"]
+
+
 def test_an_unknown_outcome_carries_the_snapshot_before_the_send_its_time_and_window():
     fake_time = FakeTime()
     script = Script(fake_time, sends=[READ_TIMEOUT], looks=[[]])

@@ -336,6 +336,10 @@ def send_restart(
                         change_id,
                     )
                     return RestartResult(change_id, None)
+                if record is not None:
+                    # a whole window showed nothing: this send did not land, and a later
+                    # update must not wait for it again (the journal forgets it)
+                    record.not_accepted()
                 log.warning(
                     "%s for %s failed (%s) and no new restart appeared within %gs; resending",
                     action,

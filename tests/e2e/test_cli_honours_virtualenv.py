@@ -2,9 +2,11 @@
 
 A user's own project, outside this repository, with its own virtualenv: the program and the
 dynamic-provider process the engine starts for a `pulumi.dynamic.Resource` must both run with
-that virtualenv's Python, with nothing but the CLI's folder on PATH and no PULUMI_PYTHON_CMD,
-as with the official CLI. Self-contained on purpose: it imports nothing from this repository
-and finds the CLI the way the Makefile does (scripts/env.sh, then `pulumi` on PATH).
+that virtualenv's Python, with nothing but the CLI's folder on PATH, as with the official CLI:
+with no PULUMI_PYTHON_CMD, and with one holding an absolute path to another Python (the official
+pip toolchain ignores the variable when a virtualenv is set). Self-contained on purpose: it
+imports nothing from this repository and finds the CLI the way the Makefile does
+(scripts/env.sh, then `pulumi` on PATH).
 """
 
 from __future__ import annotations
@@ -97,9 +99,19 @@ def make_project(base: Path, case: str, venv: Path) -> tuple[Path, str]:
     return root, option
 
 
-@pytest.mark.parametrize("case", ["relative", "absolute", "main-subfolder"])
+@pytest.mark.parametrize(
+    ("case", "python_cmd"),
+    [
+        ("relative", False),
+        ("absolute", False),
+        ("main-subfolder", False),
+        ("absolute", True),
+        ("relative", True),
+    ],
+    ids=lambda v: {True: "PULUMI_PYTHON_CMD", False: "no-PULUMI_PYTHON_CMD"}.get(v, v),
+)
 def test_program_and_dynamic_provider_use_the_projects_virtualenv(
-    case: str, venv: Path, tmp_path: Path
+    case: str, python_cmd: bool, venv: Path, tmp_path: Path
 ) -> None:
     cli = project_cli()
     root, option = make_project(venv.parent.parent, case, venv)
@@ -114,6 +126,9 @@ def test_program_and_dynamic_provider_use_the_projects_virtualenv(
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
     }
+    if python_cmd:
+        # An absolute path to a Python outside the virtualenv: ignored when one is set.
+        env["PULUMI_PYTHON_CMD"] = str(Path(sys.executable).resolve())
 
     def pulumi(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(

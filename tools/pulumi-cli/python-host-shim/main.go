@@ -17,6 +17,9 @@
 // the flags it understands. The real host then resolves a relative `virtualenv` against the
 // project root, as the official host does.
 //
+// With a virtualenv set, PULUMI_PYTHON_CMD is dropped before the host starts, as the official
+// pip toolchain ignores it then (the v3.79 host would join it onto the virtualenv's bin folder).
+//
 // Dynamic-provider launcher mode. The engine starts the dynamic provider in the program folder
 // with the options as PULUMI_RUNTIME_<OPTION> variables, and the official launcher script
 // resolves a relative PULUMI_RUNTIME_VIRTUALENV against its working directory: right when the
@@ -29,6 +32,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
@@ -64,10 +68,26 @@ func main() {
 func launchHost(realHost, executor string) {
 	args := []string{realHost, "-use-executor=" + executor}
 	if cwd, err := os.Getwd(); err == nil {
-		args = append(args, projectFlags(cwd)...)
+		flags := projectFlags(cwd)
+		args = append(args, flags...)
+		if hasVirtualenv(flags) {
+			// The official pip toolchain runs the virtualenv's python whatever PULUMI_PYTHON_CMD
+			// says (sdk/python/toolchain/pip.go, Command); the v3.79 host would join the
+			// variable's value onto the virtualenv's bin folder instead.
+			os.Unsetenv("PULUMI_PYTHON_CMD")
+		}
 	}
 	args = append(args, os.Args[1:]...)
 	execOrFail(realHost, args)
+}
+
+func hasVirtualenv(flags []string) bool {
+	for _, flag := range flags {
+		if strings.HasPrefix(flag, "-virtualenv=") {
+			return true
+		}
+	}
+	return false
 }
 
 // projectFlags returns `-root` and `-virtualenv` for the project (or plugin) enclosing dir, or

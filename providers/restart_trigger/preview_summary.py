@@ -14,6 +14,8 @@ replacement restarts only with ``restart_on_create``; a delete restarts nothing.
 Values not known until apply (Pulumi's unknown sentinel in the preview JSON) are shown as
 "(known after apply)"; a hash not known yet counts as a *possible* restart. The output is
 deterministic: rows are sorted, and no time, duration or random id from the preview is shown.
+Names, ids, values and messages are the user's: each is shown as written and as nothing else (no
+HTML, link, emphasis, mention or issue reference; see ``escape_markdown`` and ``inline_code``).
 
 It reads the preview JSON only and calls nothing; it takes the provider's option names and
 defaults from ``restart_trigger.provider`` so the two cannot drift apart (run it with the
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,35 +61,100 @@ class PreviewFormatError(ValueError):
 
 
 # -- value helpers ------------------------------------------------------------------------------
-# Markdown and HTML that text from a preview (ids, values, error messages) must not become in a
-# pull-request comment: links and images ([...](...)), raw HTML, code spans, table columns.
-_MARKDOWN = str.maketrans(
-    {
-        "&": "&amp;",
-        "<": "&lt;",
-        ">": "&gt;",
-        "\\": "\\\\",
-        "`": "\\`",
-        "[": "\\[",
-        "]": "\\]",
-        "|": "\\|",
-    }
+# Text from a preview (names, ids, values, error messages) is the user's, and a pull-request
+# comment is rendered as GitHub-flavoured Markdown: such text must render as the characters it
+# holds, never as a construct. Two functions do it, and every such text goes through one of
+# them: ``inline_code`` (a code span, literal in CommonMark; GitHub links no mention, reference
+# or URL inside code) and ``escape_markdown`` (plain text, everything else).
+_BREAK = "&#8203;"  # ZERO WIDTH SPACE, as an entity: invisible, and in the rendered text
+
+# CommonMark's backslash escapes (any ASCII punctuation may be escaped) for what would open a
+# construct inline: code spans, links and images, emphasis, strikethrough, table columns; and
+# character references for what would be raw HTML or an autolink (``<``, ``>``, ``&``).
+_CHARS = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    "\\": "\\\\",
+    "`": "\\`",
+    "[": "\\[",
+    "]": "\\]",
+    "|": "\\|",
+    "*": "\\*",
+    "~": "\\~",
+    "$": "&#36;",  # GitHub's math ($x$, $$x$$) is found in the source: a reference hides it
+}
+_UNSAFE = re.compile(
+    r"""
+      (?P<char>[&<>\\`\[\]|*~$])
+    | (?P<under>_)                    # emphasis, unless between two letters or digits
+    | (?P<ref>[@\#])                  # @mention, @org/team, user@host; #1, owner/repo#1
+    | (?P<gh>(?<![^\W_])GH-(?=\d))    # GH-1
+    | (?P<scheme>:(?=//))             # http://..., the URL autolink extension
+    | (?P<www>(?<![^\W_])www\.)       # www.example, the www autolink extension
+    | (?P<emoji>:(?=[\w+-]+:))        # :emoji: shortcodes
+    """,
+    re.VERBOSE | re.IGNORECASE,
 )
+# A block a line could open where text starts one (an error line is a list item's paragraph):
+# a list item (``-``, ``+``, ``1.``, ``1)``), a thematic break (``---``). ``#`` headings (a
+# breaker follows every ``#``), ``>`` quotes, ``*`` and code fences are escaped everywhere.
+_BLOCK_START = re.compile(r"^(?:[-+]|\d+(?=[.)]))")
 
 
-def _cell(text: str) -> str:
-    """Text as inert Markdown on one line: control characters escaped, no HTML, no link or
-    image, no autolink (``://`` and ``www.`` are broken with entities), no column break."""
-    text = " ".join(escaped(text).split()).translate(_MARKDOWN)
-    return text.replace("://", "&#58;//").replace("www.", "www&#46;")
+def _safe(match: re.Match[str]) -> str:
+    kind, text = match.lastgroup, match.group()
+    if kind == "char":
+        return _CHARS[text]
+    if kind == "under":
+        before = match.string[match.start() - 1 : match.start()]
+        after = match.string[match.end() : match.end() + 1]
+        return "_" if before.isalnum() and after.isalnum() else "\\_"
+    if kind == "scheme":  # found in the source: a character reference hides it
+        return "&#58;"
+    if kind == "www":
+        return text[:3] + "&#46;"
+    # ref, gh, emoji: GitHub finds these in the rendered text, so the breaker must be there
+    return text + _BREAK
 
 
-def _code(text: str) -> str:
-    """Text as a code span (nothing inside is interpreted), safe in a table cell."""
-    text = " ".join(escaped(text).split())
-    fence = "``" if "`" in text else "`"
-    pad = " " if fence == "``" else ""
-    return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
+def _one_line(text: Any) -> str:
+    """Control and format characters shown as escapes (``escaped``), whitespace runs as one
+    space: nothing can end a line, a table row or a paragraph."""
+    return " ".join(escaped(text).split())
+
+
+def escape_markdown(text: Any) -> str:
+    """``text`` as inert Markdown on one line, shown as written: no raw HTML, no link, image or
+    autolink, no emphasis or strikethrough, no code span, no column break, no block opened at
+    the start, and no GitHub mention, issue reference or emoji (a zero-width space after the
+    ``@``, ``#``, ``GH-`` or ``:`` that would start one)."""
+    text = _UNSAFE.sub(_safe, _one_line(text))
+    match = _BLOCK_START.match(text)
+    if match is None:
+        return text
+    if match.group() in ("-", "+"):
+        return "\\" + text
+    return text[: match.end()] + "\\" + text[match.end() :]
+
+
+def inline_code(text: Any, *, cell: bool = False) -> str:
+    """``text`` as a code span: its content is literal (CommonMark 6.1), so the fence is one
+    backtick longer than the longest run of backticks inside, padded with a space where the
+    content starts or ends with a backtick. ``cell``: for a table cell, where ``|`` ends the
+    cell even inside a code span unless escaped (GFM tables; the ``\\`` is not shown there).
+    A ``\\|`` has no unambiguous form in a cell's code span (renderers differ on ``\\\\|``):
+    such text is escaped instead."""
+    text = _one_line(text)
+    if not text:
+        return "` `"
+    if cell and "\\|" in text:
+        return escape_markdown(text)
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    code = f"{fence}{pad}{text}{pad}{fence}"
+    return code.replace("|", "\\|") if cell else code
 
 
 def short_hash(value: Any) -> str:
@@ -304,18 +372,18 @@ def _why_restart(change: TriggerChange, sure: bool, key: str) -> str:
 
 
 def _quiet_line(change: TriggerChange) -> str:
-    name = _code(change.name)
+    name = inline_code(change.name)
     if change.op == "create":
         return f"- {name}: created, no restart (restart_on_create is off)"
     if change.op == "replace":
-        what = _cell(_replace_what(change))
+        what = escape_markdown(_replace_what(change))
         return f"- {name}: replaced, {what}; the new trigger does not restart"
     if change.op == "delete":
         return f"- {name}: deleted; deleting a trigger restarts nothing"
     if change.op == "import":
         return f"- {name}: imported, no restart"
     old, new = change.old or {}, change.new or {}
-    changed = _cell("; ".join(_changed_options(old, new)))
+    changed = escape_markdown("; ".join(_changed_options(old, new)))
     targets_changed = {t.key for t in view_targets(old.get("targets"))} != {
         t.key for t in view_targets(new.get("targets"))
     }
@@ -336,11 +404,11 @@ def _restart_rows(change: TriggerChange, sure: bool) -> list[tuple[str, ...]]:
     for target in sorted(targets, key=lambda t: (t.kind, t.ident)):
         rows.append(
             (
-                _code(change.name),
-                _cell(target.label),
-                _cell(f"{target.strategy}; {common}"),
-                _cell(hashes),
-                _cell(_why_restart(change, sure, target.key)),
+                inline_code(change.name, cell=True),
+                escape_markdown(target.label),
+                escape_markdown(f"{target.strategy}; {common}"),
+                escape_markdown(hashes),
+                escape_markdown(_why_restart(change, sure, target.key)),
             )
         )
     return rows
@@ -355,8 +423,8 @@ def summarize_preview(preview: dict) -> str:
     changes = trigger_changes(steps)
     stacks = sorted({_stack_of(s["urn"]) for s in steps} - {""})
 
-    lines = ["### Restart preview" + (f" (stack {_code(stacks[0])})" if len(stacks) == 1 else "")]
-    lines.append("")
+    stack = f" (stack {inline_code(stacks[0])})" if len(stacks) == 1 else ""
+    lines = [f"### Restart preview{stack}", ""]
 
     errors = sorted(
         " ".join(str(d.get("message", "")).removeprefix("error: ").split())
@@ -366,7 +434,7 @@ def summarize_preview(preview: dict) -> str:
     if errors:
         lines.append("> [!WARNING]")
         lines.append("> The preview failed, so this summary may be incomplete:")
-        lines += [f"> - {_cell(e)}" for e in errors]
+        lines += [f"> - {escape_markdown(e)}" for e in errors]
         lines.append("")
 
     rows: list[tuple[str, ...]] = []

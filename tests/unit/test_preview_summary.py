@@ -10,19 +10,25 @@ import copy
 import io
 import json
 import random
+import re
+from html import escape as html_escape
+from html import unescape
 from pathlib import Path
 from typing import Any
 
 import pytest
+from markdown_it import MarkdownIt
 
 from restart_trigger.preview_summary import (
     TRIGGER_TYPE,
     PreviewFormatError,
+    escape_markdown,
+    inline_code,
     main,
     short_hash,
     summarize_preview,
 )
-from restart_trigger.validation import KNOWN_AFTER_APPLY, UNKNOWN
+from restart_trigger.validation import KNOWN_AFTER_APPLY, UNKNOWN, escaped
 
 FIXTURE = Path(__file__).parent / "fixtures" / "preview_mixed.json"
 H1 = "sha256:" + "a1" * 32
@@ -373,3 +379,164 @@ def test_ids_cannot_inject_images_links_html_or_terminal_escapes():
     for raw in ("![t](", "<b>", "http://", "\x1b"):
         assert raw not in markdown, raw
     assert "&lt;b&gt;" in markdown and "\\[t\\]" in markdown and "\\x1b" in markdown
+
+
+# -- hostile text, rendered as GitHub renders a comment -------------------------------------------
+# markdown-it-py's CommonMark preset with GFM's tables and strikethrough: what GitHub parses.
+# GitHub's mentions, issue references and emoji are found afterwards in the rendered text
+# (outside <code>), and its URL autolinks in the parser's text runs: the checks below do both.
+GFM = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+GITHUB_TEXT_LINKS = {
+    "mention": re.compile(r"(?<![\w`])@[A-Za-z0-9-]+"),
+    "issue reference": re.compile(r"(?<![\w&])#\d+"),
+    "GH- reference": re.compile(r"\bGH-\d+", re.IGNORECASE),
+    "repository reference": re.compile(r"[\w.-]+/[\w.-]+#\d+"),
+    "emoji": re.compile(r":[\w+-]+:"),
+}
+URL_AUTOLINK = re.compile(r"(?:https?|ftp)://|\bwww\.", re.IGNORECASE)
+HOSTILE = [
+    "a``b<img src=https://x.example/p.png>",
+    "@octocat",
+    "#1",
+    "org/repo#12",
+    "GH-3",
+    "~~a~~**b**",
+    "_x_",
+    "[l](https://e.example)",
+    "![i](https://e.example/i.png)",
+    "<script>",
+    "a|b",
+    "line\nbreak",
+    "https://e.example",
+    "www.e.example",
+    "`",
+    "a\\|b",
+    "- item",
+    "1. item",
+    "# heading",
+    "> quote",
+    "&lt;b&gt; &#64;x",
+    "$x^2$",
+    ":tada:",
+    "me@e.example",
+    "x|![t](http://203.0.113.9/p.png)|<b>y</b>\x1b[31m",
+]
+
+
+def everywhere(text: str) -> dict[str, Any]:
+    """A preview with ``text`` wherever the summary shows user text: the stack, a trigger's
+    name (a table row and a list line), a target id, ECC ids, a hash, option values, a replace
+    reason and an error message."""
+    targets = [{"kind": "edas", "app_id": text, "ecc_ids": [text]}]
+    web = [{"kind": "webplus", "env_id": text}]
+    steps = [
+        step("update", text, inputs(H1, targets), inputs(text, targets)),
+        step("delete", f"gone {text}", inputs(), None),
+        step("update", "q-opts", inputs(H1, web), inputs(H1, web, endpoint=text, region=text)),
+        step("replace", "q-repl", inputs(), inputs(), replaceReasons=[text]),
+    ]
+    stack = text if ":" not in text else "dev"  # a colon would split the URN elsewhere
+    for one in steps:  # the stack's name is the URN's
+        one["urn"] = one["urn"].replace("urn:pulumi:dev::", f"urn:pulumi:{stack}::")
+    diagnostics = [{"severity": "error", "message": f"error: {text}"}]
+    return {"steps": steps, "diagnostics": diagnostics}
+
+
+def tags(html: str) -> list[str]:
+    """The document's element structure, code spans aside (a name may be escaped text)."""
+    return [t for t in re.findall(r"</?[a-z][a-z0-9]*", html) if t.strip("</") != "code"]
+
+
+def outside_code(html: str) -> str:
+    """The rendered text GitHub would look for mentions and references in."""
+    return unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<code>.*?</code>", " ", html, flags=re.S)))
+
+
+def visible(html: str) -> str:
+    """What a reader sees (the zero-width breakers are invisible)."""
+    return unescape(re.sub(r"<[^>]+>", "", html)).replace("\u200b", "")
+
+
+def parser_text_runs(markdown: str) -> list[str]:
+    """The text runs the inline parser sees (entities and code spans apart): where GFM's URL
+    and www autolinks are found."""
+    parser = MarkdownIt("commonmark").enable(["table", "strikethrough"]).disable("text_join")
+    runs = []
+    for token in parser.parse(markdown):
+        runs += [c.content for c in token.children or () if c.type == "text"]
+    return runs
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_text_renders_inert_and_readable(text):
+    markdown = summarize_preview(everywhere(text))
+    html = GFM.render(markdown)
+    benign = GFM.render(summarize_preview(everywhere("plain")))
+    # The same document as for a plain id: no element, row, column, list or heading added.
+    assert tags(html) == tags(benign), markdown
+    for raw in ("<img", "<a ", "<script", "<del>", "<s>", "<em>", "<b>", "<h1", "<hr", "<ol"):
+        assert raw not in html, (raw, markdown)
+    assert html.count("<strong>") == benign.count("<strong>") == 1
+    for run in parser_text_runs(markdown):
+        assert not URL_AUTOLINK.search(run), (run, markdown)
+    text_outside = outside_code(html)
+    for what, pattern in GITHUB_TEXT_LINKS.items():
+        assert not pattern.search(text_outside), (what, pattern.search(text_outside), markdown)
+    # The reader still sees the text as written (control characters as escapes).
+    shown = " ".join(escaped(text).split())
+    [row] = re.findall(r"<tbody>\s*<tr>(.*?)</tr>", html, flags=re.S)
+    cells = [visible(c) for c in re.findall(r"<td>(.*?)</td>", row, flags=re.S)]
+    assert cells[:2] == [shown, f"EDAS app {shown}"]
+    assert cells[2].startswith(f"ECC {shown}; ")
+    [quote] = re.findall(r"<blockquote>(.*?)</blockquote>", html, flags=re.S)
+    errors = [visible(li) for li in re.findall(r"<li>(.*?)</li>", quote, flags=re.S)]
+    assert errors == [escaped(" ".join(text.split()))]  # a message's lines are joined first
+    assert f"(stack {shown if ':' not in text else 'dev'})" in visible(html)
+    assert f"gone {shown}: deleted" in visible(html)
+    assert f"region unset → {shown}; endpoint unset → {shown}" in visible(html)
+    assert f"{shown} changed" in visible(html)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("api", "`api`"),
+        ("a`b", "``a`b``"),
+        ("a``b<img src=https://x.example/p.png>", "```a``b<img src=https://x.example/p.png>```"),
+        ("`a", "`` `a ``"),
+        ("a``", "``` a`` ```"),
+        ("@octocat #1", "`@octocat #1`"),
+        ("line\nbreak", "`line\\nbreak`"),
+    ],
+)
+def test_inline_code_fence_is_longer_than_any_backtick_run_inside(text, code):
+    assert inline_code(text) == code
+    shown = " ".join(escaped(text).split())
+    assert GFM.render(code) == f"<p><code>{html_escape(shown, quote=False)}</code></p>\n"
+
+
+def test_inline_code_in_a_table_cell_escapes_pipes_and_avoids_an_ambiguous_backslash():
+    assert inline_code("a|b", cell=True) == "`a\\|b`"
+    assert inline_code("a|b") == "`a|b`"  # outside a table a \ would be shown
+    assert inline_code("a\\|b", cell=True) == escape_markdown("a\\|b") == "a\\\\\\|b"
+
+
+@pytest.mark.parametrize(
+    ("text", "markdown"),
+    [
+        ("restart_on_create", "restart_on_create"),  # intraword: no emphasis, left as it is
+        ("_x_", "\\_x\\_"),
+        ("~~a~~**b**", "\\~\\~a\\~\\~\\*\\*b\\*\\*"),
+        ("@octocat", "@&#8203;octocat"),
+        ("org/repo#12", "org/repo#&#8203;12"),
+        ("GH-3", "GH-&#8203;3"),
+        ("https://e.example", "https&#58;//e.example"),
+        ("www.e.example", "www&#46;e.example"),
+        ("<b>&amp;", "&lt;b&gt;&amp;amp;"),
+        ("[l](u)", "\\[l\\](u)"),
+        ("- x", "\\- x"),
+        ("12) x", "12\\) x"),
+    ],
+)
+def test_escape_markdown(text, markdown):
+    assert escape_markdown(text) == markdown

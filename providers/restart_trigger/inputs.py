@@ -14,14 +14,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from restart_trigger.aliyun import (
+    MAX_REGION_LENGTH,
     CredentialsError,
     check_credential_config,
     parse_endpoints,
     validate_endpoint,
     validate_region,
 )
-from restart_trigger.targets import parse_targets
-from restart_trigger.validation import Failures, is_number, is_unknown, show
+from restart_trigger.targets import MAX_TARGETS, parse_targets
+from restart_trigger.validation import Failures, clipped, is_number, is_unknown, show
 
 DEFAULT_TIMEOUT = 1800
 MAX_TIMEOUT = 24 * 3600
@@ -76,11 +77,13 @@ def check_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[st
             "must be a non-empty string, e.g. hash=hash_paths('config/api') or hash_values({...})",
         )
     elif isinstance(h, str) and len(h) > MAX_HASH_LENGTH:
-        failures.add(
+        _add_unechoed(
+            failures,
             "hash",
             f"is {len(h)} characters long, more than {MAX_HASH_LENGTH}: it must be a digest of "
             "the content, not the content; use hash=hash_paths('config/api') or "
             "hash_values({...}) (71 characters)",
+            echo=_short(h),
         )
 
     parsed = parse_targets(news.get("targets"))
@@ -111,8 +114,8 @@ def check_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[st
         if not _whole(max_parallel, 1):
             failures.add(
                 "max_parallel",
-                f"must be a whole number of at least 1 (or left out for all at once), "
-                f"got {show(max_parallel)}",
+                f"must be a whole number of at least 1 and at most {MAX_TARGETS} (or left out "
+                f"for all at once), got {clipped(max_parallel)}",
             )
     _check_rollout(news, parsed.normalized, failures)
 
@@ -121,25 +124,48 @@ def check_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[st
         try:
             validate_region(region)
         except (TypeError, ValueError):
-            failures.add(
-                "region",
-                f"{show(region)} is not a valid Alibaba Cloud region id (lowercase words joined "
-                "by '-', e.g. 'cn-hangzhou'); fix this trigger's region or leave it out to use "
-                "alicloud:region",
+            reason = (
+                f"{clipped(region)} is not a valid Alibaba Cloud region id (lowercase words "
+                f"joined by '-', at most {MAX_REGION_LENGTH} characters, e.g. 'cn-hangzhou'); "
+                "fix this trigger's region or leave it out to use alicloud:region"
             )
+            _add_unechoed(failures, "region", reason, echo=_short(region))
 
     endpoint = news.get("endpoint")
     if endpoint is not None and not is_unknown(endpoint):
         try:
             inputs["endpoint"] = validate_endpoint(endpoint, field="endpoint")
         except (TypeError, ValueError) as exc:
-            failures.add("endpoint", str(exc).removeprefix("endpoint: "))
+            reason = str(exc).removeprefix("endpoint: ")
+            _add_unechoed(failures, "endpoint", reason, echo=_echoable_endpoint(endpoint))
 
     return inputs, failures.items
 
 
-def _whole(value: Any, low: int) -> bool:
-    return is_number(value) and value == int(value) and value >= low
+def _echoable_endpoint(value: Any) -> bool:
+    return not isinstance(value, str) or (_short(value) and "@" not in value)
+
+
+def _short(value: Any) -> bool:
+    return not isinstance(value, str) or len(value) <= ECHO_LIMIT
+
+
+ECHO_LIMIT = 300
+"""The engine prints a failing top-level property's value next to the reason (``property
+region value {...} has a problem``). A value longer than this, or one that may hold
+credentials (an endpoint with an ``@``), is reported without the property, its name leading
+the reason, so the engine has nothing to echo."""
+
+
+def _add_unechoed(failures: Failures, name: str, reason: str, *, echo: bool) -> None:
+    if echo:
+        failures.add(name, reason)
+    else:
+        failures.add("", f"{name}: {reason}")
+
+
+def _whole(value: Any, low: int, high: int = MAX_TARGETS) -> bool:
+    return is_number(value) and value == int(value) and low <= value <= high
 
 
 def _check_rollout(news: Mapping[str, Any], targets: Any, failures: Failures) -> None:
@@ -148,8 +174,9 @@ def _check_rollout(news: Mapping[str, Any], targets: Any, failures: Failures) ->
     if max_failures is not None and not is_unknown(max_failures) and not _whole(max_failures, 0):
         failures.add(
             "max_failures",
-            "must be a whole number of at least 0: how many targets may fail before no "
-            f"further target is started (default 0), got {show(max_failures)}",
+            f"must be a whole number of at least 0 and at most {MAX_TARGETS}: how many targets "
+            f"may fail before no further target is started (default 0), got "
+            f"{clipped(max_failures)}",
         )
     canary = news.get("canary")
     if canary is None or is_unknown(canary):
@@ -157,8 +184,9 @@ def _check_rollout(news: Mapping[str, Any], targets: Any, failures: Failures) ->
     if not _whole(canary, 0):
         failures.add(
             "canary",
-            "must be a whole number of at least 0: how many of the first targets restart, "
-            f"and must succeed, before any other starts (default 0), got {show(canary)}",
+            f"must be a whole number of at least 0 and at most {MAX_TARGETS}: how many of the "
+            "first targets restart, and must succeed, before any other starts (default 0), "
+            f"got {clipped(canary)}",
         )
         return
     if canary and news.get("wait") is False:

@@ -7,7 +7,7 @@ mistake is reported at ``pulumi preview`` with the field's path, whatever langua
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -21,6 +21,56 @@ from restart_trigger.targets import (
     SaeApplication,
     WebPlusEnvironment,
 )
+
+
+class InputError(pulumi.RunError, ValueError):
+    """A ``RestartTrigger`` input the program cannot send to the provider (a ``ValueError``;
+    Pulumi prints it without a traceback). It names the input's path, e.g. ``targets[0].app_id``.
+    """
+
+
+def _unsendable(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """What of a plain (already known) input value Pulumi could not serialize, as (path,
+    reason); Outputs and other awaitables are checked by the provider once known."""
+    if isinstance(value, bool) or value is None or isinstance(value, pulumi.Output | Awaitable):
+        return
+    if isinstance(value, int):
+        try:
+            float(value)  # how Pulumi sends every number
+        except OverflowError:
+            digits = len(str(abs(value))) if abs(value) < 10**4000 else "thousands of"
+            yield (
+                path,
+                f"is a {digits}-digit number, too large to send (Pulumi passes numbers as "
+                "64-bit floats); use a number within the field's range",
+            )
+    elif isinstance(value, bytes | bytearray):
+        yield (
+            path,
+            (
+                f"must be a string, got {type(value).__name__}; decode it first "
+                "(e.g. value.decode()) or hash it with hash_values"
+            ),
+        )
+    elif isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            bad = value[exc.start].encode("unicode_escape").decode("ascii")
+            yield (
+                path,
+                (
+                    f"is not valid Unicode text: a lone surrogate {bad} at position {exc.start} "
+                    "(text decoded with errors='surrogateescape'?); pass the id as proper text"
+                ),
+            )
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _unsendable(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _unsendable(item, f"{path}[{i}]")
+
 
 TargetInput = (
     EdasApplication | EdasK8sApplication | SaeApplication | WebPlusEnvironment | Mapping[str, Any]
@@ -103,5 +153,11 @@ class RestartTrigger(dynamic.Resource, module="restart", name="RestartTrigger"):
             "region": region,
             "endpoint": endpoint,
         }
+        problems = list(_unsendable(props, ""))
+        if problems:
+            raise InputError(
+                f"RestartTrigger {resource_name!r}: "
+                + "; ".join(f"{path} {reason}" for path, reason in problems)
+            )
         props.update({name: None for name in RESTART_OUTPUTS})
         super().__init__(RestartTriggerProvider(), resource_name, props, opts)

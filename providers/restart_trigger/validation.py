@@ -140,18 +140,36 @@ def check_id(value: Any, path: str, what: str, failures: Failures) -> None:
         failures.add(path, f"must be a single id without commas: got {value!r}")
 
 
+INT32_MAX = 2**31 - 1
+"""The largest integer the Alibaba Cloud APIs take: their integer parameters are 32-bit
+(``Integer`` in the API pages, ``int`` in the official SDKs' models)."""
+
+
 def check_int(
-    value: Any, path: str, failures: Failures, *, low: int, high: int | None = None
+    value: Any, path: str, failures: Failures, *, low: int, high: int = INT32_MAX
 ) -> None:
-    """An optional whole number within [low, high]."""
+    """An optional whole number within [low, high] (``high``: by default the largest the APIs'
+    32-bit integers hold)."""
     if value is None or is_unknown(value):
         return
     if isinstance(value, bool) or not is_number(value) or value != int(value):
         failures.add(path, f"must be a whole number, got {show(value)}")
         return
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+    if value < low or value > high:
+        bound = (
+            f"between {low} and {high}"
+            if high != INT32_MAX
+            else f"at least {low} and at most {INT32_MAX} (the API's integers are 32-bit)"
+        )
         failures.add(path, f"must be {bound}, got {show(value)}")
+
+
+def clipped(value: Any, limit: int = 40) -> str:
+    """``repr`` of a value for an error message, cut to its first ``limit`` characters (with
+    its length) when longer: a message never carries a whole pasted file."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}... ({len(value)} characters)"
+    return show(value)
 
 
 def is_number(value: Any) -> bool:

@@ -226,10 +226,13 @@ class Case:
     triggers: Any
     field: str  # the offending field as the output must name it
     words: tuple[str, ...]  # words of the fix
-    # who refuses it: "check" (RestartTrigger's check(), on the trigger `broken`), "program"
-    # (__main__.py) or "stack" (alicloud:* stack config; any refusal naming the key will do)
+    # who refuses it: "check" (RestartTrigger's check(), on the trigger `broken`),
+    # "check-unechoed" (the same, naming the field in the reason so the engine has no value
+    # to echo), "program" (__main__.py) or "stack" (alicloud:* stack config; any refusal
+    # naming the key will do)
     by: str = "check"
     config: dict[str, Any] = field(default_factory=dict)  # stack config overrides
+    absent: tuple[str, ...] = ()  # text the output must not hold (a password, the bulk)
 
     def param(self) -> Any:
         return pytest.param(self, id=self.id)
@@ -562,6 +565,37 @@ CASES = [
         ("region id", "cn-hangzhou"),
     ),
     Case("endpoint-number", broken(APP, endpoint=8080), "endpoint", ("https://",)),
+    # bounds: as the APIs take them (32-bit integers, a region a DNS label, EccInfo in the URL)
+    Case(
+        "region-10000-characters",
+        broken(APP, region="cn-" + "x" * 10_000),
+        "region",
+        ("at most 63 characters", "10003 characters"),
+        by="check-unechoed",
+    ),
+    Case(
+        "ecc_ids-101",
+        broken({**APP, "ecc_ids": [f"ecc-{i:04d}" for i in range(101)]}),
+        "targets[0].ecc_ids",
+        ("more than 100", "leave ecc_ids out"),
+    ),
+    Case(
+        "sae-min_ready_instances-2**63",
+        broken({**SAE, "min_ready_instances": 2**63}),
+        "targets[0].min_ready_instances",
+        ("at most 2147483647", "32-bit"),
+    ),
+    Case("max_parallel-2**63", broken(APP, max_parallel=2**63), "max_parallel", ("at most 1000",)),
+    Case("max_failures-1e20", broken(APP, max_failures=1e20), "max_failures", ("at most 1000",)),
+    # a refusal never echoes a URL's userinfo
+    Case(
+        "endpoint-userinfo",
+        broken(APP, endpoint="https://user:s3cretpass@edas.cn-hangzhou.aliyuncs.com"),
+        "endpoint",
+        ("credentials in the URL are not allowed",),
+        by="check-unechoed",
+        absent=("s3cretpass",),
+    ),
     # the program (__main__.py): trigger entries
     Case("entry-not-a-mapping", [API, "web"], T, ("must be a mapping",), by="program"),
     Case(
@@ -654,6 +688,15 @@ CASES = [
         by="stack",
         config={"alicloud:region": "CN_Hangzhou"},
     ),
+    Case(
+        "alicloud-region-10000-characters",
+        [API, WEB],
+        "alicloud:region",
+        ("at most 63",),
+        by="stack",
+        config={"alicloud:region": "cn-" + "x" * 10_000},
+        absent=("x" * 100,),
+    ),
 ]
 
 
@@ -662,6 +705,8 @@ def named_field(case: Case, output: str) -> bool:
         # e.g. "RestartTrigger resource 'broken': property targets[0].app_id value {...} has a
         # problem: must be ...": the trigger and the path inside it.
         return f"resource 'broken': property {case.field} value" in output
+    if case.by == "check-unechoed":
+        return f"resource 'broken' has a problem: {case.field}: " in output
     return case.field in output
 
 
@@ -678,6 +723,7 @@ def test_bad_config_is_refused_at_preview_naming_the_field(outcomes, case: Case)
     if not named_field(case, output):
         problems.append(f"the output does not name {case.field!r}")
     problems += [f"the output lacks {w!r}" for w in case.words if w not in output]
+    problems += [f"the output holds {w[:20]!r}..." for w in case.absent if w in output]
     assert not problems, "\n".join(problems) + f"\n--- output ({outcome.seconds:.1f}s)\n{output}"
 
 

@@ -209,6 +209,101 @@ def test_absurd_values_are_refused_naming_the_field(overrides, field, words):
     assert words in failures[field], failures[field]
 
 
+SAE_ID = "0099b7be-5f5b-4512-a7fc-56049ef1a2b3"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "words"),
+    [
+        pytest.param({"max_parallel": 2**63}, "max_parallel", "at most 1000", id="max_parallel"),
+        pytest.param({"max_failures": 1e20}, "max_failures", "at most 1000", id="max_failures"),
+        pytest.param({"canary": 2**63}, "canary", "at most 1000", id="canary"),
+        pytest.param({"region": "a" * 64}, "region", "at most 63", id="region-64"),
+        pytest.param(
+            {"targets": [{"app_id": "ok", "ecc_ids": [f"e-{i}" for i in range(101)]}]},
+            "targets[0].ecc_ids",
+            "101 ECC ids, more than 100",
+            id="ecc_ids-101",
+        ),
+        pytest.param(
+            {"targets": [{"app_id": f"app-{i}"} for i in range(1001)]},
+            "targets",
+            "1001 targets, more than 1000",
+            id="targets-1001",
+        ),
+        pytest.param(
+            {"targets": [{"kind": "sae", "app_id": SAE_ID, "min_ready_instances": 2**63}]},
+            "targets[0].min_ready_instances",
+            "at most 2147483647 (the API's integers are 32-bit)",
+            id="sae-int64",
+        ),
+        pytest.param(
+            {"targets": [{"env_id": "we-1", "batch_size": 2**31}]},
+            "targets[0].batch_size",
+            "at most 2147483647",
+            id="webplus-int32-plus-one",
+        ),
+        pytest.param(
+            {"targets": [{"env_id": "we-1", "batch_interval": 2**31 - 1}]},
+            None,
+            "",
+            id="webplus-int32-max-passes",
+        ),
+        pytest.param(
+            {"targets": [{"app_id": "ok", "ecc_ids": [f"e-{i}" for i in range(100)]}]},
+            None,
+            "",
+            id="ecc_ids-100-pass",
+        ),
+        pytest.param({"max_parallel": 1000, "max_failures": 1000}, None, "", id="rollout-1000"),
+    ],
+)
+def test_values_beyond_what_the_apis_take_are_refused_naming_the_bound(overrides, field, words):
+    _result, failures = check(**overrides)
+    if field is None:
+        assert failures == {}
+    else:
+        assert field in failures, failures
+        assert words in failures[field], failures[field]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "secret_or_bulk", "name"),
+    [
+        pytest.param(
+            {"endpoint": "https://user:s3cretpass@edas.example.com"},
+            "s3cretpass",
+            "endpoint",
+            id="endpoint-userinfo",
+        ),
+        pytest.param(
+            {"endpoint": "ftp://user:s3cretpass@edas.example.com/x"},
+            "s3cretpass",
+            "endpoint",
+            id="endpoint-userinfo-bad-scheme",
+        ),
+        pytest.param(
+            {"endpoint": "user:s3cretpass@edas.example.com"},
+            "s3cretpass",
+            "endpoint",
+            id="endpoint-userinfo-bare-host",
+        ),
+        pytest.param({"region": "cn-" + "x" * 10_000}, "x" * 100, "region", id="region-10000"),
+        pytest.param({"hash": "h" * 10_000}, "h" * 100, "hash", id="hash-10000"),
+    ],
+)
+def test_a_refusal_gives_the_engine_no_secret_or_bulk_value_to_echo(
+    overrides, secret_or_bulk, name
+):
+    # The engine prints "property P value <the input> has a problem": such a failure names no
+    # property (its field leads the reason), and the reason holds no password, nor the bulk.
+    _result, failures = check(**overrides)
+    assert set(failures) == {""}, failures
+    assert failures[""].startswith(f"{name}: "), failures
+    assert secret_or_bulk not in failures[""], failures
+    assert len(failures[""]) < 500
+
+
 def test_a_digest_of_any_usual_length_passes():
     _result, failures = check(hash="sha512:" + "ab" * 64)
     assert failures == {}
@@ -222,3 +317,8 @@ def test_a_triggers_endpoint_serves_every_product():
     with provider._client({"endpoint": "http://127.0.0.1:9"}, Deadline(5)) as client:
         for product in PRODUCTS:
             assert f"'{product}': 'http://127.0.0.1:9'" in repr(client), repr(client)
+
+
+def test_an_endpoint_that_is_not_a_string_is_refused_with_its_property():
+    _result, failures = check(endpoint=8080)
+    assert "https://" in failures["endpoint"], failures

@@ -16,7 +16,7 @@ from .credentials import (
     parse_endpoints,
     resolve_settings,
 )
-from .endpoints import validate_endpoint, validate_region
+from .endpoints import MAX_REGION_LENGTH, validate_endpoint, validate_region
 from .errors import (
     AliyunError,
     AuthError,
@@ -55,4 +55,5 @@ __all__ = [
     "resolve_settings",
     "validate_endpoint",
     "validate_region",
+    "MAX_REGION_LENGTH",
 ]

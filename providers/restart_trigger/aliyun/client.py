@@ -141,14 +141,16 @@ def _require_id(name: str, value: Any) -> str:
     return value.strip()
 
 
-def _optional_int(name: str, value: Any, low: int, high: int | None = None) -> str | None:
+INT32_MAX = 2**31 - 1  # the APIs' integer parameters are 32-bit
+
+
+def _optional_int(name: str, value: Any, low: int, high: int = INT32_MAX) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        bounds = f">= {low}" if high is None else f"between {low} and {high}"
-        raise ValueError(f"{name} must be {bounds}, got {value}")
+    if value < low or value > high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
     return str(value)
 
 

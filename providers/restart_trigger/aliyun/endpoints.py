@@ -66,9 +66,21 @@ _REGION_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
+MAX_REGION_LENGTH = 63
+"""A region id is one DNS label of the endpoint host (``edas.<region>.aliyuncs.com``), so at
+most 63 characters (RFC 1035); the longest region id today has 21."""
+
+
 def validate_region(region: str) -> str:
-    """Return ``region`` stripped, or raise ``ValueError`` if it is not like ``cn-hangzhou``."""
+    """Return ``region`` stripped, or raise ``ValueError`` if it is not like ``cn-hangzhou``
+    (lowercase words joined by '-', at most ``MAX_REGION_LENGTH`` characters)."""
     value = region.strip() if isinstance(region, str) else ""
+    if len(value) > MAX_REGION_LENGTH:
+        raise ValueError(
+            f"region: {region[:40]!r}... is {len(value)} characters long; a region id is at "
+            f"most {MAX_REGION_LENGTH} (it is a DNS label of the endpoint host), e.g. "
+            "'cn-hangzhou'. Set alicloud:region or ALICLOUD_REGION."
+        )
     if not _REGION_RE.match(value):
         raise ValueError(
             f"region: {region!r} is not a valid Alibaba Cloud region id "
@@ -127,6 +139,13 @@ def _valid_hostname(host: str) -> bool:
     return len(host) <= 253 and all(_LABEL_RE.match(label) for label in labels)
 
 
+# "scheme://user[:password]@host" or "user[:password]@host": an "@" before the first "/", "?"
+# or "#" of the authority
+_USERINFO_RE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*:)?(?://)?[^/?#@]*@")
+MAX_ENDPOINT_LENGTH = 300
+"""scheme://host:port at most: a host name is at most 253 characters."""
+
+
 def validate_endpoint(url: str, *, field: str = "endpoint") -> str:
     """Validate an endpoint and return it normalised as ``scheme://host[:port]``.
 
@@ -137,10 +156,21 @@ def validate_endpoint(url: str, *, field: str = "endpoint") -> str:
     if not isinstance(url, str):
         raise ValueError(
             f"{field}: must be a URL string such as 'https://edas.cn-hangzhou.aliyuncs.com', "
-            f"got {url!r}"
+            f"got {type(url).__name__}"
         )
     if not url.strip():
         raise ValueError(f"{field}: endpoint is empty; give a host or an https:// URL")
+    if _USERINFO_RE.match(url.strip()):
+        raise ValueError(
+            f"{field}: credentials in the URL are not allowed (user:password@ before the "
+            "host); give the endpoint as https://host[:port] and credentials as alicloud:* "
+            "config"
+        )
+    if len(url) > MAX_ENDPOINT_LENGTH:
+        raise ValueError(
+            f"{field}: is {len(url)} characters long, more than {MAX_ENDPOINT_LENGTH}; give "
+            "just scheme://host[:port]"
+        )
     raw = url.strip()
     if "://" not in raw:
         if raw.startswith("//") or "/" in raw.split("?")[0].split("#")[0].rstrip("/"):

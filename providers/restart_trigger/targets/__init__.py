@@ -42,6 +42,11 @@ from restart_trigger.targets.sae import SaeApplication, SaeTarget
 from restart_trigger.targets.webplus import WebPlusEnvironment, WebPlusTarget
 from restart_trigger.validation import KNOWN_AFTER_APPLY, Failures, is_unknown
 
+MAX_TARGETS = 1000
+"""The most targets one trigger restarts. Its state keeps a progress record per target
+(about 300 bytes each) and every preview shows them; a fleet bigger than this reads better,
+and fails more locally, as several triggers."""
+
 KINDS: dict[str, type[Target]] = {
     cls.kind: cls for cls in (EdasTarget, WebPlusTarget, SaeTarget, EdasK8sTarget)
 }
@@ -52,6 +57,7 @@ _BY_ID_FIELD = {cls.id_field: cls for cls in reversed(KINDS.values())}
 __all__ = [
     "FAILED",
     "KINDS",
+    "MAX_TARGETS",
     "PAUSED",
     "RUNNING",
     "SUCCEEDED",
@@ -169,6 +175,13 @@ def parse_targets(raw: Any, path: str = "targets") -> ParsedTargets:
         return out
     if not raw:
         out.failures.add(path, "must name at least one target")
+        return out
+    if len(raw) > MAX_TARGETS:
+        out.failures.add(
+            path,
+            f"lists {len(raw)} targets, more than {MAX_TARGETS} in one trigger: split them over "
+            "several triggers (each keeps a progress record per target in its state)",
+        )
         return out
     seen: dict[str, int] = {}
     for i, entry in enumerate(raw):

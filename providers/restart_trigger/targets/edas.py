@@ -25,6 +25,14 @@ if TYPE_CHECKING:
     import pulumi
 
 
+MAX_ECC_IDS = 100
+"""The most ECC ids one restart names. ``EccInfo`` travels in the query string, comma
+separated; 100 ids (UUIDs, 37 characters with the comma) make 3.7 KB, which with the signed
+parameters stays well under the 8 KiB request line HTTP gateways commonly accept (10,000 ids
+got HTTP 414). To restart more instances, leave ``ecc_ids`` out (every instance) or split
+them over several triggers."""
+
+
 @dataclass(frozen=True)
 class EdasApplication(InputSpec):
     """An EDAS application in an ECS cluster, restarted with ``RestartApplication``.
@@ -69,6 +77,14 @@ class EdasTarget(Target):
                 f"{path}.ecc_ids",
                 "must not be empty: leave ecc_ids out to restart every instance",
             )
+        if len(ecc) > MAX_ECC_IDS:
+            failures.add(
+                f"{path}.ecc_ids",
+                f"lists {len(ecc)} ECC ids, more than {MAX_ECC_IDS} (the restart's EccInfo "
+                "goes in the URL): leave ecc_ids out to restart every instance, or split the "
+                "instances over several triggers",
+            )
+            return
         seen: set[str] = set()
         for i, one in enumerate(ecc):
             check_id(one, f"{path}.ecc_ids[{i}]", "ECC id", failures)

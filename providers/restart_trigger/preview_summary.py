@@ -34,6 +34,7 @@ from typing import Any, TextIO
 
 from restart_trigger.inputs import DEFAULT_TIMEOUT, OPTIONS
 from restart_trigger.plan import Plan, decide, owed_of
+from restart_trigger.rollout import EARLIER_WHY, earlier_words
 from restart_trigger.targets import view_targets
 from restart_trigger.validation import KNOWN_AFTER_APPLY, escaped, is_secret, is_unknown, shown
 
@@ -359,6 +360,9 @@ def _why_restart(change: TriggerChange, sure: bool, key: str) -> str:
     if change.op == "update":
         if not sure:
             return "hash known only at apply: restarts if it changed"
+        earlier = earlier_words(_progress_outputs(change.old_outputs), change.new or {}, [key])
+        if key in earlier:
+            return f"{earlier[key]} ({EARLIER_WHY[earlier[key]]})"
         if change.old_hash == change.new_hash:
             if key in owed_of(change.old_outputs):
                 return "owed: the last rollout for this hash did not restart it"

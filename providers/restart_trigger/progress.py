@@ -115,6 +115,11 @@ class Progress:
         for before anything is sent."""
         self._line(key, "outcome of an earlier restart unknown: looking for it, not restarting yet")
 
+    def earlier(self, key: str, words: str) -> None:
+        """At preview: what an earlier update left of ``key``'s restart for this hash, which
+        the next ``up`` resolves first (``rollout.earlier_words``)."""
+        self._line(key, escaped(words))
+
     def not_started(self, key: str, reason: str) -> None:
         """``key`` was not started in this update (it stays owed)."""
         self._line(key, escaped(reason))

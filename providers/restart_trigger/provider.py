@@ -41,7 +41,14 @@ from restart_trigger.journal import Journal
 from restart_trigger.plan import decide
 from restart_trigger.progress import Progress
 from restart_trigger.provider_server import PartialStateUnsupported, engine_sink, trigger_name
-from restart_trigger.rollout import carried_over, outputs_of, refreshed, roll_out, settings_of
+from restart_trigger.rollout import (
+    carried_over,
+    earlier_words,
+    outputs_of,
+    refreshed,
+    roll_out,
+    settings_of,
+)
 from restart_trigger.runner import RestartFailed
 
 PROVIDER_KEY = "__provider"  # where the engine keeps the pickled provider in every state
@@ -69,6 +76,14 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         plan = decide(olds, news)
+        earlier = earlier_words(olds, news, list(plan.owed or ()))
+        if earlier:
+            # what the next `up` resolves before sending anything, said at preview
+            call = provider_server.current_call()
+            urn = call.urn if call else None
+            lines = Progress(trigger_name(urn, _id), engine_sink(urn))
+            for key, words in earlier.items():
+                lines.earlier(key, words)
         return dynamic.DiffResult(
             changes=plan.changes, replaces=list(plan.replaces), delete_before_replace=False
         )

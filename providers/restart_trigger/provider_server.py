@@ -87,7 +87,7 @@ def widen(workers: int | None = None) -> int:
 #   trigger's URN (``pulumirpc.Engine/Log``, ephemeral: shown while it waits, not repeated in
 #   the diagnostics), and writes to stderr (which the CLI shows too) when it cannot.
 
-_CALL_NAMES = ("Create", "Update")
+_CALL_NAMES = ("Create", "Update", "Diff")  # Diff: its URN, for preview lines
 _SERVER_CLASS = "DynamicResourceProviderServicer"
 
 

@@ -5,7 +5,7 @@ what a rollout does, and what it leaves in state, is here:
 
 * :func:`settings_of`: the rollout inputs of a trigger (``Rollout``, ``wait``, the deadline);
 * :func:`earlier_of`: what earlier updates left to resolve for this hash (state and the send
-  journal);
+  journal); :func:`earlier_words`: the same as a preview says it;
 * :func:`roll_out`: restart the owed targets through ``runner.run_restarts`` and fold the
   outcomes into the trigger's new outputs (:class:`Result`: the outputs, and the failure text
   when some targets stay owed; ``kept`` says whether state should record the outputs anyway);
@@ -126,6 +126,36 @@ def earlier_of(
         elif key not in unsettled and key not in unknown and sent.sent_at > 0:
             unknown[key] = Unknown(sent.snapshot, sent.sent_at)
     return unsettled, unknown
+
+
+EARLIER_UNKNOWN = "outcome unknown, checked at up"
+EARLIER_UNSETTLED = "issued earlier, not seen to finish: waited for at up"
+EARLIER_WHY = {
+    EARLIER_UNKNOWN: (
+        "an earlier `pulumi up` sent this restart and never learned its outcome; the next "
+        "`up` looks for it in the change list before sending anything"
+    ),
+    EARLIER_UNSETTLED: (
+        "an earlier `pulumi up` issued this restart and did not see it finish; the next `up` "
+        "waits for that change (or adopts it) before sending anything"
+    ),
+}
+
+
+def earlier_words(
+    olds: Mapping[str, Any] | None, news: Mapping[str, Any], keys: list[str]
+) -> dict[str, str]:
+    """Per target key, how a preview says what an earlier update left to resolve for the new
+    hash (from state alone: :func:`earlier_of` without the journal): ``EARLIER_UNKNOWN`` or
+    ``EARLIER_UNSETTLED``. Empty when nothing is left."""
+    new_hash = news.get("hash")
+    if not olds or not isinstance(new_hash, str):
+        return {}
+    unsettled, unknown = earlier_of(progress_of(olds), new_hash, None, keys)
+    return {
+        **{key: EARLIER_UNKNOWN for key in unknown},
+        **{key: EARLIER_UNSETTLED for key in unsettled},
+    }
 
 
 def fold(

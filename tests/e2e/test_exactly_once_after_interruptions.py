@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from restart_trigger.preview_summary import summarize_preview
 from testbed.emulator import RESTARTS, TEST_APP_ID, target_of
 from testbed.fleet import fleet_seed, target_ids
 from testbed.procwatch import MARK_VARIABLE
@@ -107,6 +108,13 @@ def test_a_restart_whose_answer_never_came_is_found_by_the_next_up_not_sent_agai
 
     emulator.clear_faults()
     emulator.clear_journal()
+    # a preview (and the PR summary built from its JSON) says so, and calls nothing
+    previewed = stack.preview()
+    assert "outcome unknown, checked at up" in previewed.output, previewed.output
+    summary = summarize_preview(stack.preview_json())
+    assert "outcome unknown, checked at up" in summary, summary
+    assert emulator.journal() == []
+
     resolved = stack.up()
     assert "outcome of an earlier restart unknown" in resolved.output
 

@@ -540,3 +540,46 @@ def test_inline_code_in_a_table_cell_escapes_pipes_and_avoids_an_ambiguous_backs
 )
 def test_escape_markdown(text, markdown):
     assert escape_markdown(text) == markdown
+
+
+# -- what an earlier update left to resolve ---------------------------------------------------
+@pytest.mark.parametrize(
+    ("record", "why"),
+    [
+        pytest.param(
+            {
+                "unknown_hash": H2,
+                "unknown_snapshot": ["co-1"],
+                "unknown_sent_at": "2026-12-03T01:49:32.000Z",
+            },
+            "outcome unknown, checked at up",
+            id="outcome-unknown",
+        ),
+        pytest.param(
+            {"unsettled_change_id": "co-2", "unsettled_hash": H2},
+            "issued earlier, not seen to finish: waited for at up",
+            id="unsettled",
+        ),
+        pytest.param(
+            {"unknown_hash": H1, "unknown_snapshot": [], "unknown_sent_at": "2026-12-03T01:49Z"},
+            "owed: the last rollout for this hash did not restart it",
+            id="unknown-for-another-hash-is-plain-owed",
+        ),
+    ],
+)
+def test_a_target_an_earlier_up_left_unresolved_says_what_up_will_do_first(record, why):
+    key = "edas:app-1"
+    old = {**inputs(H2), "progress": {key: record}, "owed": [key]}
+    markdown = summarize_preview(preview(step("update", "api", old, inputs(H2))))
+    (row,) = rows(markdown)
+    assert row[-1].startswith(why), row
+    assert "**1 target would restart.**" in markdown
+
+
+def test_an_unknown_outcome_is_said_when_the_state_still_holds_the_hash_before_it():
+    # a failed `up` keeps its outputs (the unknown outcome) with the inputs of the `up` before
+    key = "edas:app-1"
+    record = {"unknown_hash": H2, "unknown_snapshot": [], "unknown_sent_at": "2026-12-03T01:49Z"}
+    old = {**inputs(H1), "progress": {key: record}, "owed": [key]}
+    (row,) = rows(summarize_preview(preview(step("update", "api", old, inputs(H2)))))
+    assert row[-1].startswith("outcome unknown, checked at up"), row

@@ -16,8 +16,10 @@ What is proven, each from the emulator's journal:
 * ``alicloud:ecsRoleName`` against the emulated metadata service, token first;
 * credentials that live 5 s outlast a 15 s change order: renewed while the trigger waits, no
   expired-token failure;
-* a malformed role ARN, an unreadable token file and an unknown profile mode are refused at
-  ``pulumi preview`` naming the key; missing credentials still do not fail a preview;
+* a malformed role ARN, an unreadable token file and an unknown profile mode (of a named
+  profile, and of ``~/.aliyun/config.json``'s ``current`` profile when no credentials are set)
+  are refused at ``pulumi preview`` naming the key, with no API call; missing credentials
+  still do not fail a preview;
 * the OIDC tokens, the issued AccessKeySecrets and SecurityTokens appear nowhere: not in the
   state (``--show-secrets`` too), any CLI output (``--debug -v=9 --logtostderr`` included),
   PULUMI_HOME, the decrypted automatic logs, or the error texts of failed runs.
@@ -437,6 +439,27 @@ def test_bad_credential_settings_are_refused_at_preview_naming_the_key(emu, new_
         if f"has a problem: {reason}" not in output:
             problems.append(f"{key}: the output lacks {reason!r}:\n{output}")
     assert not problems, "\n".join(problems)
+    assert emu.journal() == []  # no preview called anything
+
+    # No credentials set, so run time would use the `current` profile of ~/.aliyun/config.json
+    # (the stack's own HOME): its unknown mode fails the preview too, naming alicloud:profile.
+    default_file = Path(stack.env["HOME"]) / ".aliyun" / "config.json"
+    default_file.parent.mkdir()
+    default_file.write_text(profiles.read_text())
+    stack.write_config(base)
+    set_triggers(stack, [API])
+    result = stack.preview(check=False)
+    reason = (
+        f"has a problem: profile 'ci' in {str(default_file)!r} uses mode 'CredentialsURI', "
+        "which restart-trigger does not support; supported modes are "
+        f"{', '.join(SUPPORTED_PROFILE_MODES)}; it is the `current` profile of "
+        f"{str(default_file)!r}, used because no other Alibaba Cloud credentials are set"
+    )
+    assert result.returncode != 0, result.output
+    assert "resource 'api': property alicloud:profile value " in result.output, result.output
+    assert reason in result.output, result.output
+    assert emu.journal() == []
+    default_file.unlink()
 
     # No credentials at all (a PR preview without secrets): fine.
     stack.write_config(base)

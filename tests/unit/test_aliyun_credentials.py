@@ -129,6 +129,50 @@ def test_unsupported_profile_mode_is_a_clear_error(tmp_path):
         resolve_settings({}, {}, path)
 
 
+def test_a_broken_current_profile_says_why_it_was_read_and_what_to_set(tmp_path):
+    path = write_profiles(tmp_path, [{"name": "r", "mode": "CloudSSO"}], current="r")
+    with pytest.raises(CredentialsError) as current:
+        resolve_settings({}, {}, path)
+    assert current.value.key == "alicloud:profile"
+    assert f"it is the `current` profile of {str(path)!r}" in str(current.value)
+    assert "no other Alibaba Cloud credentials are set" in str(current.value)
+    with pytest.raises(CredentialsError) as named:  # a named profile's error stays as it was
+        resolve_settings({"profile": "r"}, {}, path)
+    assert str(named.value).endswith("ChainableRamRoleArn.")
+    assert "`current` profile" not in str(named.value)
+
+
+def test_a_profile_file_that_is_not_json_is_named_when_its_current_profile_is_read(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text("[profile default]\naccess_key_id = k\n")  # an INI file, not the CLI's
+    with pytest.raises(CredentialsError) as excinfo:
+        resolve_settings({}, {"ALICLOUD_SHARED_CREDENTIALS_FILE": str(path)})
+    assert excinfo.value.key == "alicloud:sharedCredentialsFile"
+    assert f"cannot read profile file {str(path)!r}" in str(excinfo.value)
+    assert "`current` profile" in str(excinfo.value)
+    # with keys, the file is not read at all, as before
+    keys = {"accessKey": KEY_ID, "secretKey": SECRET}
+    assert resolve_settings(keys, {}, path).credentials == Credentials(KEY_ID, SECRET)
+
+
+def test_a_bad_session_name_in_a_profile_is_reported_under_alicloud_profile(tmp_path):
+    from restart_trigger.aliyun.credentials import check_credential_config
+
+    profile = {
+        "name": "ram",
+        "mode": "RamRoleArn",
+        "access_key_id": "k",
+        "access_key_secret": "s",
+        "ram_role_arn": "acs:ram::1234567890123456:role/deploy",
+        "ram_session_name": "a b",
+    }
+    path = write_profiles(tmp_path, [profile], current="ram")
+    for config in ({"alicloud:profile": "ram"}, {}):
+        failures = check_credential_config({**config, "sharedCredentialsFile": str(path)}, {})
+        assert [k for k, _ in failures] == ["alicloud:profile"]
+        assert "ram_session_name: 'a b' is not a valid role session name" in failures[0][1]
+
+
 def test_a_named_profile_that_does_not_exist_is_an_error(tmp_path):
     path = write_profiles(tmp_path, [{"name": "a", "mode": "AK"}], current="a")
     with pytest.raises(CredentialsError, match="'nope' not found"):

@@ -12,6 +12,7 @@ from restart_trigger.aliyun import Credentials, CredentialsError, resolve_settin
 from restart_trigger.aliyun.auth import rpc_signature, rpc_string_to_sign
 from restart_trigger.aliyun.credentials import (
     CONFIG_KEYS,
+    MAX_CHAIN_DEPTH,
     check_credential_config,
     clear_provider_cache,
 )
@@ -437,6 +438,235 @@ def test_missing_credentials_do_not_fail_a_preview(tmp_path):
         )
         == []
     )
+
+
+# --- the profile file's current profile, at preview -------------------------------------------
+
+BOGUS_MODE = {"name": "cur", "mode": "CredentialsURI"}
+LOOP = [
+    {"name": "cur", "mode": "ChainableRamRoleArn", "source_profile": "b", "ram_role_arn": ROLE_ARN},
+    {"name": "b", "mode": "ChainableRamRoleArn", "source_profile": "cur", "ram_role_arn": ROLE_ARN},
+]
+
+
+def home_with_profiles(tmp_path, content):
+    """A HOME whose ~/.aliyun/config.json is ``content`` (a profile list, or raw text)."""
+    home = tmp_path / "home"
+    (home / ".aliyun").mkdir(parents=True)
+    path = home / ".aliyun" / "config.json"
+    if not isinstance(content, str):
+        content = json.dumps({"current": "cur", "profiles": content})
+    path.write_text(content)
+    return {"HOME": str(home)}, path
+
+
+@pytest.mark.parametrize(
+    ("content", "key", "words"),
+    [
+        ([BOGUS_MODE], "alicloud:profile", "uses mode 'CredentialsURI'"),
+        (LOOP, "alicloud:profile", "source_profile 'cur' loops back (cur -> b -> cur)"),
+        ("{not json", "alicloud:sharedCredentialsFile", "cannot read profile file"),
+        ('{"current": "cur"}', "alicloud:sharedCredentialsFile", "has no 'profiles' list"),
+    ],
+    ids=["unknown-mode", "loop", "not-json", "no-profiles-list"],
+)
+def test_the_current_profile_is_checked_at_preview_as_run_time_reads_it(
+    tmp_path, content, key, words
+):
+    environ, path = home_with_profiles(tmp_path, content)
+    failures = check_credential_config({}, environ)
+    assert [k for k, _ in failures] == [key]
+    reason = failures[0][1]
+    assert words in reason and str(path) in reason
+    assert "current" in reason and "alicloud:" in reason  # why it is used, what to set
+    with pytest.raises(CredentialsError) as excinfo:  # run time: the same key, the same words
+        resolve_settings({}, environ)
+    assert (excinfo.value.key, str(excinfo.value)) == (key, reason)
+
+
+@pytest.mark.parametrize("where", ["stack config", "environment"])
+def test_the_current_profile_is_checked_in_the_file_run_time_would_read(tmp_path, where):
+    path = write_profiles(tmp_path, [BOGUS_MODE], current="cur")
+    environ = {"HOME": str(tmp_path / "empty-home")}  # no ~/.aliyun/config.json there
+    if where == "stack config":
+        config = {"alicloud:sharedCredentialsFile": str(path)}
+    else:
+        config, environ = {}, {**environ, "ALIBABA_CLOUD_CREDENTIALS_FILE": str(path)}
+    failures = check_credential_config(config, environ)
+    assert [k for k, _ in failures] == ["alicloud:profile"]
+    assert f"profile 'cur' in {str(path)!r} uses mode 'CredentialsURI'" in failures[0][1]
+    with pytest.raises(CredentialsError, match="CredentialsURI"):
+        resolve_settings(config, environ)
+
+
+def test_the_current_profile_is_checked_with_the_preview_processes_environment(
+    tmp_path, monkeypatch
+):
+    """What inputs.check_stack_config does: no environ given, so os.environ decides."""
+    environ, _ = home_with_profiles(tmp_path, [BOGUS_MODE])
+    for name in ("ALICLOUD_SHARED_CREDENTIALS_FILE", "ALIBABA_CLOUD_CREDENTIALS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", environ["HOME"])
+    assert [k for k, _ in check_credential_config({})] == ["alicloud:profile"]
+    monkeypatch.setenv("ALICLOUD_ACCESS_KEY", "env-key")  # run time would not read the file
+    assert check_credential_config({}) == []
+
+
+TOKEN_FILE_OIDC = {
+    "alicloud:assumeRoleWithOidc": {
+        "oidcProviderArn": OIDC_PROVIDER_ARN,
+        "roleArn": ROLE_ARN,
+        "oidcToken": OIDC_TOKEN,
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("config", "env"),
+    [
+        (KEYS, {}),
+        ({"alicloud:accessKey": BASE_KEY_ID}, {}),  # half a pair: run time stops there
+        ({"alicloud:secretKey": BASE_SECRET}, {}),
+        ({"alicloud:ecsRoleName": "ecs-role"}, {}),
+        (TOKEN_FILE_OIDC, {}),
+        ({"alicloud:assumeRoleWithOidc": {}}, {}),  # its fields may come from the deploy job
+        ({}, {"ALICLOUD_ACCESS_KEY": BASE_KEY_ID, "ALICLOUD_SECRET_KEY": BASE_SECRET}),
+        ({}, {"ALIBABA_CLOUD_ACCESS_KEY_SECRET": BASE_SECRET}),
+        ({}, {"ALICLOUD_ECS_ROLE_NAME": "ecs-role"}),
+        ({}, {"ALICLOUD_PROFILE": "good"}),
+        (
+            {},
+            {
+                "ALIBABA_CLOUD_ROLE_ARN": ROLE_ARN,
+                "ALIBABA_CLOUD_OIDC_PROVIDER_ARN": OIDC_PROVIDER_ARN,
+                "ALIBABA_CLOUD_OIDC_TOKEN_FILE": "token",  # made a real file below
+            },
+        ),
+    ],
+)
+def test_the_current_profile_is_not_checked_when_a_source_above_it_is_set(
+    tmp_path, token_file, config, env
+):
+    if "ALIBABA_CLOUD_OIDC_TOKEN_FILE" in env:
+        env = {**env, "ALIBABA_CLOUD_OIDC_TOKEN_FILE": str(token_file)}
+    good = {"name": "good", "mode": "AK", "access_key_id": "k", "access_key_secret": "s"}
+    environ, _ = home_with_profiles(tmp_path, [BOGUS_MODE, good])
+    assert check_credential_config(config, {**environ, **env}) == []
+    bad_file, _ = home_with_profiles(tmp_path / "other", "{not json")
+    assert check_credential_config(config, {**bad_file, **env}) == []
+
+
+def test_a_named_profile_in_stack_config_is_checked_instead_of_the_current_one(tmp_path):
+    good = {"name": "good", "mode": "AK", "access_key_id": "k", "access_key_secret": "s"}
+    environ, _ = home_with_profiles(tmp_path, [BOGUS_MODE, good])
+    assert check_credential_config({"alicloud:profile": "good"}, environ) == []
+    resolve_settings({"alicloud:profile": "good"}, environ)  # run time agrees
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        None,  # no file
+        '{"profiles": []}',  # no current profile
+        '{"current": "gone", "profiles": [{"name": "other", "mode": "Bogus"}]}',
+        [{"name": "cur", "mode": "AK"}],  # a current profile without its keys
+        [{"name": "cur", "mode": "ChainableRamRoleArn", "ram_role_arn": ROLE_ARN}],
+    ],
+    ids=["no-file", "no-current", "current-not-found", "no-keys", "no-source-profile"],
+)
+def test_a_current_profile_that_only_lacks_credentials_does_not_fail_a_preview(tmp_path, content):
+    if content is None:
+        environ = {"HOME": str(tmp_path)}
+    else:
+        environ, _ = home_with_profiles(tmp_path, content)
+    assert check_credential_config({}, environ) == []
+    with pytest.raises(CredentialsError) as excinfo:
+        resolve_settings({}, environ)
+    assert excinfo.value.missing  # run time says what is missing
+
+
+# --- the source_profile chain's depth ---------------------------------------------------------
+
+
+def chain_of(count, *, end=None):
+    """Profiles p1 -> p2 -> ... -> p<count>: ChainableRamRoleArn links, the last an AccessKey
+    (or, with ``end``, a link to that profile)."""
+    profiles = [
+        {
+            "name": f"p{i}",
+            "mode": "ChainableRamRoleArn",
+            "source_profile": f"p{i + 1}",
+            "ram_role_arn": ROLE_ARN,
+        }
+        for i in range(1, count)
+    ]
+    last = {"name": f"p{count}", "mode": "AK", "access_key_id": "k", "access_key_secret": "s"}
+    if end is not None:
+        last = {**profiles[0], "name": f"p{count}", "source_profile": end}
+    return [*profiles, last]
+
+
+@pytest.fixture
+def assume_role_calls(monkeypatch):
+    """Every AssumeRole the providers make, answered without a network."""
+    from restart_trigger.aliyun import sts
+
+    calls = []
+
+    def fake_assume_role(session, endpoint, base, *, role_arn, **kwargs):
+        calls.append((base.access_key_id, role_arn))
+        n = len(calls)
+        return sts.Issued(f"STS.k{n}", f"secret-{n}-0123456789", f"token-{n}", 4e9)
+
+    monkeypatch.setattr(sts, "assume_role", fake_assume_role)
+    return calls
+
+
+def test_a_chain_of_max_chain_depth_profiles_is_accepted(tmp_path, assume_role_calls):
+    assert MAX_CHAIN_DEPTH == 10
+    path = write_profiles(tmp_path, chain_of(MAX_CHAIN_DEPTH), current="p1")
+    named = {"alicloud:profile": "p1", "alicloud:sharedCredentialsFile": str(path)}
+    assert check_credential_config(named, {}) == []
+    assert check_credential_config({"alicloud:sharedCredentialsFile": str(path)}, {}) == []
+    provider = resolve_settings(named, {}).credentials
+    assert provider.current().access_key_id == f"STS.k{MAX_CHAIN_DEPTH - 1}"
+    assert len(assume_role_calls) == MAX_CHAIN_DEPTH - 1  # one per link
+    assert assume_role_calls[0][0] == "k"  # the end of the chain signed the first
+
+
+@pytest.mark.parametrize("count", [MAX_CHAIN_DEPTH + 1, 200])
+@pytest.mark.parametrize("selected", ["named", "current"])
+def test_a_longer_chain_is_refused_at_preview_and_before_any_assume_role(
+    tmp_path, assume_role_calls, count, selected
+):
+    path = write_profiles(tmp_path, chain_of(count), current="p1")
+    config = {"alicloud:sharedCredentialsFile": str(path)}
+    if selected == "named":
+        config["alicloud:profile"] = "p1"
+    failures = check_credential_config(config, {})
+    assert [k for k, _ in failures] == ["alicloud:profile"]
+    reason = failures[0][1]
+    assert f"profile 'p1' in {str(path)!r}" in reason
+    assert f"chain is {count} profiles deep" in reason
+    assert f"more than the {MAX_CHAIN_DEPTH} restart-trigger follows (MAX_CHAIN_DEPTH" in reason
+    with pytest.raises(CredentialsError) as excinfo:
+        resolve_settings(config, {})
+    assert (excinfo.value.key, str(excinfo.value)) == ("alicloud:profile", reason)
+    assert assume_role_calls == []
+
+
+@pytest.mark.parametrize(("count", "back_to"), [(3, "p1"), (15, "p3"), (300, "p1")])
+def test_a_loop_is_reported_as_a_loop_however_long(tmp_path, assume_role_calls, count, back_to):
+    path = write_profiles(tmp_path, chain_of(count, end=back_to))
+    config = {"alicloud:profile": "p1", "alicloud:sharedCredentialsFile": str(path)}
+    failures = check_credential_config(config, {})
+    assert [k for k, _ in failures] == ["alicloud:profile"]
+    reason = failures[0][1]
+    assert f"profile 'p{count}' (ChainableRamRoleArn)" in reason
+    assert f"source_profile {back_to!r} loops back" in reason and "deep" not in reason
+    with pytest.raises(CredentialsError, match="loops back"):
+        resolve_settings(config, {})
+    assert assume_role_calls == []
 
 
 def test_every_new_key_is_in_config_keys():

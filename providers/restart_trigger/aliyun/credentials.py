@@ -34,8 +34,9 @@ Profile modes (aliyun CLI `config.json`): `AK` (`access_key_id`, `access_key_sec
 `expired_seconds`, optional `policy`, `external_id`: AssumeRole), `EcsRamRole`
 (`ram_role_name`), `OIDC` (`ram_role_arn`, `oidc_provider_arn`, `oidc_token_file`,
 `role_session_name` or `ram_session_name`, `expired_seconds`), `ChainableRamRoleArn`
-(`source_profile`, whose credentials assume `ram_role_arn`). A profile's `sts_region` picks
-its STS endpoint.
+(`source_profile`, whose credentials assume `ram_role_arn`; a chain holds at most
+``MAX_CHAIN_DEPTH`` = 10 profiles and must not loop). A profile's `sts_region` picks its STS
+endpoint.
 
 Other settings:
 
@@ -70,8 +71,10 @@ Rules:
   STS is spoken over HTTPS only (as Terraform and alibabacloud-credentials do), loopback too.
 * Role ARNs must read ``acs:ram::<account id>:role/<name>`` and OIDC provider ARNs
   ``acs:ram::<account id>:oidc-provider/<name>``; ``check_credential_config`` refuses a
-  malformed one, an unreadable ``oidcTokenFile`` and an unknown profile mode at preview,
-  naming the key; missing credentials never fail a preview.
+  malformed one, an unreadable ``oidcTokenFile`` and, in the profile run time would use (the
+  named one, else the ``current`` one exactly when row 5 would be reached), an unknown mode,
+  a ``source_profile`` loop or a chain longer than ``MAX_CHAIN_DEPTH``, or a profile file
+  that is not JSON, at preview, naming the key; missing credentials never fail a preview.
 * Stack config keys may be given with or without the ``alicloud:`` prefix; the objects may be
   given as JSON text, as an object, or as a list of one object.
 """
@@ -107,6 +110,11 @@ SUPPORTED_PROFILE_MODES = (
     "OIDC",
     "ChainableRamRoleArn",
 )
+
+MAX_CHAIN_DEPTH = 10
+"""Most profiles a ``source_profile`` chain may hold, the selected one included: each
+``ChainableRamRoleArn`` link is one ``AssumeRole`` call, so a longer chain is refused (at
+preview and before any call) instead of being walked."""
 
 DEFAULT_SESSION_NAME = "restart-trigger"
 """``RoleSessionName`` when none is configured (Terraform sends ``terraform``); it shows in
@@ -875,6 +883,67 @@ def _profile_int(profile: Mapping[str, Any], name: str, where: str) -> int:
         raise CredentialsError(str(exc), key="alicloud:profile") from None
 
 
+_SELF_CONTAINED_MODES = "AK, StsToken, RamRoleArn, EcsRamRole or OIDC"
+
+
+def _profile_text(profile: Mapping[str, Any], key: str) -> str | None:
+    value = profile.get(key)
+    return _clean(value) if isinstance(value, str) else None
+
+
+def _show_chain(names: list[str]) -> str:
+    if len(names) <= 12:
+        return " -> ".join(names)
+    return f"{' -> '.join(names[:3])} -> ... -> {' -> '.join(names[-2:])}"
+
+
+def _loop_error(where: str, source_name: str, chain: tuple[str, ...]) -> CredentialsError:
+    return CredentialsError(
+        f"{where}: source_profile {source_name!r} loops back "
+        f"({_show_chain([*chain, source_name])}); a source_profile "
+        f"chain must end at a profile with credentials of its own ({_SELF_CONTAINED_MODES})",
+        key="alicloud:profile",
+    )
+
+
+def _chain_too_deep(
+    data: Mapping[str, Any],
+    chain: tuple[str, ...],
+    source_name: str,
+    source_profile: Mapping[str, Any],
+    path: Path,
+) -> CredentialsError:
+    """The error for a chain that goes on past ``MAX_CHAIN_DEPTH`` profiles: walks the rest
+    of it by name only (nothing is built, nothing called), so that a loop further down is
+    still reported as a loop, and a plain chain with its whole depth."""
+    names = list(chain)
+    seen = set(names)
+    name, profile = source_name, source_profile
+    while True:
+        names.append(name)
+        seen.add(name)
+        mode = _clean(profile.get("mode")) or "AK"
+        following = _profile_text(profile, "source_profile")
+        if mode != "ChainableRamRoleArn" or not following:
+            break
+        if not _profile_text(profile, "ram_role_arn"):
+            break
+        if following in seen:
+            return _loop_error(_profile_where(name, mode, path), following, tuple(names))
+        found = _find_profile(data, following)
+        if found is None:
+            break
+        name, profile = following, found
+    return CredentialsError(
+        f"profile {chain[0]!r} in {str(path)!r}: its source_profile chain is {len(names)} "
+        f"profiles deep ({_show_chain(names)}), more than the {MAX_CHAIN_DEPTH} restart-trigger "
+        "follows (MAX_CHAIN_DEPTH; every ChainableRamRoleArn link is one AssumeRole call); "
+        f"shorten it: let a profile within the first {MAX_CHAIN_DEPTH} have credentials of its "
+        f"own ({_SELF_CONTAINED_MODES}) or point its source_profile at one that has",
+        key="alicloud:profile",
+    )
+
+
 def _profile_recipe(
     data: Mapping[str, Any],
     profile: Mapping[str, Any],
@@ -918,7 +987,10 @@ def _profile_recipe(
         for key in key_names:
             value = text(key)
             if value:
-                return _session_name({key: (value, f"{where} {key}")}, key)
+                try:
+                    return _session_name({key: (value, f"{where} {key}")}, key)
+                except CredentialsError as exc:
+                    raise CredentialsError(str(exc), key="alicloud:profile") from None
         return DEFAULT_SESSION_NAME
 
     if mode in ("AK", "StsToken", "RamRoleArn"):
@@ -969,15 +1041,16 @@ def _profile_recipe(
     # ChainableRamRoleArn
     need("source_profile", "ram_role_arn")
     source_name = text("source_profile") or ""
-    if source_name in (*seen, name):
-        raise CredentialsError(
-            f"{where}: source_profile {source_name!r} loops back", key="alicloud:profile"
-        )
+    chain = (*seen, name)
+    if source_name in chain:
+        raise _loop_error(where, source_name, chain)
     source_profile = _find_profile(data, source_name)
     if source_profile is None:
         raise CredentialsError(
             f"{where}: source_profile {source_name!r} not found", key="alicloud:profile"
         )
+    if len(chain) >= MAX_CHAIN_DEPTH:  # the source would be profile MAX_CHAIN_DEPTH + 1
+        raise _chain_too_deep(data, chain, source_name, source_profile, path)
     base = _profile_recipe(
         data, source_profile, source_name, path, region, sts_override, (*seen, name)
     )
@@ -991,6 +1064,39 @@ def _profile_recipe(
         sts_endpoint,
         where,
     )
+
+
+def _uses_current_profile(config: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
+    """Whether ``resolve_settings`` falls through to the profile file's ``current`` profile
+    (row 5): no AccessKey id nor secret, no named profile, no ECS role and no OIDC role, in
+    stack config or the environment (a malformed one counts: run time stops at it)."""
+    for setting in (ACCESS_KEY, SECRET_KEY, PROFILE, ECS_ROLE_NAME):
+        if _first(config, setting, environ)[0] is not None:
+            return False
+    if _config_value(config, ASSUME_ROLE_WITH_OIDC) is not None:
+        return False
+    return not all(_clean(environ.get(name)) for name in OIDC_ENV_TRIO)
+
+
+def _in_current_profile(exc: CredentialsError, path: Path) -> CredentialsError:
+    """``exc`` (from reading the file or the ``current`` profile in it), saying why that
+    profile is used and what to do about it."""
+    unused = (
+        "because no other Alibaba Cloud credentials are set (in stack config or the environment)"
+    )
+    if exc.key == PROFILE_FILE.config_key:
+        hint = (
+            f"restart-trigger reads this file for its `current` profile {unused}: make it an "
+            "aliyun CLI config.json (JSON with a 'profiles' list, as `aliyun configure` writes "
+            "it), point alicloud:sharedCredentialsFile at one, or set credentials such as "
+            "alicloud:accessKey / alicloud:secretKey"
+        )
+    else:
+        hint = (
+            f"it is the `current` profile of {str(path)!r}, used {unused}: fix it there, make "
+            "another profile current, or name a working one with alicloud:profile"
+        )
+    return CredentialsError(f"{str(exc).rstrip('.')}; {hint}", key=exc.key, missing=exc.missing)
 
 
 def _missing_credentials_message(path: Path) -> str:
@@ -1107,7 +1213,10 @@ def resolve_settings(
         profile = load_profile(path, profile_name)
 
     if base is None and profile is None and ecs_role is None and oidc is None:
-        profile = load_profile(path, None)
+        try:
+            profile = load_profile(path, None)
+        except CredentialsError as exc:
+            raise _in_current_profile(exc, path) from None
         if profile is None:
             raise CredentialsError(_missing_credentials_message(path), missing=True)
 
@@ -1119,7 +1228,12 @@ def resolve_settings(
         and (profile_name or (ecs_role is None and oidc is None))
     ):
         data = _read_profiles(path) or {}
-        base = _profile_recipe(data, profile[0], profile[1], path, region_id, sts_override)
+        try:
+            base = _profile_recipe(data, profile[0], profile[1], path, region_id, sts_override)
+        except CredentialsError as exc:
+            if profile_name:
+                raise
+            raise _in_current_profile(exc, path) from None
     elif base is None and ecs_role is not None:
         base = EcsRole(ecs_role[0], _metadata_endpoint(environ), ecs_role[1])
     elif base is None:
@@ -1156,10 +1270,19 @@ def check_credential_config(
 ) -> list[tuple[str, str]]:
     """What a preview can judge of the credential settings in stack ``config``, as
     ``(key, reason)`` failures: a malformed role or OIDC provider ARN, session name or
-    lifetime or policy, an unreadable ``oidcTokenFile``, a malformed ``sts`` endpoint, a named
-    profile whose mode (or a mode down its ``source_profile`` chain) is unknown. Only stack
-    config is judged (the environment of a preview job is not the deploy job's), and missing
-    credentials are never reported: previews run without secrets."""
+    lifetime or policy, an unreadable ``oidcTokenFile``, a malformed ``sts`` endpoint, and the
+    profile run time would use: the one named in ``alicloud:profile``, or else, exactly when
+    run time would fall through to it (row 5), the profile file's ``current`` profile. Such a
+    profile fails when its mode (or a mode down its ``source_profile`` chain) is unknown, its
+    chain loops or holds more than ``MAX_CHAIN_DEPTH`` profiles, or the file is not the
+    aliyun CLI's JSON. Missing credentials are never reported: previews run without secrets.
+
+    Only stack config is judged (the environment of a preview job is not the deploy job's).
+    ``environ`` (default ``os.environ``) is used for one thing, as at run time: whether some
+    source above row 5 is set there (then the ``current`` profile is not checked) and which
+    file that profile would be read from (``ALICLOUD_SHARED_CREDENTIALS_FILE``, ``HOME``).
+    An ``environ`` passed explicitly is judged too (tests)."""
+    run_environ = os.environ if environ is None else environ
     environ = {} if environ is None else environ
     failures: list[tuple[str, str]] = []
 
@@ -1189,4 +1312,18 @@ def check_credential_config(
             _profile_recipe(data, found[0], found[1], path, DEFAULT_REGION, None)
 
         judge(PROFILE.config_key, profile_modes)
+    elif _uses_current_profile(config, run_environ):
+
+        def current_profile() -> None:
+            path = _profile_file(config, run_environ, None)
+            try:
+                found = load_profile(path, None)
+                if found is None:
+                    return  # no file, or no current profile in it: missing credentials
+                data = _read_profiles(path) or {}
+                _profile_recipe(data, found[0], found[1], path, DEFAULT_REGION, None)
+            except CredentialsError as exc:
+                raise _in_current_profile(exc, path) from None
+
+        judge(PROFILE.config_key, current_profile)
     return failures

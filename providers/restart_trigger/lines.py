@@ -1,4 +1,4 @@
-"""Progress lines while ``pulumi up`` waits: which change each target got, and where it stands.
+"""Lines lines while ``pulumi up`` waits: which change each target got, and where it stands.
 
 One line naming the trigger, the target and its change id:
 
@@ -47,7 +47,7 @@ def describe(status: ChangeStatus) -> str:
     return f"{text} ({status.detail})" if status.detail else text
 
 
-class Progress:
+class Lines:
     """The progress lines of one trigger's rollout (thread-safe: targets run in a pool)."""
 
     def __init__(

@@ -43,14 +43,14 @@ class Plan:
         changes: whether the engine has anything to do at all.
         restart: True: some targets restart; False: none does; None: it depends on a value
             known only at apply.
-        owed: the keys (``edas:<app_id>``...) of the targets that restart, in the order the
+        due: the keys (``edas:<app_id>``...) of the targets that restart now, in the order the
             trigger lists them; None when that depends on a value known only at apply.
         replaces: the inputs that force a replacement (empty: in place).
     """
 
     changes: bool
     restart: bool | None
-    owed: tuple[str, ...] | None = ()
+    due: tuple[str, ...] | None = ()
     replaces: tuple[str, ...] = ()
 
 
@@ -105,9 +105,9 @@ def decide(olds: Mapping[str, Any] | None, news: Mapping[str, Any]) -> Plan:
     on_create = _restart_on_create(news)
     if olds is None:
         if on_create is None:
-            return Plan(changes=True, restart=None, owed=None)
-        owed = (keys if on_create else []) if keys is not None else (None if on_create else [])
-        return Plan(changes=True, restart=on_create, owed=None if owed is None else tuple(owed))
+            return Plan(changes=True, restart=None, due=None)
+        due = (keys if on_create else []) if keys is not None else (None if on_create else [])
+        return Plan(changes=True, restart=on_create, due=None if due is None else tuple(due))
 
     changed = tuple(k for k in INPUTS if _differs(olds.get(k), news.get(k)))
     pending = owed_of(olds)
@@ -117,17 +117,17 @@ def decide(olds: Mapping[str, Any] | None, news: Mapping[str, Any]) -> Plan:
     if "region" in changed:
         # Other region, other applications: a new trigger, as if created.
         fresh = decide(None, news)
-        return Plan(True, fresh.restart, fresh.owed, replaces=("region",))
+        return Plan(True, fresh.restart, fresh.due, replaces=("region",))
 
     new_hash = news.get("hash")
     if "hash" in changed and (is_unknown(olds.get("hash")) or is_unknown(new_hash)):
-        return Plan(changes=True, restart=None, owed=None)
+        return Plan(changes=True, restart=None, due=None)
     if keys is None:
-        # Some target id is known only at apply: which targets are owed is decided then.
+        # Some target id is known only at apply: which targets are due is decided then.
         if "hash" in changed:
-            return Plan(changes=True, restart=True, owed=None)
+            return Plan(changes=True, restart=True, due=None)
         maybe = bool(pending) or on_create is not False
-        return Plan(changes=True, restart=None if maybe else False, owed=None if maybe else ())
+        return Plan(changes=True, restart=None if maybe else False, due=None if maybe else ())
 
     progress = progress_of(olds)
 
@@ -135,14 +135,14 @@ def decide(olds: Mapping[str, Any] | None, news: Mapping[str, Any]) -> Plan:
         return key in progress and progress[key].get("hash") == new_hash
 
     if "hash" in changed:
-        owed = [k for k in keys if not restarted_for_new_hash(k)]
+        due = [k for k in keys if not restarted_for_new_hash(k)]
     else:
         old_keys = set(target_keys(olds.get("targets")) or ())
         if on_create is None and any(k not in old_keys for k in keys):
-            return Plan(changes=True, restart=None, owed=None)
-        owed = [
+            return Plan(changes=True, restart=None, due=None)
+        due = [
             k
             for k in keys
             if not restarted_for_new_hash(k) and (k in pending or (on_create and k not in old_keys))
         ]
-    return Plan(changes=True, restart=bool(owed), owed=tuple(owed))
+    return Plan(changes=True, restart=bool(due), due=tuple(due))

@@ -398,9 +398,9 @@ def _quiet_line(change: TriggerChange) -> str:
 def _restart_rows(change: TriggerChange, sure: bool) -> list[tuple[str, ...]]:
     new = change.new or {}
     targets = view_targets(new.get("targets"))
-    owed = change.plan().owed
-    if owed is not None:  # else: which ones is decided at apply, so each may restart
-        targets = [t for t in targets if t.key in owed]
+    due = change.plan().due
+    if due is not None:  # else: which ones is decided at apply, so each may restart
+        targets = [t for t in targets if t.key in due]
     common = _trigger_strategy(new, len(view_targets(new.get("targets"))))
     old_hash = short_hash(change.old_hash) if change.op != "create" else "—"
     hashes = f"{old_hash} → {short_hash(change.new_hash)}"

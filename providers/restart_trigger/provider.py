@@ -3,8 +3,8 @@
 Lifecycle, as the engine drives it:
 
 * ``check`` validates every input, naming the field and the fix (``inputs.check_inputs``);
-* ``diff``, ``create`` and ``update`` ask ``plan.decide`` which targets are owed a restart;
-  ``create`` and ``update`` then roll those out through ``runner.run_restarts`` (progress
+* ``diff``, ``create`` and ``update`` ask ``plan.decide`` which targets are due a restart;
+  ``create`` and ``update`` then roll those out through ``runner.run_rollout`` (progress
   lines on the trigger's row while it waits) or carry the recorded progress over;
 * a rollout that leaves some targets owed fails the update naming each, and the state keeps
   the restarts that happened (per target: the hash it restarted for, change id, status,
@@ -38,8 +38,8 @@ from restart_trigger.aliyun.endpoints import PRODUCTS
 from restart_trigger.backoff import Deadline
 from restart_trigger.inputs import check_inputs, check_stack_config
 from restart_trigger.journal import Journal
+from restart_trigger.lines import Lines
 from restart_trigger.plan import decide
-from restart_trigger.progress import Progress
 from restart_trigger.provider_server import PartialStateUnsupported, engine_sink, trigger_name
 from restart_trigger.rollout import (
     carried_over,
@@ -76,12 +76,12 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         plan = decide(olds, news)
-        earlier = earlier_words(olds, news, list(plan.owed or ()))
+        earlier = earlier_words(olds, news, list(plan.due or ()))
         if earlier:
             # what the next `up` resolves before sending anything, said at preview
             call = provider_server.current_call()
             urn = call.urn if call else None
-            lines = Progress(trigger_name(urn, _id), engine_sink(urn))
+            lines = Lines(trigger_name(urn, _id), engine_sink(urn))
             for key, words in earlier.items():
                 lines.earlier(key, words)
         return dynamic.DiffResult(
@@ -92,7 +92,7 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
         resource_id = f"restart-trigger-{uuid.uuid4().hex[:16]}"
         plan = decide(None, props)
         if plan.restart:
-            outs = self._rollout(resource_id, props, None, plan.owed)
+            outs = self._rollout(resource_id, props, None, plan.due)
         else:
             outs = outputs_of(props, {}, [], "")
         return dynamic.CreateResult(id_=resource_id, outs=outs)
@@ -100,7 +100,7 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         plan = decide(olds, news)
         if plan.restart:
-            return dynamic.UpdateResult(outs=self._rollout(id_, news, olds, plan.owed))
+            return dynamic.UpdateResult(outs=self._rollout(id_, news, olds, plan.due))
         return dynamic.UpdateResult(outs=carried_over(news, olds))
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
@@ -128,18 +128,18 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
         resource_id: str,
         props: Mapping[str, Any],
         olds: Mapping[str, Any] | None,
-        owed: tuple[str, ...] | None,
+        due: tuple[str, ...] | None,
     ) -> dict[str, Any]:
-        """Restart the ``owed`` targets (None: every target); return the new outputs, or fail
+        """Restart the ``due`` targets (None: every target); return the new outputs, or fail
         the call with them (the restarts that happened are kept) if some stay owed."""
         call = provider_server.current_call()  # the server's Create/Update, two frames up
         urn = call.urn if call else None
-        lines = Progress(trigger_name(urn, resource_id), engine_sink(urn))
+        lines = Lines(trigger_name(urn, resource_id), engine_sink(urn))
         journal = Journal(urn, None if olds is None else resource_id) if urn else None
         deadline = settings_of(props).deadline()
         with self._client(props, deadline) as client:
             result = roll_out(
-                client, props, olds, owed, deadline=deadline, progress=lines, journal=journal
+                client, props, olds, due, deadline=deadline, lines=lines, journal=journal
             )
         if result.failure is None:
             return result.outputs

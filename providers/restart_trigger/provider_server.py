@@ -82,7 +82,7 @@ def widen(workers: int | None = None) -> int:
 #   serving (its ``request`` and ``context``, locals of the server's ``Create``/``Update``,
 #   which call the provider directly) so :meth:`ServerCall.fail_with_outputs` can answer it
 #   with that detail itself.
-# * Progress lines belong on the trigger's row of ``pulumi up``. The engine passes every
+# * Lines lines belong on the trigger's row of ``pulumi up``. The engine passes every
 #   provider its address as the first argument; :func:`engine_sink` logs there under the
 #   trigger's URN (``pulumirpc.Engine/Log``, ephemeral: shown while it waits, not repeated in
 #   the diagnostics), and writes to stderr (which the CLI shows too) when it cannot.

@@ -6,7 +6,7 @@ what a rollout does, and what it leaves in state, is here:
 * :func:`settings_of`: the rollout inputs of a trigger (``Rollout``, ``wait``, the deadline);
 * :func:`earlier_of`: what earlier updates left to resolve for this hash (state and the send
   journal); :func:`earlier_words`: the same as a preview says it;
-* :func:`roll_out`: restart the owed targets through ``runner.run_restarts`` and fold the
+* :func:`roll_out`: restart the due targets through ``runner.run_rollout`` and fold the
   outcomes into the trigger's new outputs (:class:`Result`: the outputs, and the failure text
   when some targets stay owed; ``kept`` says whether state should record the outputs anyway);
 * :func:`fold`: the per-target progress after a rollout;
@@ -27,9 +27,9 @@ from restart_trigger.aliyun import AliyunClient, NotFoundError
 from restart_trigger.backoff import Deadline
 from restart_trigger.inputs import DEFAULT_TIMEOUT, inputs_of
 from restart_trigger.journal import Journal, TargetJournal
+from restart_trigger.lines import Lines
 from restart_trigger.plan import owed_of, progress_of
-from restart_trigger.progress import Progress
-from restart_trigger.runner import Outcome, Rollout, Unknown, failure_text, run_restarts
+from restart_trigger.runner import Outcome, Rollout, Unknown, failure_text, run_rollout
 from restart_trigger.targets import RUNNING, UNKNOWN_STATE, Target, parse_targets
 
 
@@ -254,28 +254,28 @@ def roll_out(
     client: AliyunClient,
     props: Mapping[str, Any],
     olds: Mapping[str, Any] | None,
-    owed: tuple[str, ...] | None,
+    due: tuple[str, ...] | None,
     *,
     deadline: Deadline,
-    progress: Progress,
+    lines: Lines,
     journal: Journal | None = None,
     now: Callable[[], str] = _now,
 ) -> Result:
-    """Restart the ``owed`` targets of a trigger moving from ``olds`` to ``props`` (None:
+    """Restart the ``due`` targets of a trigger moving from ``olds`` to ``props`` (None:
     every target), resolving first what earlier updates left for this hash."""
     settings = settings_of(props)
-    todo = [t for t in targets_of(props) if owed is None or t.key in owed]
+    todo = [t for t in targets_of(props) if due is None or t.key in due]
     previous = progress_of(olds)
     new_hash = str(props.get("hash"))
     unsettled, unknown = earlier_of(previous, new_hash, journal, [t.key for t in todo])
-    outcomes = run_restarts(
+    outcomes = run_rollout(
         client,
         todo,
         known_change_ids={k: p["change_id"] for k, p in previous.items() if p.get("change_id")},
         wait=settings.wait,
         deadline=deadline,
         rollout=settings.rollout,
-        progress=progress,
+        lines=lines,
         unsettled=unsettled,
         unknown=unknown,
         record_for=(lambda key: TargetJournal(journal, key, new_hash)) if journal else None,

@@ -1,6 +1,6 @@
 """Running the restarts of one update: the pool, the waits, and the failure text.
 
-:func:`run_restarts` restarts each target once, then, with ``wait``, polls each change until
+:func:`run_rollout` restarts each target once, then, with ``wait``, polls each change until
 it finishes or the trigger's :class:`Deadline` runs out. It never raises for one target's
 trouble: every target gets an :class:`Outcome`, and :func:`failure_text` turns the failed
 ones into the message ``pulumi up`` shows (ids and server texts escaped: no terminal control
@@ -14,7 +14,7 @@ window (a new target starts when one finishes), the first ``canary`` targets mus
 before any other starts, and once more than ``max_failures`` targets failed no further one
 starts. No target is started once the deadline has passed. Targets not started stay owed
 (the update fails naming them and why). Each issued change id and each status change is
-reported to a :class:`~restart_trigger.progress.Progress` as it happens.
+reported to a :class:`~restart_trigger.lines.Lines` as it happens.
 
 No pulumi import: the provider's engine callbacks (``provider.py``) call this.
 """
@@ -37,7 +37,7 @@ from restart_trigger.aliyun import (
 )
 from restart_trigger.aliyun.recovery import SEND_RECORD, SendRecord
 from restart_trigger.backoff import Backoff, Deadline
-from restart_trigger.progress import Progress, silent
+from restart_trigger.lines import Lines, silent
 from restart_trigger.stopping import STOP, EngineGone, Stop
 from restart_trigger.targets import FAILED, PAUSED, ChangeStatus, Target
 from restart_trigger.validation import escaped
@@ -135,7 +135,7 @@ class Rollout:
     max_failures: int = 0
 
 
-def run_restarts(
+def run_rollout(
     client: AliyunClient,
     targets: Sequence[Target],
     *,
@@ -143,7 +143,7 @@ def run_restarts(
     wait: bool,
     deadline: Deadline,
     rollout: Rollout = Rollout(),
-    progress: Progress | None = None,
+    lines: Lines | None = None,
     unsettled: Mapping[str, str] | None = None,
     unknown: Mapping[str, Unknown] | None = None,
     record_for: Callable[[str], SendRecord | None] | None = None,
@@ -163,7 +163,7 @@ def run_restarts(
     (the send journal). Once ``stop`` is requested (the engine is gone), no further target
     starts and waits end."""
     pool = _shared_pool()
-    report = progress or Progress("", silent)
+    report = lines or Lines("", silent)
     window = rollout.max_parallel or len(targets) or 1
     canary = min(rollout.canary, len(targets))
     outcomes: dict[int, Outcome] = {}
@@ -186,7 +186,9 @@ def run_restarts(
         known_ids = [known] if known else []
         earlier = (unsettled or {}).get(target.key)
         if earlier:
-            settled = settle_one(client, target, earlier, deadline, report, wait=wait, stop=stop)
+            settled = await_earlier_change(
+                client, target, earlier, deadline, report, wait=wait, stop=stop
+            )
             if settled is not None:
                 return settled
         elif (lost := (unknown or {}).get(target.key)) is not None:
@@ -195,7 +197,7 @@ def run_restarts(
             )
             if resolved is not None:
                 return resolved
-        return restart_one(client, target, known_ids, wait, deadline, report, stop=stop)
+        return restart_target(client, target, known_ids, wait, deadline, report, stop=stop)
 
     def why_not(index: int) -> str | None:
         if stop.requested():
@@ -239,21 +241,23 @@ def run_restarts(
     return [outcomes[i] for i in range(len(targets))]
 
 
-def restart_one(
+def restart_target(
     client: AliyunClient,
     target: Target,
     known_change_ids: list[str],
     wait: bool,
     deadline: Deadline,
-    progress: Progress | None = None,
+    lines: Lines | None = None,
     *,
     stop: Stop = STOP,
 ) -> Outcome:
-    """Restart one target and wait for its change (see :func:`run_restarts`)."""
-    report = progress or Progress("", silent)
+    """Restart one target and wait for its change (see :func:`run_rollout`)."""
+    report = lines or Lines("", silent)
     outcome = Outcome(target.key)
     try:
-        result = target.restart(client, known_change_ids=known_change_ids, deadline=deadline)
+        result = target.request_restart(
+            client, known_change_ids=known_change_ids, deadline=deadline
+        )
     except EngineGone:
         outcome.error, outcome.started = ENGINE_GONE, False
     except RestartOutcomeUnknown as exc:
@@ -282,18 +286,18 @@ def resolve_unknown(
     known_change_ids: list[str],
     wait: bool,
     deadline: Deadline,
-    progress: Progress,
+    lines: Lines,
     *,
     stop: Stop = STOP,
 ) -> Outcome | None:
     """Resolve a restart an earlier update sent without learning its outcome, before
     restarting anything: a restart of the target absent from the snapshot taken before that
     send is adopted (and waited for, or with ``wait: false`` taken as it stands, as
-    :func:`settle_one`); None when the settle window since that send passed with none (the
+    :func:`await_earlier_change`); None when the settle window since that send passed with none (the
     send never landed: restart anew). Still not known (several candidates, a look that
     fails, the deadline): an Outcome that keeps ``unknown`` for the next update; nothing is
     sent."""
-    progress.checking(target.key)
+    lines.checking(target.key)
     try:
         found = target.find_earlier_restart(
             client,
@@ -304,19 +308,19 @@ def resolve_unknown(
         )
     except AliyunError as exc:
         outcome = Outcome(target.key, error=f"restart outcome unknown: {exc}", unknown=lost)
-        progress.failed(target.key, outcome.error)
+        lines.failed(target.key, outcome.error)
         return outcome
     if found is None:
         return None
-    return settle_one(client, target, found, deadline, progress, wait=wait, stop=stop)
+    return await_earlier_change(client, target, found, deadline, lines, wait=wait, stop=stop)
 
 
-def settle_one(
+def await_earlier_change(
     client: AliyunClient,
     target: Target,
     change_id: str,
     deadline: Deadline,
-    progress: Progress,
+    lines: Lines,
     *,
     wait: bool = True,
     stop: Stop = STOP,
@@ -330,7 +334,7 @@ def settle_one(
     accepted); failed or gone restarts anew; a read that fails keeps it to settle next time.
     Either way nothing is sent while an earlier change may still be ours."""
     outcome = Outcome(target.key, change_id=change_id)
-    progress.issued(target.key, change_id, earlier=True)
+    lines.issued(target.key, change_id, earlier=True)
     try:
         outcome.status = target.status(client, change_id)
     except NotFoundError:
@@ -338,20 +342,20 @@ def settle_one(
     except AliyunError as exc:
         if not wait:
             outcome.error = f"could not read the status of change {change_id}: {exc}"
-            progress.failed(target.key, outcome.error)
+            lines.failed(target.key, outcome.error)
             return outcome
         # with waits: read again in the wait below, within the deadline
     if not wait:
         assert outcome.status is not None
         if outcome.status.state == FAILED:
             return None
-        progress.observed(target.key, outcome.status)
+        lines.observed(target.key, outcome.status)
         return outcome
-    _wait(client, target, outcome, change_id, deadline, progress, stop)
+    _wait(client, target, outcome, change_id, deadline, lines, stop)
     if outcome.status is not None and outcome.status.state == FAILED and outcome.error is None:
         return None
     if outcome.error is not None:
-        progress.failed(target.key, outcome.error)
+        lines.failed(target.key, outcome.error)
     return outcome
 
 
@@ -361,7 +365,7 @@ def _wait(
     outcome: Outcome,
     change_id: str,
     deadline: Deadline,
-    report: Progress,
+    report: Lines,
     stop: Stop = STOP,
 ) -> None:
     tries = POLL_BACKOFF.start(deadline)

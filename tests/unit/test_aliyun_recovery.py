@@ -1,6 +1,6 @@
 """Lost-answer recovery: only a restart that did not exist before our send can be ours.
 
-The pure rules first (which changes are candidates), then ``send_restart`` driven with fake
+The pure rules first (which changes are candidates), then ``send_until_known`` driven with fake
 one-attempt callables and a fake clock (nothing waits for real time). The same flows through
 the client and a fake cloud are in test_aliyun_client.py.
 """
@@ -26,7 +26,7 @@ from restart_trigger.aliyun.recovery import (
     edas_candidates,
     edas_change_ids,
     looks_like_restart,
-    send_restart,
+    send_until_known,
     webplus_candidates,
 )
 from restart_trigger.backoff import Backoff, Deadline
@@ -199,11 +199,11 @@ class Script:
 
 def run(script, fake_time, *, deadline=600.0, settle_window=DEFAULT_SETTLE_WINDOW, attempts=4):
     backoff = Backoff(first=0.5, cap=4.0, max_attempts=attempts)
-    return send_restart(
+    return send_until_known(
         script.send,
         action="RestartApplication",
         target="EDAS application app-1",
-        check="the change orders of EDAS application app-1",
+        where_to_look="the change orders of EDAS application app-1",
         extract=lambda data: data.get("ChangeOrderId"),
         snapshot=script.snapshot,
         look=script.look,
@@ -408,11 +408,11 @@ def run_recorded(script, fake_time, recorder, **kwargs):
 
     token = SEND_RECORD.set(recorder)
     try:
-        return send_restart(
+        return send_until_known(
             script.send,
             action="RestartApplication",
             target="EDAS application app-1",
-            check="the change orders",
+            where_to_look="the change orders",
             extract=lambda data: data.get("ChangeOrderId"),
             snapshot=script.snapshot,
             look=script.look,
@@ -497,7 +497,7 @@ def resolve(looks, *, sent_ago, window=DEFAULT_SETTLE_WINDOW, deadline=600.0):
         deadline=Deadline(deadline, clock=fake_time.clock, sleep=fake_time.sleep),
         action="RestartApplication",
         target="EDAS application app-1",
-        check="the change orders",
+        where_to_look="the change orders",
         wall=lambda: 1_000_000.0 + sent_ago + fake_time.now,
     )
     return found, script, fake_time

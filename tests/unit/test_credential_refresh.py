@@ -17,7 +17,7 @@ from restart_trigger.aliyun.sources import (
     OidcProvider,
 )
 from restart_trigger.backoff import Backoff, Deadline
-from restart_trigger.runner import restart_one
+from restart_trigger.runner import restart_target
 from restart_trigger.targets.edas import EdasTarget
 from tests.unit.fakes import FakeCloud, FakeTime, fake_session
 from tests.unit.sts_fakes import (
@@ -103,7 +103,7 @@ def test_a_long_wait_signs_every_poll_with_live_credentials(clock):
     with AliyunClient(
         provider, "cn-hangzhou", session=fake_session(cloud), deadline=deadline
     ) as client:
-        outcome = restart_one(client, EdasTarget(app_id="app-1"), [], True, deadline)
+        outcome = restart_target(client, EdasTarget(app_id="app-1"), [], True, deadline)
     assert not outcome.failed, outcome.error
     used = {r.headers["x-acs-accesskey-id"] for r in cloud.requests}
     assert len(used) >= 3  # obtained, then renewed at least twice during the wait

@@ -1,9 +1,9 @@
-"""progress.Progress: a line per issued change and per status change, at most one per target
+"""progress.Lines: a line per issued change and per status change, at most one per target
 per quiet interval while nothing changes, every value escaped."""
 
 from __future__ import annotations
 
-from restart_trigger.progress import Progress, describe
+from restart_trigger.lines import Lines, describe
 from restart_trigger.targets import PAUSED, RUNNING, SUCCEEDED, ChangeStatus
 
 RUN = ChangeStatus(RUNNING, "EDAS status 1 (executing)", batch="batch 1 of 3")
@@ -19,7 +19,7 @@ class Clock:
 
 def reporter():
     lines, clock = [], Clock()
-    return Progress("orders", lines.append, clock=clock, quiet_interval=30), lines, clock
+    return Lines("orders", lines.append, clock=clock, quiet_interval=30), lines, clock
 
 
 def test_a_line_when_the_change_id_is_issued_and_when_the_status_changes():
@@ -70,7 +70,7 @@ def test_a_sink_that_fails_never_fails_the_rollout():
     def broken(_line):
         raise OSError("closed")
 
-    progress = Progress("orders", broken)
+    progress = Lines("orders", broken)
     progress.issued("edas:app-1", "co-1")
     progress.not_started("edas:app-2", "not started")
     progress.warn("text")

@@ -42,7 +42,7 @@ def test_keys_that_are_not_inputs_are_ignored():
 def test_a_hash_change_restarts_every_target_in_place_in_the_order_listed():
     plan = decide(OLD, new(hash="sha256:bbb"))
     assert (plan.changes, plan.restart, plan.replaces) == (True, True, ())
-    assert plan.owed == ("edas:app-1", "webplus:we-1")
+    assert plan.due == ("edas:app-1", "webplus:we-1")
 
 
 def progressed(done: dict[str, str], owed: list[str], hash_: str = "sha256:aaa"):
@@ -56,19 +56,19 @@ def progressed(done: dict[str, str], owed: list[str], hash_: str = "sha256:aaa")
 def test_after_a_partly_failed_rollout_the_same_hash_restarts_only_the_owed_targets():
     olds = progressed({"edas:app-1": "sha256:bbb"}, owed=["webplus:we-1"], hash_="sha256:bbb")
     plan = decide(olds, new(hash="sha256:bbb"))
-    assert (plan.changes, plan.restart, plan.owed) == (True, True, ("webplus:we-1",))
+    assert (plan.changes, plan.restart, plan.due) == (True, True, ("webplus:we-1",))
 
 
 def test_a_finished_rollout_owes_nothing():
     done = {"edas:app-1": "sha256:bbb", "webplus:we-1": "sha256:bbb"}
     plan = decide(progressed(done, owed=[], hash_="sha256:bbb"), new(hash="sha256:bbb"))
-    assert (plan.changes, plan.restart, plan.owed) == (False, False, ())
+    assert (plan.changes, plan.restart, plan.due) == (False, False, ())
 
 
 def test_a_new_hash_skips_targets_already_restarted_for_it():
     olds = progressed({"edas:app-1": "sha256:ccc", "webplus:we-1": "sha256:aaa"}, owed=[])
     plan = decide(olds, new(hash="sha256:ccc"))
-    assert plan.owed == ("webplus:we-1",)
+    assert plan.due == ("webplus:we-1",)
 
 
 def test_reverting_the_hash_restarts_the_targets_that_restarted_for_the_other_one():
@@ -79,13 +79,13 @@ def test_reverting_the_hash_restarts_the_targets_that_restarted_for_the_other_on
         hash_="sha256:bbb",
     )
     plan = decide(olds, new(hash="sha256:aaa"))
-    assert (plan.restart, plan.owed) == (True, ("edas:app-1",))
+    assert (plan.restart, plan.due) == (True, ("edas:app-1",))
 
 
 def test_an_owed_target_removed_from_the_list_is_forgotten():
     olds = progressed({"edas:app-1": "sha256:bbb"}, owed=["webplus:we-1"], hash_="sha256:bbb")
     plan = decide(olds, new(hash="sha256:bbb", targets=OLD["targets"][:1]))
-    assert (plan.changes, plan.restart, plan.owed) == (True, False, ())
+    assert (plan.changes, plan.restart, plan.due) == (True, False, ())
 
 
 def test_state_written_before_progress_counts_each_target_as_restarted_for_restarted_hash():
@@ -95,7 +95,7 @@ def test_state_written_before_progress_counts_each_target_as_restarted_for_resta
         "restarted_hash": "sha256:aaa",
     }
     assert progress_of(olds)["edas:app-1"]["hash"] == "sha256:aaa"
-    assert decide(olds, new(hash="sha256:bbb")).owed == ("edas:app-1", "webplus:we-1")
+    assert decide(olds, new(hash="sha256:bbb")).due == ("edas:app-1", "webplus:we-1")
     assert decide(olds, new()).changes is False
 
 
@@ -116,13 +116,13 @@ def test_same_hash_in_another_region_replaces_without_restart():
 def test_a_target_added_with_the_same_hash_updates_in_place_and_restarts_nothing():
     added = [*OLD["targets"], {"kind": "sae", "app_id": "5a3e0000-0000-4000-8000-000000000009"}]
     plan = decide(OLD, new(targets=added))
-    assert (plan.changes, plan.restart, plan.owed, plan.replaces) == (True, False, (), ())
+    assert (plan.changes, plan.restart, plan.due, plan.replaces) == (True, False, (), ())
 
 
 def test_a_target_added_with_restart_on_create_restarts_alone():
     added = [*OLD["targets"], {"kind": "edas", "app_id": "app-9"}]
     plan = decide(OLD, new(targets=added, restart_on_create=True))
-    assert (plan.restart, plan.owed, plan.replaces) == (True, ("edas:app-9",), ())
+    assert (plan.restart, plan.due, plan.replaces) == (True, ("edas:app-9",), ())
 
 
 def test_a_removed_target_is_simply_forgotten():
@@ -165,4 +165,4 @@ def test_targets_not_known_yet_do_not_force_a_replacement():
 
 def test_with_target_ids_known_only_at_apply_a_hash_change_restarts_whom_apply_decides():
     plan = decide(OLD, new(hash="sha256:bbb", targets=[{"kind": "edas", "app_id": UNKNOWN}]))
-    assert (plan.restart, plan.owed) == (True, None)
+    assert (plan.restart, plan.due) == (True, None)

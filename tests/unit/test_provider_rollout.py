@@ -51,7 +51,7 @@ def rollout(monkeypatch):
         state["ran"] = [t.key for t in targets]
         return state["outcomes"]
 
-    monkeypatch.setattr(rollout_module, "run_restarts", fake_run)
+    monkeypatch.setattr(rollout_module, "run_rollout", fake_run)
     return state
 
 
@@ -139,7 +139,7 @@ def test_a_change_not_seen_to_finish_is_kept_to_be_waited_for_next_time(rollout,
         seen.update(kwargs["unsettled"])
         return [Outcome("edas:app-2", change_id="co-2", status=DONE)]
 
-    monkeypatch.setattr(rollout_module, "run_restarts", capture)
+    monkeypatch.setattr(rollout_module, "run_rollout", capture)
     result = RestartTriggerProvider().update("rt-1", outputs, NEWS)
     assert seen == {"edas:app-2": "co-2"}
     assert (
@@ -185,7 +185,7 @@ def test_an_unknown_outcome_is_kept_in_state_and_handed_to_the_next_up_first(rol
         seen.update(kwargs["unknown"])
         return [Outcome("edas:app-2", change_id="co-x2", status=DONE)]
 
-    monkeypatch.setattr(rollout_module, "run_restarts", capture)
+    monkeypatch.setattr(rollout_module, "run_rollout", capture)
     result = RestartTriggerProvider().update("rt-1", outputs, NEWS)
     assert seen == {"edas:app-2": lost}
     assert not [k for k in result.outs["progress"]["edas:app-2"] if k.startswith("unknown_")]

@@ -17,7 +17,7 @@ PURE_MODULES = [
     "restart_trigger.hashing",
     "restart_trigger.targets",
     "restart_trigger.aliyun",
-    "restart_trigger.progress",
+    "restart_trigger.lines",
     "restart_trigger.runner",
     "restart_trigger.rollout",
     "restart_trigger.journal",

@@ -9,8 +9,8 @@ import time
 from restart_trigger import runner
 from restart_trigger.aliyun import RestartResult
 from restart_trigger.backoff import Deadline
-from restart_trigger.progress import Progress
-from restart_trigger.runner import NOT_STARTED, Outcome, Rollout, failure_text, run_restarts
+from restart_trigger.lines import Lines
+from restart_trigger.runner import NOT_STARTED, Outcome, Rollout, failure_text, run_rollout
 from restart_trigger.targets import FAILED, SUCCEEDED, ChangeStatus
 from restart_trigger.targets.edas import EdasTarget
 
@@ -23,7 +23,7 @@ class CountingTarget(EdasTarget):
     peak = 0
     started: list[str] = []
 
-    def send_restart(self, client, known_change_ids):
+    def call_restart_api(self, client, known_change_ids):
         cls = type(self)
         with cls.lock:
             cls.now += 1
@@ -46,7 +46,7 @@ def fresh(n):
 
 def test_max_parallel_is_a_rolling_window():
     targets = fresh(12)
-    outcomes = run_restarts(
+    outcomes = run_rollout(
         None,
         targets,
         known_change_ids={},
@@ -63,7 +63,7 @@ def test_the_process_wide_cap_bounds_threads_whatever_the_target_count(monkeypat
     monkeypatch.setattr(runner, "_pool", None)
     monkeypatch.setenv("RESTART_TRIGGER_MAX_CONCURRENCY", "4")
     targets = fresh(40)
-    run_restarts(None, targets, known_change_ids={}, wait=False, deadline=Deadline(60))
+    run_rollout(None, targets, known_change_ids={}, wait=False, deadline=Deadline(60))
     assert CountingTarget.peak <= 4
     assert runner._shared_pool()._max_workers == 4
     monkeypatch.setattr(runner, "_pool", None)
@@ -81,7 +81,7 @@ def test_no_target_starts_after_the_deadline():
     clock = [0.0]
     deadline = Deadline(1, clock=lambda: clock[0])
     clock[0] = 2.0
-    outcomes = run_restarts(None, targets, known_change_ids={}, wait=True, deadline=deadline)
+    outcomes = run_rollout(None, targets, known_change_ids={}, wait=True, deadline=deadline)
     assert CountingTarget.started == []
     assert [o.error for o in outcomes] == [NOT_STARTED] * 3
 
@@ -115,7 +115,7 @@ def test_a_timeout_while_a_change_waits_for_confirmation_says_so():
         clock[0] += seconds
 
     deadline = Deadline(30, clock=lambda: clock[0], sleep=sleep)
-    (outcome,) = run_restarts(
+    (outcome,) = run_rollout(
         None, [Paused(app_id="app-1")], known_change_ids={}, wait=True, deadline=deadline
     )
     assert "is waiting for someone" in outcome.error
@@ -128,7 +128,7 @@ class ScriptedTarget(EdasTarget):
     log: list[str] = []
     lock = threading.Lock()
 
-    def send_restart(self, client, known_change_ids):
+    def call_restart_api(self, client, known_change_ids):
         with ScriptedTarget.lock:
             ScriptedTarget.log.append(f"start {self.app_id}")
         return RestartResult(f"co-{self.app_id}", "req")
@@ -147,7 +147,7 @@ def scripted(*ids):
 
 
 def roll(targets, **rollout):
-    return run_restarts(
+    return run_rollout(
         None,
         targets,
         known_change_ids={},
@@ -200,15 +200,15 @@ def test_the_failure_text_names_failed_and_not_started_targets_and_what_the_next
 
 def test_progress_reports_each_change_id_and_status_change_as_it_happens():
     lines: list[str] = []
-    progress = Progress("orders", lines.append)
-    run_restarts(
+    progress = Lines("orders", lines.append)
+    run_rollout(
         None,
         scripted("ok-1", "bad-2"),
         known_change_ids={},
         wait=True,
         deadline=Deadline(60),
         rollout=Rollout(max_parallel=1, max_failures=1),
-        progress=progress,
+        lines=progress,
     )
     assert lines == [
         "orders: edas:ok-1 restart issued: change co-ok-1",
@@ -224,7 +224,7 @@ class SettlingTarget(EdasTarget):
     sent: list[str] = []
     earlier: ChangeStatus | None = None
 
-    def send_restart(self, client, known_change_ids):
+    def call_restart_api(self, client, known_change_ids):
         SettlingTarget.sent.append(self.app_id)
         return RestartResult("co-new", "req")
 
@@ -240,7 +240,7 @@ class SettlingTarget(EdasTarget):
 
 def settle(earlier):
     SettlingTarget.sent, SettlingTarget.earlier = [], earlier
-    (outcome,) = run_restarts(
+    (outcome,) = run_rollout(
         None,
         [SettlingTarget(app_id="app-1")],
         known_change_ids={},
@@ -275,14 +275,14 @@ def test_a_status_read_the_service_refuses_for_credentials_fails_at_once():
     class RefusedReads(EdasTarget):
         reads = 0
 
-        def send_restart(self, client, known_change_ids):
+        def call_restart_api(self, client, known_change_ids):
             return RestartResult("co-1", "req")
 
         def status(self, client, change_id):
             RefusedReads.reads += 1
             raise AuthError(400, "InvalidSecurityToken.Expired", "expired", "req-2")
 
-    (outcome,) = run_restarts(
+    (outcome,) = run_rollout(
         None, [RefusedReads(app_id="a")], known_change_ids={}, wait=True, deadline=Deadline(600)
     )
     assert RefusedReads.reads == 1  # not polled again until the 600 s deadline
@@ -295,7 +295,7 @@ def test_a_status_read_the_service_refuses_for_credentials_fails_at_once():
 
 def settle_without_waits(earlier):
     SettlingTarget.sent, SettlingTarget.earlier = [], earlier
-    (outcome,) = run_restarts(
+    (outcome,) = run_rollout(
         None,
         [SettlingTarget(app_id="app-1")],
         known_change_ids={},
@@ -341,7 +341,7 @@ def resolve_lost(found):
     SettlingTarget.earlier = ChangeStatus(SUCCEEDED, "EDAS status 2 (success)")
     LostTarget.found, LostTarget.asked = found, []
     lost = Unknown(frozenset({"co-before"}), 1000.0, 60.0)
-    (outcome,) = run_restarts(
+    (outcome,) = run_rollout(
         None,
         [LostTarget(app_id="app-1")],
         known_change_ids={"edas:app-1": "co-last"},
@@ -379,12 +379,12 @@ def test_a_restart_whose_outcome_became_unknown_keeps_what_the_next_update_needs
     from restart_trigger.runner import Unknown
 
     class Lost(EdasTarget):
-        def send_restart(self, client, known_change_ids):
+        def call_restart_api(self, client, known_change_ids):
             error = RestartOutcomeUnknown("EDAS application a", "deadline passed")
             error.snapshot, error.sent_at, error.settle_window = frozenset({"x"}), 7.0, 60.0
             raise error
 
-    (outcome,) = run_restarts(
+    (outcome,) = run_rollout(
         None, [Lost(app_id="a")], known_change_ids={}, wait=True, deadline=Deadline(60)
     )
     assert outcome.unknown == Unknown(frozenset({"x"}), 7.0, 60.0)
@@ -401,7 +401,7 @@ def test_once_a_stop_is_requested_no_target_starts_and_waits_end():
     class StopsAfterFirst(EdasTarget):
         sent: list[str] = []
 
-        def send_restart(self, client, known_change_ids):
+        def call_restart_api(self, client, known_change_ids):
             StopsAfterFirst.sent.append(self.app_id)
             stop.request("engine gone")
             return RestartResult(f"co-{self.app_id}", "req")
@@ -409,7 +409,7 @@ def test_once_a_stop_is_requested_no_target_starts_and_waits_end():
         def status(self, client, change_id):
             return ChangeStatus(RUNNING, "EDAS status 1 (executing)")
 
-    outcomes = run_restarts(
+    outcomes = run_rollout(
         None,
         [StopsAfterFirst(app_id=f"a{i}") for i in range(3)],
         known_change_ids={},

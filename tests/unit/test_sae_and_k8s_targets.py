@@ -382,7 +382,7 @@ def test_sae_busy_codes_are_the_documented_ones():
 def test_sae_waits_while_another_change_order_runs_then_restarts_once(code):
     client, clock = FakeClient([sae_refusal(code), sae_refusal(code)]), Clock()
     target = SaeTarget(APP, min_ready_instances=1, auto_enable_application_scaling_rule=True)
-    result = target.restart(client, known_change_ids=["old"], deadline=deadline(clock))
+    result = target.request_restart(client, known_change_ids=["old"], deadline=deadline(clock))
     assert result.change_id == "change-1"
     assert len(client.calls) == 3 and len(clock.sleeps) == 2
     args, kwargs = client.calls[-1]
@@ -401,14 +401,14 @@ def test_sae_waits_while_another_change_order_runs_then_restarts_once(code):
 def test_sae_other_refusals_fail_at_once(code):
     client, clock = FakeClient([sae_refusal(code)]), Clock()
     with pytest.raises(BusinessError, match=code.replace(".", r"\.")):
-        SaeTarget(APP).restart(client, known_change_ids=[], deadline=deadline(clock))
+        SaeTarget(APP).request_restart(client, known_change_ids=[], deadline=deadline(clock))
     assert len(client.calls) == 1
 
 
 def test_sae_gives_up_waiting_when_the_deadline_comes():
     client, clock = FakeClient([sae_refusal("Application.ChangerOrderRunning")] * 100), Clock()
     with pytest.raises(BusinessError, match="ChangerOrderRunning"):
-        SaeTarget(APP).restart(client, known_change_ids=[], deadline=deadline(clock, 20))
+        SaeTarget(APP).request_restart(client, known_change_ids=[], deadline=deadline(clock, 20))
     assert clock.now <= 20
 
 
@@ -417,7 +417,7 @@ def test_k8s_waits_while_an_edas_change_order_is_in_progress(status):
     refusal = BusinessError(200, "603", "another change order is in progress")
     client = FakeClient([refusal], orders=[{"ChangeOrderId": "co-0", "Status": status}])
     clock = Clock()
-    result = EdasK8sTarget("app-1", timeout=60).restart(
+    result = EdasK8sTarget("app-1", timeout=60).request_restart(
         client, known_change_ids=[], deadline=deadline(clock)
     )
     assert result.change_id == "change-1"
@@ -430,5 +430,7 @@ def test_k8s_refusal_without_a_change_order_in_progress_fails_at_once(status):
     refusal = BusinessError(200, "601", "application not found")
     client = FakeClient([refusal], orders=[{"ChangeOrderId": "co-0", "Status": status}])
     with pytest.raises(BusinessError, match="601"):
-        EdasK8sTarget("app-1").restart(client, known_change_ids=[], deadline=deadline(Clock()))
+        EdasK8sTarget("app-1").request_restart(
+            client, known_change_ids=[], deadline=deadline(Clock())
+        )
     assert len(client.calls) == 1

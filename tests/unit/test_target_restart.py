@@ -51,7 +51,7 @@ class Clock:
 
 def test_webplus_waits_while_another_change_runs_then_restarts_once():
     client, clock = FakeClient([on_changing(), on_changing()]), Clock()
-    result = WebPlusTarget("we-1").restart(
+    result = WebPlusTarget("we-1").request_restart(
         client, known_change_ids=[], deadline=Deadline(100, clock=clock, sleep=clock.sleep)
     )
     assert result.change_id == "change-1"
@@ -63,7 +63,7 @@ def test_webplus_other_refusals_fail_at_once():
     refusal = BusinessError(403, "StatusNotAllowedRestart", "only running or stopped")
     client, clock = FakeClient([refusal]), Clock()
     with pytest.raises(BusinessError, match="StatusNotAllowedRestart"):
-        WebPlusTarget("we-1").restart(
+        WebPlusTarget("we-1").request_restart(
             client, known_change_ids=[], deadline=Deadline(100, clock=clock, sleep=clock.sleep)
         )
     assert client.restarts == 1
@@ -72,7 +72,7 @@ def test_webplus_other_refusals_fail_at_once():
 def test_webplus_gives_up_when_the_deadline_comes():
     client, clock = FakeClient([on_changing()] * 100), Clock()
     with pytest.raises(BusinessError, match="EnvOnChanging"):
-        WebPlusTarget("we-1").restart(
+        WebPlusTarget("we-1").request_restart(
             client, known_change_ids=[], deadline=Deadline(20, clock=clock, sleep=clock.sleep)
         )
     assert clock.now <= 20
@@ -82,7 +82,7 @@ def test_edas_waits_when_a_change_order_is_in_progress():
     refusal = BusinessError(200, "603", "another change order is in progress")
     client = FakeClient([refusal], orders=[{"ChangeOrderId": "co-0", "Status": 1}])
     clock = Clock()
-    result = EdasTarget("app-1").restart(
+    result = EdasTarget("app-1").request_restart(
         client, known_change_ids=[], deadline=Deadline(100, clock=clock, sleep=clock.sleep)
     )
     assert result.change_id == "change-1"
@@ -94,7 +94,7 @@ def test_edas_refusal_without_a_running_change_order_fails_at_once():
     client = FakeClient([refusal], orders=[{"ChangeOrderId": "co-0", "Status": 2}])
     clock = Clock()
     with pytest.raises(BusinessError, match="601"):
-        EdasTarget("app-1").restart(
+        EdasTarget("app-1").request_restart(
             client, known_change_ids=[], deadline=Deadline(100, clock=clock, sleep=clock.sleep)
         )
     assert client.restarts == 1
@@ -108,7 +108,7 @@ def test_a_failing_busy_lookup_keeps_the_refusals_own_text():
     refusal = BusinessError(200, "602", "the application is being deleted")
     client, clock = LookupFails([refusal]), Clock()
     with pytest.raises(BusinessError) as raised:
-        EdasTarget("app-1").restart(
+        EdasTarget("app-1").request_restart(
             client, known_change_ids=[], deadline=Deadline(100, clock=clock, sleep=clock.sleep)
         )
     assert raised.value is refusal

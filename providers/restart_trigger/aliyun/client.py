@@ -7,7 +7,7 @@ Each method checks its arguments, builds the query or form, and sends through th
   without one, each call gets its own ``Deadline(DEFAULT_CALL_SECONDS)``;
 * reads are retried on throttling, 5xx and transport failures with ``read_backoff``
   (``READ_BACKOFF`` by default);
-* restarts go through ``recovery.send_restart`` with ``restart_backoff``
+* restarts go through ``recovery.send_until_known`` with ``restart_backoff``
   (``RESTART_BACKOFF``): before each send, a snapshot of the target's changes (one read:
   ``ListRecentChangeOrder``, ``DescribeAppEnvStatus`` or ``ListChangeOrders``, retried like
   any read; the caller's credentials need that permission too); after a lost answer, only a
@@ -37,7 +37,7 @@ from .recovery import (
     edas_candidates,
     edas_change_ids,
     sae_candidates,
-    send_restart,
+    send_until_known,
     webplus_candidates,
     webplus_latest_change,
 )
@@ -401,7 +401,7 @@ class AliyunClient:
             None,
             deadline,
             target=target,
-            check=f"the change orders of {target} (EDAS console, or ListRecentChangeOrder)",
+            where_to_look=f"the change orders of {target} (EDAS console, or ListRecentChangeOrder)",
             extract=lambda data: data.get("ChangeOrderId"),
             snapshot=snapshot,
             look=self._edas_look(app_id, known, deadline),
@@ -487,7 +487,7 @@ class AliyunClient:
             {k: v for k, v in form.items() if v is not None},
             deadline,
             target=target,
-            check=f"the changes of {target} (Web+ console, or DescribeAppEnvStatus)",
+            where_to_look=f"the changes of {target} (Web+ console, or DescribeAppEnvStatus)",
             extract=_env_change_id,
             snapshot=snapshot,
             look=self._webplus_look(env_id, known, deadline),
@@ -564,7 +564,7 @@ class AliyunClient:
             None,
             deadline,
             target=target,
-            check=f"the change orders of {target} (SAE console, or ListChangeOrders)",
+            where_to_look=f"the change orders of {target} (SAE console, or ListChangeOrders)",
             extract=_data_change_order_id,
             snapshot=snapshot,
             look=self._sae_look(app_id, known, deadline),
@@ -618,7 +618,7 @@ class AliyunClient:
             deadline=deadline,
             action=action,
             target=target,
-            check=f"the changes of {target} ({read})",
+            where_to_look=f"the changes of {target} ({read})",
         )
 
     def describe_change_order(self, change_order_id: str) -> dict:
@@ -658,16 +658,16 @@ class AliyunClient:
         deadline: Deadline,
         *,
         target: str,
-        check: str,
+        where_to_look: str,
         extract: Callable[[Mapping[str, Any]], Any],
         snapshot: Callable[[], frozenset[str]],
         look: Callable[[frozenset[str]], list[str]],
     ) -> RestartResult:
-        return send_restart(
+        return send_until_known(
             lambda: self._transport.send(op, query, form, deadline=deadline),
             action=op.action,
             target=target,
-            check=check,
+            where_to_look=where_to_look,
             extract=extract,
             snapshot=snapshot,
             look=look,

@@ -1,6 +1,6 @@
 """Lost-answer recovery: a restart whose answer was lost is looked up, and only ours is adopted.
 
-``send_restart`` sends a restart and follows these rules:
+``send_until_known`` sends a restart and follows these rules:
 
 1. **Snapshot before every send.** Immediately before each attempt it records which changes
    of the target exist (EDAS, its ECS and its Kubernetes applications alike: the
@@ -242,12 +242,12 @@ def answered_failure(error: AliyunError) -> bool:
     return isinstance(error, ServerError) and not isinstance(error, InvalidResponseError)
 
 
-def send_restart(
+def send_until_known(
     send: Callable[[], Mapping[str, Any]],
     *,
     action: str,
     target: str,
-    check: str,
+    where_to_look: str,
     extract: Callable[[Mapping[str, Any]], Any],
     snapshot: Callable[[], frozenset[str]],
     look: Callable[[frozenset[str]], list[str]],
@@ -268,7 +268,7 @@ def send_restart(
         send: one attempt of the restart call, returning its body.
         action: the API action, for messages (e.g. ``RestartApplication``).
         target: what is restarted, for messages (e.g. ``EDAS application app-1``).
-        check: what a person should look at when the outcome is unknown (e.g. "the change
+        where_to_look: what a person should look at when the outcome is unknown (e.g. "the change
             orders of EDAS application app-1 in the EDAS console").
         extract: reads the change id from the answer's body.
         snapshot: the ids of the target's changes that exist now, with its own retries; its
@@ -318,7 +318,7 @@ def send_restart(
                     if answered_failure(err)
                     else settle_window
                 )
-                outcome = _Outcome(action, target, check, err, deadline, window)
+                outcome = _LostAnswer(action, target, where_to_look, err, deadline, window)
                 try:
                     change_id = outcome.settle(look, before, sent_at, look_backoff)
                 except RestartOutcomeUnknown as unknown:
@@ -359,7 +359,7 @@ def find_earlier_restart(
     deadline: Deadline,
     action: str,
     target: str,
-    check: str,
+    where_to_look: str,
     wall: Callable[[], float] = time.time,
     look_backoff: Backoff = LOOK_BACKOFF,
 ) -> str | None:
@@ -376,7 +376,7 @@ def find_earlier_restart(
         "an earlier `pulumi up` sent this restart and never learned its outcome",
         operation=action,
     )
-    outcome = _Outcome(action, target, check, cause, deadline, settle_window)
+    outcome = _LostAnswer(action, target, where_to_look, cause, deadline, settle_window)
     try:
         return outcome.settle(look, before, deadline.clock() - elapsed, look_backoff)
     except RestartOutcomeUnknown as unknown:
@@ -385,12 +385,12 @@ def find_earlier_restart(
 
 
 @dataclass
-class _Outcome:
+class _LostAnswer:
     """The settle window of one uncertain send, and the ``RestartOutcomeUnknown`` it may end in."""
 
     action: str
     target: str
-    check: str
+    where_to_look: str
     cause: AliyunError
     deadline: Deadline
     settle_window: float
@@ -441,8 +441,8 @@ class _Outcome:
     ) -> RestartOutcomeUnknown:
         return RestartOutcomeUnknown(
             self.target,
-            f"{self.action} for {self.target}: {text} Check {self.check} before restarting it "
-            "again.",
+            f"{self.action} for {self.target}: {text} Check {self.where_to_look} before "
+            "restarting it again.",
             operation=self.action,
             cause=cause or self.cause,
             candidates=candidates,

@@ -139,7 +139,7 @@ class Target:
         raise NotImplementedError
 
     # -- the kind's API -------------------------------------------------------------------------
-    def send_restart(self, client: AliyunClient, known_change_ids: list[str]) -> RestartResult:
+    def call_restart_api(self, client: AliyunClient, known_change_ids: list[str]) -> RestartResult:
         """Ask the service to restart the target once (the client never resends blindly)."""
         raise NotImplementedError
 
@@ -152,7 +152,7 @@ class Target:
         raise NotImplementedError
 
     # -- shared ---------------------------------------------------------------------------------
-    def restart(
+    def request_restart(
         self,
         client: AliyunClient,
         *,
@@ -171,7 +171,7 @@ class Target:
         while True:
             tries.record_attempt()
             try:
-                return self.send_restart(client, known_change_ids)
+                return self.call_restart_api(client, known_change_ids)
             except BusinessError as refusal:
                 delay = tries.next_delay()
                 if delay is None or not self._busy(client, refusal):

@@ -107,7 +107,7 @@ class EdasTarget(Target):
             return "ECC " + ",".join(shown(e) for e in ecc)
         return f"ECC {shown(ecc)}"
 
-    def send_restart(self, client: AliyunClient, known_change_ids: list[str]) -> RestartResult:
+    def call_restart_api(self, client: AliyunClient, known_change_ids: list[str]) -> RestartResult:
         return client.restart_application(
             self.app_id,
             ecc_ids=list(self.ecc_ids) if self.ecc_ids else None,

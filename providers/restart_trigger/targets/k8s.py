@@ -63,7 +63,7 @@ class EdasK8sTarget(Target):
             return "all pods, EDAS's change timeout"
         return f"all pods, change timeout {shown(timeout)}s"
 
-    def send_restart(self, client: AliyunClient, known_change_ids: list[str]) -> RestartResult:
+    def call_restart_api(self, client: AliyunClient, known_change_ids: list[str]) -> RestartResult:
         return client.restart_k8s_application(
             self.app_id, timeout=self.timeout, known_change_ids=known_change_ids
         )

@@ -147,7 +147,7 @@ class SaeTarget(Target):
             parts.append(f"auto scaling re-enabled: {shown(scaling)}")
         return ", ".join(parts)
 
-    def send_restart(self, client: AliyunClient, known_change_ids: list[str]) -> RestartResult:
+    def call_restart_api(self, client: AliyunClient, known_change_ids: list[str]) -> RestartResult:
         return client.restart_sae_application(
             self.app_id,
             min_ready_instances=self.min_ready_instances,

@@ -112,7 +112,7 @@ class WebPlusTarget(Target):
             parts.append(f"pause between batches {KNOWN_AFTER_APPLY}")
         return ", ".join(parts)
 
-    def send_restart(self, client: AliyunClient, known_change_ids: list[str]) -> RestartResult:
+    def call_restart_api(self, client: AliyunClient, known_change_ids: list[str]) -> RestartResult:
         return client.restart_app_env(
             self.env_id,
             batch_size=self.batch_size,

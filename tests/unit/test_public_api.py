@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 import importlib.metadata
-import subprocess
-import sys
 
 import pytest
 
@@ -34,25 +32,6 @@ def test_the_public_names_import_from_the_package():
 def test_an_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         restart_trigger.Nope  # noqa: B018
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        "restart_trigger",
-        "restart_trigger.hashing",
-        "restart_trigger.aliyun",
-        "restart_trigger.plan",
-        "restart_trigger.preview_summary",
-    ],
-)
-def test_hashing_the_client_and_the_summary_load_neither_pulumi_nor_grpc(module):
-    code = (
-        f"import sys, {module}\n"
-        "loaded = [m for m in ('pulumi', 'grpc') if m in sys.modules]\n"
-        "assert not loaded, loaded\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_the_installed_distribution_has_the_package_version():

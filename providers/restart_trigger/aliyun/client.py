@@ -309,6 +309,11 @@ class AliyunClient:
         self._restart_backoff = restart_backoff or RESTART_BACKOFF
         self._settle_window = float(settle_window)
 
+    @property
+    def endpoints(self) -> dict[str, str]:
+        """``{product: "scheme://host[:port]"}``: where each product's calls go (a copy)."""
+        return dict(self._transport.endpoints)
+
     def __repr__(self) -> str:
         t = self._transport
         return f"AliyunClient(region={t.region!r}, endpoints={t.endpoints!r})"

@@ -16,6 +16,7 @@ import pytest
 from restart_trigger.aliyun import AliyunClient, resolve_settings
 from restart_trigger.aliyun.credentials import clear_provider_cache
 from restart_trigger.aliyun.sources import CredentialsUnavailable
+from restart_trigger.targets.edas import get_change_order_info, restart_application
 from testbed.emulator import (
     TEST_ACCESS_KEY_ID,
     TEST_ACCESS_KEY_SECRET,
@@ -57,7 +58,7 @@ def restart(settings) -> str:
     with AliyunClient(
         settings.credentials, TEST_REGION, endpoints={"edas": settings.endpoints["edas"]}
     ) as client:
-        return client.restart_application(TEST_APP_ID).change_id
+        return restart_application(client, TEST_APP_ID).change_id
 
 
 def test_assume_role_on_access_keys_gets_keys_the_edas_endpoint_accepts(emu, tmp_path):
@@ -139,11 +140,11 @@ def test_keys_that_live_seconds_are_renewed_while_the_client_keeps_calling(emu, 
     with AliyunClient(
         provider, TEST_REGION, endpoints={"edas": settings.endpoints["edas"]}
     ) as client:
-        change_id = client.restart_application(TEST_APP_ID).change_id
+        change_id = restart_application(client, TEST_APP_ID).change_id
         seen = set()
         ends = time.monotonic() + 7
         while time.monotonic() < ends:  # longer than the keys live
-            client.get_change_order_info(change_id)  # never InvalidSecurityToken.Expired
+            get_change_order_info(client, change_id)  # never InvalidSecurityToken.Expired
             seen.add(provider.current().access_key_id)
             time.sleep(0.5)
     assert provider.refreshes >= 2 and len(seen) >= 2

@@ -42,6 +42,12 @@ from restart_trigger.aliyun import client as client_module
 from restart_trigger.aliyun.recovery import ANSWERED_SETTLE_WINDOW, DEFAULT_SETTLE_WINDOW
 from restart_trigger.aliyun.transport import DeadlineAdapter
 from restart_trigger.backoff import Backoff, Deadline
+from restart_trigger.targets.edas import (
+    get_change_order_info,
+    list_recent_change_orders,
+    restart_application,
+)
+from restart_trigger.targets.webplus import describe_change, restart_app_env
 from tests.unit.fakes import FakeCloud, FakeTime, fake_session, query_of
 
 KEY_ID = "test-access-key-id"
@@ -148,7 +154,7 @@ ENV_RESTART_OK = (
 
 def test_restart_application_posts_signed_query_with_the_common_headers():
     cloud = FakeCloud().on("RestartApplication", RESTART_OK)
-    result = make_client(cloud).restart_application("app-1", ["ecc-1", "ecc-2"])
+    result = restart_application(make_client(cloud), "app-1", ["ecc-1", "ecc-2"])
 
     assert result == RestartResult("co-new", "r1")
     (request,) = cloud.calls("RestartApplication")
@@ -168,8 +174,8 @@ def test_restart_application_posts_signed_query_with_the_common_headers():
 def test_restart_app_env_sends_a_form_body_with_booleans_as_the_sdk_writes_them():
     cloud = FakeCloud().on("RestartAppEnv", ENV_RESTART_OK)
     client = make_client(cloud, credentials=Credentials(KEY_ID, SECRET, TOKEN))
-    result = client.restart_app_env(
-        "we-1", batch_size=2, batch_interval=0, pause_between_batches=False
+    result = restart_app_env(
+        client, "we-1", batch_size=2, batch_interval=0, pause_between_batches=False
     )
 
     assert result == RestartResult("wc-new", "r2")
@@ -187,7 +193,7 @@ def test_restart_app_env_sends_a_form_body_with_booleans_as_the_sdk_writes_them(
 
 def test_pause_between_batches_true_is_sent_as_python_writes_it():
     cloud = FakeCloud().on("RestartAppEnv", ENV_RESTART_OK)
-    make_client(cloud).restart_app_env("we-1", pause_between_batches=True)
+    restart_app_env(make_client(cloud), "we-1", pause_between_batches=True)
     (request,) = cloud.calls("RestartAppEnv")
     assert request.body == b"EnvId=we-1&PauseBetweenBatches=True"
 
@@ -199,8 +205,8 @@ def test_each_product_gets_the_signer_the_table_names_and_auth_replaces_one():
     cloud = FakeCloud().on("DescribeChange", (200, {"Code": "OK", "Change": {}}))
     fixed = AcsRoaSha1Auth(Credentials(KEY_ID, SECRET), nonce=lambda: "fixed-nonce")
     client = make_client(cloud, auth={"webplus": fixed})
-    client.describe_change("we-1", "wc-1")
-    client.list_recent_change_orders("app-1")
+    describe_change(client, "we-1", "wc-1")
+    list_recent_change_orders(client, "app-1")
     webplus, edas = cloud.requests
     assert webplus.headers["x-acs-signature-nonce"] == "fixed-nonce"
     assert edas.headers["Authorization"].startswith("ACS3-HMAC-SHA256 ")
@@ -211,8 +217,8 @@ def test_each_product_gets_the_signer_the_table_names_and_auth_replaces_one():
 def test_parameters_left_empty_are_never_sent():
     cloud = FakeCloud().on("RestartApplication", RESTART_OK).on("RestartAppEnv", ENV_RESTART_OK)
     client = make_client(cloud)
-    client.restart_application("app-1", ecc_ids=[])
-    client.restart_app_env("we-1")
+    restart_application(client, "app-1", ecc_ids=[])
+    restart_app_env(client, "we-1")
     (edas,) = cloud.calls("RestartApplication")
     (webplus,) = cloud.calls("RestartAppEnv")
     assert query_of(edas) == {"AppId": "app-1"}
@@ -222,12 +228,12 @@ def test_parameters_left_empty_are_never_sent():
 @pytest.mark.parametrize(
     "call",
     [
-        lambda c: c.restart_application(""),
-        lambda c: c.restart_application("app-1", ["ok", " "]),
-        lambda c: c.restart_app_env("we-1", batch_percent=0),
-        lambda c: c.restart_app_env("we-1", batch_size=True),
-        lambda c: c.restart_app_env("we-1", pause_between_batches="yes"),
-        lambda c: c.describe_change("we-1", ""),
+        lambda c: restart_application(c, ""),
+        lambda c: restart_application(c, "app-1", ["ok", " "]),
+        lambda c: restart_app_env(c, "we-1", batch_percent=0),
+        lambda c: restart_app_env(c, "we-1", batch_size=True),
+        lambda c: restart_app_env(c, "we-1", pause_between_batches="yes"),
+        lambda c: describe_change(c, "we-1", ""),
     ],
 )
 def test_invalid_arguments_are_refused_before_anything_is_sent(call):
@@ -248,9 +254,9 @@ def test_read_operations_use_the_documented_paths_and_return_their_sections():
         .on("DescribeChange", (200, {"Code": "OK", "Change": {"ChangeFinished": True}}))
     )
     client = make_client(cloud)
-    assert client.get_change_order_info("co-1") == {"Status": 2}
-    assert client.list_recent_change_orders("app-1") == [{"ChangeOrderId": "a"}]
-    assert client.describe_change("we-1", "wc-1") == {"ChangeFinished": True}
+    assert get_change_order_info(client, "co-1") == {"Status": 2}
+    assert list_recent_change_orders(client, "app-1") == [{"ChangeOrderId": "a"}]
+    assert describe_change(client, "we-1", "wc-1") == {"ChangeFinished": True}
 
     seen = [(r.method, urlsplit(r.url).path, query_of(r)) for r in cloud.requests]
     assert seen == [
@@ -268,13 +274,13 @@ def test_read_operations_use_the_documented_paths_and_return_their_sections():
 
 def test_an_empty_change_order_list_is_an_empty_list():
     cloud = FakeCloud().on("ListRecentChangeOrder", (200, {"Code": 200, "ChangeOrderList": {}}))
-    assert make_client(cloud).list_recent_change_orders("app-1") == []
+    assert list_recent_change_orders(make_client(cloud), "app-1") == []
 
 
 def test_a_read_without_its_section_is_an_invalid_response():
     cloud = FakeCloud().on("DescribeChange", (200, {"Code": "OK", "RequestId": "r"}))
     with pytest.raises(InvalidResponseError, match="no Change"):
-        make_client(cloud, max_attempts=1).describe_change("we-1", "wc-1")
+        describe_change(make_client(cloud, max_attempts=1), "we-1", "wc-1")
 
 
 # --- final errors are not retried -------------------------------------------------------------
@@ -285,7 +291,7 @@ def test_edas_http_200_with_body_code_other_than_200_is_a_business_error_and_not
         "RestartApplication", (200, {"Code": 500, "Message": "app busy", "RequestId": "r"})
     )
     with pytest.raises(BusinessError) as excinfo:
-        make_client(cloud).restart_application("app-1")
+        restart_application(make_client(cloud), "app-1")
     assert (excinfo.value.http_status, excinfo.value.code) == (200, "500")
     assert len(cloud.calls("RestartApplication")) == 1
 
@@ -301,9 +307,9 @@ def test_webplus_4xx_errors_are_typed_and_not_retried():
     )
     client = make_client(cloud)
     with pytest.raises(BusinessError, match="EnvOnChanging"):
-        client.restart_app_env("we-1")
+        restart_app_env(client, "we-1")
     with pytest.raises(NotFoundError):
-        client.describe_change("we-1", "wc-x")
+        describe_change(client, "we-1", "wc-x")
     assert len(cloud.calls("RestartAppEnv")) == 1
     assert len(cloud.calls("DescribeChange")) == 1
 
@@ -313,7 +319,7 @@ def test_signature_errors_are_auth_errors_and_not_retried():
         "DescribeChange", (400, {"Code": "SignatureDoesNotMatch", "Message": "bad"})
     )
     with pytest.raises(AuthError):
-        make_client(cloud).describe_change("we-1", "wc-1")
+        describe_change(make_client(cloud), "we-1", "wc-1")
     assert len(cloud.requests) == 1
 
 
@@ -328,7 +334,7 @@ def test_throttling_is_retried_after_the_server_requested_delay_and_re_signed():
         (200, {"Code": "OK", "Change": {"ChangeId": "wc-1"}}),
     )
     client = make_client(cloud, fake_time=fake_time)
-    assert client.describe_change("we-1", "wc-1") == {"ChangeId": "wc-1"}
+    assert describe_change(client, "we-1", "wc-1") == {"ChangeId": "wc-1"}
     assert fake_time.sleeps == [2.0]
     first, second = cloud.requests
     assert first.headers["x-acs-signature-nonce"] != second.headers["x-acs-signature-nonce"]
@@ -342,7 +348,7 @@ def test_http_429_is_throttling_and_is_retried_with_backoff():
         (429, {"Code": "TooManyRequests", "Message": "m"}),
         (200, {"Code": 200, "ChangeOrderList": {"ChangeOrder": []}}),
     )
-    assert make_client(cloud, fake_time=fake_time).list_recent_change_orders("app-1") == []
+    assert list_recent_change_orders(make_client(cloud, fake_time=fake_time), "app-1") == []
     assert fake_time.sleeps == [0.5]
 
 
@@ -350,7 +356,7 @@ def test_server_errors_on_reads_are_retried_until_max_attempts_then_raised():
     fake_time = FakeTime()
     cloud = FakeCloud().on("GetChangeOrderInfo", (500, {"Code": "InternalError", "Message": "x"}))
     with pytest.raises(ServerError):
-        make_client(cloud, max_attempts=3, fake_time=fake_time).get_change_order_info("co-1")
+        get_change_order_info(make_client(cloud, max_attempts=3, fake_time=fake_time), "co-1")
     assert len(cloud.requests) == 3
     assert fake_time.sleeps == [0.5, 1.0]
 
@@ -360,7 +366,7 @@ def test_retries_stop_at_the_deadline():
     cloud = FakeCloud().on("GetChangeOrderInfo", (503, {"Code": "ServiceUnavailable"}))
     client = make_client(cloud, max_attempts=50, deadline=5.0, fake_time=fake_time)
     with pytest.raises(ServerError):
-        client.get_change_order_info("co-1")
+        get_change_order_info(client, "co-1")
     assert sum(fake_time.sleeps) <= 5.0
     assert len(cloud.requests) < 50
 
@@ -371,7 +377,7 @@ def test_a_read_is_retried_after_any_transport_failure():
         requests.exceptions.ReadTimeout("read timed out"),
         (200, {"Code": "OK", "Change": {"ChangeId": "wc-1"}}),
     )
-    assert make_client(cloud).describe_change("we-1", "wc-1") == {"ChangeId": "wc-1"}
+    assert describe_change(make_client(cloud), "we-1", "wc-1") == {"ChangeId": "wc-1"}
 
 
 # --- the default patience -------------------------------------------------------------------
@@ -391,7 +397,7 @@ def test_a_read_is_tried_5_times_by_default_with_jittered_waits_of_at_most_20s()
     fake_time = FakeTime()
     cloud = FakeCloud().on("GetChangeOrderInfo", (500, {"Code": "InternalError"}))
     with pytest.raises(ServerError):
-        client_with_default_backoff(cloud, fake_time).get_change_order_info("co-1")
+        get_change_order_info(client_with_default_backoff(cloud, fake_time), "co-1")
     assert len(cloud.requests) == 5
     assert len(fake_time.sleeps) == 4
     assert all(0 <= s < c for s, c in zip(fake_time.sleeps, [0.5, 1, 2, 4], strict=True))
@@ -401,7 +407,7 @@ def test_a_restart_is_tried_10_times_by_default_with_waits_of_at_most_10s():
     fake_time = FakeTime()
     cloud = FakeCloud().on("RestartApplication", (400, {"Code": "Throttling.User"}))
     with pytest.raises(ThrottlingError):
-        client_with_default_backoff(cloud, fake_time).restart_application("app-1")
+        restart_application(client_with_default_backoff(cloud, fake_time), "app-1")
     assert len(cloud.calls("RestartApplication")) == 10
     assert len(fake_time.sleeps) == 9
     assert max(fake_time.sleeps) < 10.0
@@ -423,13 +429,13 @@ def test_the_callers_deadline_bounds_every_call_of_the_client():
     cloud = FakeCloud().on("GetChangeOrderInfo", (503, {"Code": "ServiceUnavailable"}))
     client = make_client(cloud, max_attempts=50, deadline=5.0, fake_time=fake_time)
     with pytest.raises(ServerError):
-        client.get_change_order_info("co-1")
+        get_change_order_info(client, "co-1")
     sent = len(cloud.requests)
     fake_time.now = 5.0  # the same deadline, now passed: the next call sends nothing
     with pytest.raises(DeadlineExceeded):
-        client.get_change_order_info("co-1")
+        get_change_order_info(client, "co-1")
     with pytest.raises(DeadlineExceeded):
-        client.restart_application("app-1")
+        restart_application(client, "app-1")
     assert len(cloud.requests) == sent
 
 
@@ -453,10 +459,10 @@ def test_without_a_deadline_each_call_gets_its_own_of_120_seconds(monkeypatch):
         endpoints={"edas": EDAS},
         session=fake_session(cloud),
     )
-    client.get_change_order_info("co-1")
+    get_change_order_info(client, "co-1")
     fake_time.now = 500.0  # long after the first call's deadline
-    client.get_change_order_info("co-1")
-    client.restart_application("app-1")
+    get_change_order_info(client, "co-1")
+    restart_application(client, "app-1")
     assert [d.seconds for d in made] == [120.0, 120.0, 120.0]
     assert len(cloud.calls("GetChangeOrderInfo")) == 2
     assert len(cloud.calls("RestartApplication")) == 1
@@ -471,7 +477,7 @@ def test_a_restart_cut_at_the_deadline_is_not_looked_up_past_it():
 
     cloud = FakeCloud().on("RestartApplication", timed_out)
     with pytest.raises(RestartOutcomeUnknown, match="deadline of 60s passed") as excinfo:
-        make_client(cloud, deadline=60.0, fake_time=fake_time).restart_application("app-1")
+        restart_application(make_client(cloud, deadline=60.0, fake_time=fake_time), "app-1")
     assert "EDAS application app-1" in str(excinfo.value)
     assert len(cloud.calls("ListRecentChangeOrder")) == 1  # the snapshot, no look after
     assert len(cloud.calls("RestartApplication")) == 1
@@ -511,14 +517,14 @@ def actions(cloud: FakeCloud) -> list[str]:
 
 def test_every_restart_send_is_preceded_by_a_snapshot_of_the_apps_change_orders():
     cloud = FakeCloud().on("RestartApplication", (400, {"Code": "Throttling"}), RESTART_OK)
-    assert make_client(cloud).restart_application("app-1").change_id == "co-new"
+    assert restart_application(make_client(cloud), "app-1").change_id == "co-new"
     assert actions(cloud) == ["ListRecentChangeOrder", "RestartApplication"] * 2
     assert query_of(cloud.calls("ListRecentChangeOrder")[0]) == {"AppId": "app-1"}
 
 
 def test_refused_connection_means_not_sent_so_a_restart_is_simply_retried():
     cloud = FakeCloud().on("RestartApplication", refused(), RESTART_OK)
-    result = make_client(cloud).restart_application("app-1")
+    result = restart_application(make_client(cloud), "app-1")
     assert result == RestartResult("co-new", "r1")
     assert actions(cloud) == ["ListRecentChangeOrder", "RestartApplication"] * 2  # no look
 
@@ -527,14 +533,14 @@ def test_connect_timeout_means_not_sent_so_a_restart_is_simply_retried():
     cloud = FakeCloud().on(
         "RestartAppEnv", requests.exceptions.ConnectTimeout("connect timed out"), ENV_RESTART_OK
     )
-    assert make_client(cloud).restart_app_env("we-1").change_id == "wc-new"
+    assert restart_app_env(make_client(cloud), "we-1").change_id == "wc-new"
     assert actions(cloud) == ["DescribeAppEnvStatus", "RestartAppEnv"] * 2
 
 
 def test_throttled_or_503_restarts_are_resent_without_looking():
     for refusal in [(400, {"Code": "Throttling", "Message": "m"}), (503, {"Code": "x"})]:
         cloud = FakeCloud().on("RestartApplication", refusal, RESTART_OK)
-        assert make_client(cloud).restart_application("app-1").change_id == "co-new"
+        assert restart_application(make_client(cloud), "app-1").change_id == "co-new"
         assert len(cloud.calls("ListRecentChangeOrder")) == 2  # the two snapshots
 
 
@@ -545,7 +551,7 @@ def test_when_the_snapshot_cannot_be_taken_no_restart_is_sent():
         .on("RestartApplication", RESTART_OK)
     )
     with pytest.raises(ServerError, match="down"):
-        make_client(cloud, max_attempts=3).restart_application("app-1")
+        restart_application(make_client(cloud, max_attempts=3), "app-1")
     # every attempt of the restart first takes a snapshot, a read with a read's retries
     assert len(cloud.calls("ListRecentChangeOrder")) == 3 * 3
     assert cloud.calls("RestartApplication") == []
@@ -558,7 +564,7 @@ def test_a_snapshot_refused_permission_is_raised_and_the_restart_stays_owed():
         .on("RestartAppEnv", ENV_RESTART_OK)
     )
     with pytest.raises(AuthError):
-        make_client(cloud).restart_app_env("we-1")
+        restart_app_env(make_client(cloud), "we-1")
     assert cloud.calls("RestartAppEnv") == []
 
 
@@ -568,7 +574,7 @@ def test_edas_read_timeout_adopts_the_one_new_restart_instead_of_resending():
         .on("RestartApplication", READ_TIMEOUT)
         .on("ListRecentChangeOrder", SNAPSHOT, AFTER_OURS)
     )
-    result = make_client(cloud).restart_application("app-1")
+    result = restart_application(make_client(cloud), "app-1")
     assert result == RestartResult("co-ours", None)
     assert len(cloud.calls("RestartApplication")) == 1
 
@@ -583,7 +589,7 @@ def test_a_restart_of_the_app_that_existed_before_our_send_is_never_adopted():
         .on("RestartApplication", HTTP_500, RESTART_OK)
         .on("ListRecentChangeOrder", recent)
     )
-    result = make_client(cloud, fake_time=fake_time).restart_application("app-1")
+    result = restart_application(make_client(cloud, fake_time=fake_time), "app-1")
     assert result == RestartResult("co-new", "r1")
     assert len(cloud.calls("RestartApplication")) == 2
     assert fake_time.now >= ANSWERED_SETTLE_WINDOW
@@ -602,7 +608,7 @@ def test_a_restart_applied_after_the_read_timeout_is_found_and_sent_only_once():
         # the snapshot, two looks that see nothing yet, then the late restart
         .on("ListRecentChangeOrder", SNAPSHOT, SNAPSHOT, SNAPSHOT, AFTER_OURS)
     )
-    result = make_client(cloud, fake_time=fake_time).restart_application("app-1")
+    result = restart_application(make_client(cloud, fake_time=fake_time), "app-1")
     assert result == RestartResult("co-ours", None)
     assert len(cloud.calls("RestartApplication")) == 1
     assert len(cloud.calls("ListRecentChangeOrder")) == 4  # the snapshot and three looks
@@ -616,7 +622,7 @@ def test_two_new_restarts_cannot_be_told_apart_so_none_is_adopted_and_none_is_re
         .on("ListRecentChangeOrder", SNAPSHOT, edas_orders(OLD_RESTART, OUR_RESTART, theirs))
     )
     with pytest.raises(RestartOutcomeUnknown) as excinfo:
-        make_client(cloud).restart_application("app-1")
+        restart_application(make_client(cloud), "app-1")
     error = excinfo.value
     assert error.target == "EDAS application app-1"
     assert set(error.candidates) == {"co-ours", "co-theirs"}
@@ -632,7 +638,7 @@ def test_a_lost_answer_is_resent_only_after_the_settle_window_showed_nothing_new
         .on("RestartApplication", dropped(), RESTART_OK)
         .on("ListRecentChangeOrder", edas_orders(OLD_RESTART, CONSOLE_RESTART, OTHER_TYPE))
     )
-    result = make_client(cloud, fake_time=fake_time).restart_application("app-1")
+    result = restart_application(make_client(cloud, fake_time=fake_time), "app-1")
     assert result == RestartResult("co-new", "r1")
     assert len(cloud.calls("RestartApplication")) == 2
     assert fake_time.now >= DEFAULT_SETTLE_WINDOW
@@ -642,7 +648,7 @@ def test_the_settle_window_is_a_client_setting():
     fake_time = FakeTime()
     cloud = FakeCloud().on("RestartApplication", HTTP_500, RESTART_OK)
     client = make_client(cloud, fake_time=fake_time, settle_window=5.0)
-    assert client.restart_application("app-1").change_id == "co-new"
+    assert restart_application(client, "app-1").change_id == "co-new"
     assert 5.0 <= fake_time.now < 10.0
     with pytest.raises(ValueError, match="settle_window"):
         make_client(cloud, settle_window=-1)
@@ -654,8 +660,8 @@ def test_change_orders_the_caller_already_knows_are_never_taken_for_ours():
         .on("RestartApplication", HTTP_500, RESTART_OK)
         .on("ListRecentChangeOrder", SNAPSHOT, AFTER_OURS)
     )
-    result = make_client(cloud).restart_application(
-        "app-1", known_change_ids={"co-ours", "co-other"}
+    result = restart_application(
+        make_client(cloud), "app-1", known_change_ids={"co-ours", "co-other"}
     )
     assert result.change_id == "co-new"
 
@@ -666,7 +672,7 @@ def test_a_single_known_change_id_string_is_not_split_into_characters():
         .on("RestartApplication", HTTP_500, RESTART_OK)
         .on("ListRecentChangeOrder", SNAPSHOT, AFTER_OURS)
     )
-    result = make_client(cloud).restart_application("app-1", known_change_ids="co-ours")
+    result = restart_application(make_client(cloud), "app-1", known_change_ids="co-ours")
     assert result.change_id == "co-new"
 
 
@@ -685,7 +691,7 @@ def test_webplus_lost_answer_adopts_a_new_latest_change_that_is_a_restart():
         .on("DescribeAppEnvStatus", env_status("wc-1"), env_status("wc-9"))
         .on("DescribeChange", env_change(ActionName="RestartApp"))
     )
-    result = make_client(cloud).restart_app_env("we-1")
+    result = restart_app_env(make_client(cloud), "we-1")
     assert result == RestartResult("wc-9", None)
     assert len(cloud.calls("RestartAppEnv")) == 1
     assert query_of(cloud.calls("DescribeChange")[0]) == {
@@ -711,7 +717,7 @@ def test_webplus_latest_change_that_is_not_a_new_restart_is_never_adopted(latest
         .on("DescribeAppEnvStatus", env_status("wc-1"), env_status(latest))
         .on("DescribeChange", env_change(**change))
     )
-    result = make_client(cloud).restart_app_env("we-1", known_change_ids=["wc-2"])
+    result = restart_app_env(make_client(cloud), "we-1", known_change_ids=["wc-2"])
     assert result == RestartResult("wc-new", "r2")
     assert len(cloud.calls("RestartAppEnv")) == 2
 
@@ -723,7 +729,7 @@ def test_looks_that_keep_failing_end_in_restart_outcome_unknown_naming_the_targe
         .on("ListRecentChangeOrder", SNAPSHOT, (500, {"Code": "InternalError", "Message": "x"}))
     )
     with pytest.raises(RestartOutcomeUnknown) as excinfo:
-        make_client(cloud).restart_application("app-1")
+        restart_application(make_client(cloud), "app-1")
     assert excinfo.value.target == "EDAS application app-1"
     assert "the last look failed" in str(excinfo.value)
     assert len(cloud.calls("RestartApplication")) == 1
@@ -740,14 +746,14 @@ def test_a_look_refused_permission_ends_in_restart_outcome_unknown():
         )
     )
     with pytest.raises(RestartOutcomeUnknown, match="Web\\+ environment we-1"):
-        make_client(cloud).restart_app_env("we-1")
+        restart_app_env(make_client(cloud), "we-1")
     assert len(cloud.calls("RestartAppEnv")) == 1
 
 
 def test_restart_that_was_not_accepted_and_ran_out_of_attempts_raises_the_real_error():
     cloud = FakeCloud().on("RestartApplication", refused())
     with pytest.raises(TransportError) as excinfo:
-        make_client(cloud, max_attempts=2).restart_application("app-1")
+        restart_application(make_client(cloud, max_attempts=2), "app-1")
     assert excinfo.value.sent is False
     assert len(cloud.calls("RestartApplication")) == 2
 
@@ -761,7 +767,7 @@ def test_server_times_are_never_read():
             .on("RestartApplication", READ_TIMEOUT)
             .on("ListRecentChangeOrder", SNAPSHOT, edas_orders(OLD_RESTART, ours))
         )
-        assert make_client(cloud).restart_application("app-1").change_id == "co-ours"
+        assert restart_application(make_client(cloud), "app-1").change_id == "co-ours"
 
 
 # --- connections ------------------------------------------------------------------------------
@@ -798,7 +804,7 @@ def test_no_secret_or_token_reaches_errors_or_logs(caplog):
     )
     client = make_client(cloud, credentials=Credentials(KEY_ID, SECRET, TOKEN))
     with pytest.raises(RestartOutcomeUnknown) as excinfo:
-        client.restart_application("app-1")
+        restart_application(client, "app-1")
     texts = [str(excinfo.value), repr(excinfo.value), str(excinfo.value.__cause__), caplog.text]
     for text in texts:
         assert SECRET not in text
@@ -871,7 +877,7 @@ def real_client(edas_url: str, max_attempts: int = 3) -> AliyunClient:
 
 def test_a_real_dropped_connection_after_sending_is_looked_up_not_resent(local_server):
     with real_client(local_server) as client:
-        result = client.restart_application("app-1")
+        result = restart_application(client, "app-1")
     assert result == RestartResult("co-server", None)
     actions = [action for action, _ in _Handler.seen]
     assert actions == ["ListRecentChangeOrder", "RestartApplication", "ListRecentChangeOrder"]

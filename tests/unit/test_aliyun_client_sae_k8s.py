@@ -28,8 +28,15 @@ from restart_trigger.aliyun import client as client_module
 from restart_trigger.aliyun.auth import AcsRoaSha1Auth, AcsV3Auth
 from restart_trigger.aliyun.endpoints import PRODUCTS, default_endpoint
 from restart_trigger.aliyun.errors import error_code_of
-from restart_trigger.aliyun.recovery import DEFAULT_SETTLE_WINDOW, sae_candidates
+from restart_trigger.aliyun.recovery import DEFAULT_SETTLE_WINDOW
 from restart_trigger.backoff import Backoff, Deadline
+from restart_trigger.targets.k8s import restart_k8s_application
+from restart_trigger.targets.sae import (
+    describe_change_order,
+    list_change_orders,
+    restart_sae_application,
+    sae_candidates,
+)
 from tests.unit.fakes import FakeCloud, FakeTime, fake_session, query_of
 
 KEY_ID = "test-access-key-id"
@@ -142,7 +149,8 @@ def test_the_sae_endpoint_is_overridden_on_its_own():
 def test_sae_restart_puts_every_parameter_in_the_query_signed_v3():
     cloud = FakeCloud().on((SAE_VERSION, "RestartApplication"), SAE_RESTART_OK)
     client = make_client(cloud, credentials=Credentials(KEY_ID, SECRET, TOKEN))
-    result = client.restart_sae_application(
+    result = restart_sae_application(
+        client,
         APP,
         min_ready_instances=0,
         min_ready_instance_ratio=-1,
@@ -173,8 +181,8 @@ def test_sae_restart_puts_every_parameter_in_the_query_signed_v3():
 def test_sae_parameters_left_out_are_not_sent_and_true_is_written_as_python_does():
     cloud = FakeCloud().on((SAE_VERSION, "RestartApplication"), SAE_RESTART_OK)
     client = make_client(cloud)
-    client.restart_sae_application(APP)
-    client.restart_sae_application(APP, auto_enable_application_scaling_rule=True)
+    restart_sae_application(client, APP)
+    restart_sae_application(client, APP, auto_enable_application_scaling_rule=True)
     first, second = cloud.calls("RestartApplication")
     assert query_of(first) == {"AppId": APP}
     assert query_of(second) == {"AppId": APP, "AutoEnableApplicationScalingRule": "True"}
@@ -189,8 +197,8 @@ def test_sae_reads_use_the_documented_paths_and_return_their_sections():
         .on((SAE_VERSION, "ListChangeOrders"), sae_orders(OLD))
     )
     client = make_client(cloud)
-    assert client.describe_change_order("sae-1") == {"Status": 1, "SubStatus": 1}
-    assert client.list_change_orders(APP) == [OLD]
+    assert describe_change_order(client, "sae-1") == {"Status": 1, "SubStatus": 1}
+    assert list_change_orders(client, APP) == [OLD]
     seen = [(r.method, urlsplit(r.url).path, query_of(r)) for r in cloud.requests]
     assert seen == [
         ("GET", "/pop/v1/sam/changeorder/DescribeChangeOrder", {"ChangeOrderId": "sae-1"}),
@@ -211,25 +219,25 @@ def test_an_sae_list_without_orders_is_empty_and_a_status_without_data_is_invali
         .on((SAE_VERSION, "DescribeChangeOrder"), (200, {"Code": "200", "Success": True}))
     )
     client = make_client(cloud, max_attempts=1)
-    assert client.list_change_orders(APP) == []
+    assert list_change_orders(client, APP) == []
     with pytest.raises(InvalidResponseError, match="no Data"):
-        client.describe_change_order("sae-1")
+        describe_change_order(client, "sae-1")
 
 
 @pytest.mark.parametrize(
     "call",
     [
-        lambda c: c.restart_sae_application(""),
-        lambda c: c.restart_sae_application(APP, min_ready_instances=-2),
-        lambda c: c.restart_sae_application(APP, min_ready_instances=True),
-        lambda c: c.restart_sae_application(APP, min_ready_instance_ratio=101),
-        lambda c: c.restart_sae_application(APP, auto_enable_application_scaling_rule="true"),
-        lambda c: c.describe_change_order(" "),
-        lambda c: c.list_change_orders(""),
-        lambda c: c.restart_k8s_application(""),
-        lambda c: c.restart_k8s_application("app-1", timeout=0),
-        lambda c: c.restart_k8s_application("app-1", timeout=1801),
-        lambda c: c.restart_k8s_application("app-1", timeout=1.5),
+        lambda c: restart_sae_application(c, ""),
+        lambda c: restart_sae_application(c, APP, min_ready_instances=-2),
+        lambda c: restart_sae_application(c, APP, min_ready_instances=True),
+        lambda c: restart_sae_application(c, APP, min_ready_instance_ratio=101),
+        lambda c: restart_sae_application(c, APP, auto_enable_application_scaling_rule="true"),
+        lambda c: describe_change_order(c, " "),
+        lambda c: list_change_orders(c, ""),
+        lambda c: restart_k8s_application(c, ""),
+        lambda c: restart_k8s_application(c, "app-1", timeout=0),
+        lambda c: restart_k8s_application(c, "app-1", timeout=1801),
+        lambda c: restart_k8s_application(c, "app-1", timeout=1.5),
     ],
 )
 def test_invalid_arguments_are_refused_before_anything_is_sent(call):
@@ -270,7 +278,7 @@ def test_sae_refusals_are_typed_by_their_code_or_error_code_and_not_retried():
     for answer, cls in cases:
         cloud = FakeCloud().on((SAE_VERSION, "RestartApplication"), answer)
         with pytest.raises(cls) as raised:
-            make_client(cloud).restart_sae_application(APP)
+            restart_sae_application(make_client(cloud), APP)
         assert type(raised.value) is cls, answer
         assert len(cloud.calls("RestartApplication")) == 1
     assert raised.value.code == "Forbidden.RAM"
@@ -295,13 +303,16 @@ def test_sae_throttling_in_a_200_body_is_retried():
         (200, {"Code": "200", "Success": False, "ErrorCode": "Throttling.User"}),
         sae_ok({"Status": 2}),
     )
-    assert make_client(cloud, fake_time=fake_time).describe_change_order("sae-1") == {"Status": 2}
+    assert describe_change_order(make_client(cloud, fake_time=fake_time), "sae-1") == {"Status": 2}
     assert fake_time.sleeps == [0.5]
     with pytest.raises(ThrottlingError):
-        make_client(
-            FakeCloud().on((SAE_VERSION, "DescribeChangeOrder"), (429, {"Code": "Throttling"})),
-            max_attempts=1,
-        ).describe_change_order("sae-1")
+        describe_change_order(
+            make_client(
+                FakeCloud().on((SAE_VERSION, "DescribeChangeOrder"), (429, {"Code": "Throttling"})),
+                max_attempts=1,
+            ),
+            "sae-1",
+        )
 
 
 # --- SAE lost answers -----------------------------------------------------------------------
@@ -311,7 +322,7 @@ def test_every_sae_restart_send_is_preceded_by_a_snapshot_of_its_restarts():
     cloud = FakeCloud().on(
         (SAE_VERSION, "RestartApplication"), (400, {"Code": "Throttling.User"}), SAE_RESTART_OK
     )
-    assert make_client(cloud).restart_sae_application(APP).change_id == "sae-new"
+    assert restart_sae_application(make_client(cloud), APP).change_id == "sae-new"
     assert cloud.actions() == ["ListChangeOrders", "RestartApplication"] * 2
 
 
@@ -321,7 +332,7 @@ def test_sae_read_timeout_adopts_the_one_new_restart_instead_of_resending():
         .on((SAE_VERSION, "RestartApplication"), READ_TIMEOUT, SAE_RESTART_OK)
         .on((SAE_VERSION, "ListChangeOrders"), sae_orders(OLD), sae_orders(OURS, OLD))
     )
-    result = make_client(cloud).restart_sae_application(APP)
+    result = restart_sae_application(make_client(cloud), APP)
     assert result == RestartResult("sae-ours", None)
     assert len(cloud.calls("RestartApplication")) == 1
 
@@ -344,7 +355,7 @@ def test_sae_restart_applied_after_the_read_timeout_is_found_and_sent_only_once(
             sae_orders(OURS, OLD),
         )
     )
-    result = make_client(cloud, fake_time=fake_time).restart_sae_application(APP)
+    result = restart_sae_application(make_client(cloud, fake_time=fake_time), APP)
     assert result == RestartResult("sae-ours", None)
     assert len(cloud.calls("RestartApplication")) == 1
 
@@ -360,8 +371,8 @@ def test_sae_orders_that_are_not_our_restart_are_never_adopted_and_it_is_resent_
             sae_orders(CONSOLE, DEPLOY, OTHER_APP, OLD),
         )
     )
-    result = make_client(cloud, fake_time=fake_time).restart_sae_application(
-        APP, known_change_ids="sae-known"
+    result = restart_sae_application(
+        make_client(cloud, fake_time=fake_time), APP, known_change_ids="sae-known"
     )
     assert result == RestartResult("sae-new", "r-sae")
     assert len(cloud.calls("RestartApplication")) == 2
@@ -376,7 +387,7 @@ def test_two_new_sae_restarts_cannot_be_told_apart_so_none_is_adopted_nor_resent
         .on((SAE_VERSION, "ListChangeOrders"), sae_orders(OLD), sae_orders(theirs, OURS, OLD))
     )
     with pytest.raises(RestartOutcomeUnknown) as raised:
-        make_client(cloud).restart_sae_application(APP)
+        restart_sae_application(make_client(cloud), APP)
     assert raised.value.target == f"SAE application {APP}"
     assert set(raised.value.candidates) == {"sae-ours", "sae-theirs"}
     assert "SAE console, or ListChangeOrders" in str(raised.value)
@@ -393,7 +404,7 @@ def test_sae_candidates_follow_the_rules():
 def test_an_sae_snapshot_that_cannot_be_taken_sends_no_restart():
     cloud = FakeCloud().on((SAE_VERSION, "ListChangeOrders"), (403, {"Code": "Forbidden.RAM"}))
     with pytest.raises(AuthError):
-        make_client(cloud).restart_sae_application(APP)
+        restart_sae_application(make_client(cloud), APP)
     assert cloud.calls("RestartApplication") == []
 
 
@@ -402,7 +413,7 @@ def test_an_sae_snapshot_that_cannot_be_taken_sends_no_restart():
 
 def test_k8s_restart_posts_its_query_to_edas_signed_v3():
     cloud = FakeCloud().on((EDAS_VERSION, "RestartK8sApplication"), K8S_RESTART_OK)
-    result = make_client(cloud).restart_k8s_application("app-k8s", timeout=1800)
+    result = restart_k8s_application(make_client(cloud), "app-k8s", timeout=1800)
     assert result == RestartResult("co-k8s", "r-k8s")
     assert cloud.actions() == ["ListRecentChangeOrder", "RestartK8sApplication"]
     snapshot, request = cloud.requests
@@ -416,7 +427,7 @@ def test_k8s_restart_posts_its_query_to_edas_signed_v3():
     assert request.headers["x-acs-version"] == "2017-08-01"
     assert request.headers["x-acs-region-id"] == "cn-hangzhou"
     verify_v3(request)
-    make_client(cloud).restart_k8s_application("app-k8s")
+    restart_k8s_application(make_client(cloud), "app-k8s")
     assert query_of(cloud.calls("RestartK8sApplication")[-1]) == {"AppId": "app-k8s"}
 
 
@@ -425,7 +436,7 @@ def test_k8s_body_code_other_than_200_is_a_business_error():
         (EDAS_VERSION, "RestartK8sApplication"), (200, {"Code": 603, "Message": "busy"})
     )
     with pytest.raises(BusinessError) as raised:
-        make_client(cloud).restart_k8s_application("app-k8s")
+        restart_k8s_application(make_client(cloud), "app-k8s")
     assert (raised.value.code, raised.value.operation) == ("603", "RestartK8sApplication")
 
 
@@ -441,6 +452,6 @@ def test_k8s_lost_answer_adopts_the_one_new_edas_change_order():
         .on((EDAS_VERSION, "RestartK8sApplication"), READ_TIMEOUT, K8S_RESTART_OK)
         .on((EDAS_VERSION, "ListRecentChangeOrder"), orders(old), orders(old, ours))
     )
-    result = make_client(cloud).restart_k8s_application("app-k8s", known_change_ids=["co-old"])
+    result = restart_k8s_application(make_client(cloud), "app-k8s", known_change_ids=["co-old"])
     assert result == RestartResult("co-ours", None)
     assert len(cloud.calls("RestartK8sApplication")) == 1

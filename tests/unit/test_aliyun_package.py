@@ -11,6 +11,7 @@ import restart_trigger
 import restart_trigger.aliyun as aliyun
 from restart_trigger.aliyun import AliyunClient, Credentials
 from restart_trigger.backoff import Backoff
+from restart_trigger.targets.webplus import describe_change
 
 PROVIDERS = Path(__file__).resolve().parents[2] / "providers"
 
@@ -60,7 +61,7 @@ def test_the_client_user_agent_carries_the_package_version():
         user_agent="extra/1",
     )
     try:
-        client.describe_change("we-1", "wc-1")
+        describe_change(client, "we-1", "wc-1")
     except aliyun.TransportError:
         pass
     assert seen == [

@@ -23,13 +23,11 @@ from restart_trigger.aliyun.recovery import (
     DEFAULT_SETTLE_WINDOW,
     LOOK_BACKOFF,
     RestartResult,
-    edas_candidates,
-    edas_change_ids,
-    looks_like_restart,
     send_until_known,
-    webplus_candidates,
 )
 from restart_trigger.backoff import Backoff, Deadline
+from restart_trigger.targets.edas import edas_candidates, edas_change_ids, looks_like_restart
+from restart_trigger.targets.webplus import webplus_candidates
 
 ORDER = {
     "ChangeOrderId": "co-ours",

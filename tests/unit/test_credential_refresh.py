@@ -18,7 +18,7 @@ from restart_trigger.aliyun.sources import (
 )
 from restart_trigger.backoff import Backoff, Deadline
 from restart_trigger.runner import restart_target
-from restart_trigger.targets.edas import EdasTarget
+from restart_trigger.targets.edas import EdasTarget, get_change_order_info
 from tests.unit.fakes import FakeCloud, FakeTime, fake_session
 from tests.unit.sts_fakes import (
     BASE_KEY_ID,
@@ -224,7 +224,7 @@ def test_a_refresh_failure_fails_the_request_as_not_sent_naming_the_operation(cl
         read_backoff=Backoff(first=0.0, max_attempts=3),
     )
     with pytest.raises(CredentialsUnavailable) as excinfo:
-        client.get_change_order_info("co-1")
+        get_change_order_info(client, "co-1")
     assert str(excinfo.value).startswith(
         f"GetChangeOrderInfo: alicloud:assumeRole (role {ROLE_ARN}): AssumeRole refused"
     )
@@ -262,7 +262,7 @@ def test_no_secret_in_any_error_log_or_repr_of_the_whole_flow(clock, caplog, tmp
     with caplog.at_level(logging.DEBUG):
         client = AliyunClient(provider, "cn-hangzhou", session=fake_session(cloud))
         with pytest.raises(AuthError) as excinfo:
-            client.get_change_order_info("co-1")
+            get_change_order_info(client, "co-1")
         texts += [str(excinfo.value), repr(excinfo.value), repr(client), repr(provider)]
         texts += [repr(provider.current()), repr(oidc)]
         fake.fail_next(*[(403, {"Code": "InvalidParameter.OIDCToken", "Message": OIDC_TOKEN})] * 2)

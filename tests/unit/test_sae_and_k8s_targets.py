@@ -319,9 +319,9 @@ def test_sae_sub_status_1_while_running_is_surfaced():
 
 def test_k8s_status_reads_as_edas_change_orders_do():
     class Client:
-        def get_change_order_info(self, change_id):
-            assert change_id == "co-1"
-            return {"Status": 3, "TaskErrorMessage": "pods not ready"}
+        def read(self, op, query, deadline=None):
+            assert (op.action, query) == ("GetChangeOrderInfo", {"ChangeOrderId": "co-1"})
+            return {"changeOrderInfo": {"Status": 3, "TaskErrorMessage": "pods not ready"}}
 
     status = EdasK8sTarget("app-1").status(Client(), "co-1")
     assert (status.state, status.message) == ("failed", "pods not ready")
@@ -337,20 +337,18 @@ class FakeClient:
         self.orders = list(orders)
         self.calls: list[tuple] = []
 
-    def _restart(self, *args, **kwargs):
-        self.calls.append((args, kwargs))
+    def request_restart(self, op, ident, changes, *, query=None, known_change_ids=(), **_kw):
+        """The client's restart entry point: records what the kind asked to send."""
+        self.calls.append((op.action, ident, query, list(known_change_ids)))
         if self.refusals:
             raise self.refusals.pop(0)
         return RestartResult("change-1", "request-1")
 
-    restart_sae_application = _restart
-    restart_k8s_application = _restart
-
-    def list_recent_change_orders(self, app_id):
-        return self.orders
-
-    def describe_change_order(self, change_id):
-        return {"Status": 2}
+    def read(self, op, query, deadline=None):
+        if op.action == "ListRecentChangeOrder":
+            return {"ChangeOrderList": {"ChangeOrder": self.orders}}
+        assert op.action == "DescribeChangeOrder", op
+        return {"Data": {"Status": 2}}
 
 
 class Clock:
@@ -385,14 +383,17 @@ def test_sae_waits_while_another_change_order_runs_then_restarts_once(code):
     result = target.request_restart(client, known_change_ids=["old"], deadline=deadline(clock))
     assert result.change_id == "change-1"
     assert len(client.calls) == 3 and len(clock.sleeps) == 2
-    args, kwargs = client.calls[-1]
-    assert args == (APP,)
-    assert kwargs == {
-        "min_ready_instances": 1,
-        "min_ready_instance_ratio": None,
-        "auto_enable_application_scaling_rule": True,
-        "known_change_ids": ["old"],
-    }
+    assert client.calls[-1] == (
+        "RestartApplication",
+        APP,
+        {
+            "AppId": APP,
+            "MinReadyInstances": "1",
+            "MinReadyInstanceRatio": None,
+            "AutoEnableApplicationScalingRule": "True",
+        },
+        ["old"],
+    )
 
 
 @pytest.mark.parametrize(
@@ -422,7 +423,12 @@ def test_k8s_waits_while_an_edas_change_order_is_in_progress(status):
     )
     assert result.change_id == "change-1"
     assert len(client.calls) == 2
-    assert client.calls[-1] == (("app-1",), {"timeout": 60, "known_change_ids": []})
+    assert client.calls[-1] == (
+        "RestartK8sApplication",
+        "app-1",
+        {"AppId": "app-1", "Timeout": "60"},
+        [],
+    )
 
 
 @pytest.mark.parametrize("status", [2, 3, 6, 10])

@@ -22,14 +22,12 @@ class FakeClient:
             raise self.refusals.pop(0)
         return RestartResult("change-1", "request-1")
 
-    def restart_app_env(self, env_id, **_kwargs):
+    def request_restart(self, op, ident, changes, **_kwargs):
         return self._restart()
 
-    def restart_application(self, app_id, **_kwargs):
-        return self._restart()
-
-    def list_recent_change_orders(self, app_id):
-        return self.orders
+    def read(self, op, query, deadline=None):
+        assert op.action == "ListRecentChangeOrder", op
+        return {"ChangeOrderList": {"ChangeOrder": self.orders}}
 
 
 def on_changing():

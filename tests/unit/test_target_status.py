@@ -111,8 +111,8 @@ def test_an_unknown_edas_status_reads_the_same_while_polling_and_when_busy():
     from restart_trigger.targets.edas import EdasTarget
 
     class Client:
-        def list_recent_change_orders(self, app_id):
-            return [{"ChangeOrderId": "co-1", "Status": 42}]
+        def read(self, op, query, deadline=None):
+            return {"ChangeOrderList": {"ChangeOrder": [{"ChangeOrderId": "co-1", "Status": 42}]}}
 
     assert decode_edas_status({"Status": 42}).state == "running"
     refusal = BusinessError(200, "603", "busy")

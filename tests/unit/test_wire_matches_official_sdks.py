@@ -25,6 +25,14 @@ import pytest
 
 from restart_trigger.aliyun import AliyunClient, Credentials
 from restart_trigger.backoff import Backoff
+from restart_trigger.targets.edas import (
+    get_change_order_info,
+    list_recent_change_orders,
+    restart_application,
+)
+from restart_trigger.targets.k8s import restart_k8s_application
+from restart_trigger.targets.sae import describe_change_order, restart_sae_application
+from restart_trigger.targets.webplus import describe_change, restart_app_env
 
 KEY_ID = "test-access-key-id"
 SECRET = "test-secret-value-0123456789"
@@ -295,7 +303,7 @@ CASES = [
     Case(
         EDAS,
         "RestartApplication",
-        lambda c: c.restart_application("app-1", ["ecc-1", "ecc-2"]),
+        lambda c: restart_application(c, "app-1", ["ecc-1", "ecc-2"]),
         lambda o: o.edas.restart_application(
             _edas_models().RestartApplicationRequest(app_id="app-1", ecc_info="ecc-1,ecc-2")
         ),
@@ -303,7 +311,7 @@ CASES = [
     Case(
         EDAS,
         "GetChangeOrderInfo",
-        lambda c: c.get_change_order_info("co-1"),
+        lambda c: get_change_order_info(c, "co-1"),
         lambda o: o.edas.get_change_order_info(
             _edas_models().GetChangeOrderInfoRequest(change_order_id="co-1")
         ),
@@ -311,7 +319,7 @@ CASES = [
     Case(
         EDAS,
         "ListRecentChangeOrder",
-        lambda c: c.list_recent_change_orders("app-1"),
+        lambda c: list_recent_change_orders(c, "app-1"),
         lambda o: o.edas.list_recent_change_order(
             _edas_models().ListRecentChangeOrderRequest(app_id="app-1")
         ),
@@ -319,8 +327,8 @@ CASES = [
     Case(
         WEBPLUS,
         "RestartAppEnv",
-        lambda c: c.restart_app_env(
-            "we-1", batch_size=2, batch_percent=50, batch_interval=10, pause_between_batches=True
+        lambda c: restart_app_env(
+            c, "we-1", batch_size=2, batch_percent=50, batch_interval=10, pause_between_batches=True
         ),
         lambda o: o.webplus.restart_app_env(
             _webplus_models().RestartAppEnvRequest(
@@ -336,7 +344,7 @@ CASES = [
     Case(
         WEBPLUS,
         "DescribeChange",
-        lambda c: c.describe_change("we-1", "wc-1"),
+        lambda c: describe_change(c, "we-1", "wc-1"),
         lambda o: o.webplus.describe_change(
             _webplus_models().DescribeChangeRequest(
                 env_id="we-1", change_id="wc-1", region_id=REGION
@@ -347,7 +355,7 @@ CASES = [
         # the client reads it before each Web+ restart (the snapshot; see recovery)
         WEBPLUS,
         "DescribeAppEnvStatus",
-        lambda c: c.restart_app_env("we-1"),
+        lambda c: restart_app_env(c, "we-1"),
         lambda o: o.webplus.describe_app_env_status(
             _webplus_models().DescribeAppEnvStatusRequest(env_id="we-1", region_id=REGION)
         ),
@@ -355,7 +363,7 @@ CASES = [
     Case(
         EDAS,
         "RestartK8sApplication",
-        lambda c: c.restart_k8s_application("app-k8s", timeout=120),
+        lambda c: restart_k8s_application(c, "app-k8s", timeout=120),
         lambda o: o.edas.restart_k8s_application(
             _edas_models().RestartK8sApplicationRequest(app_id="app-k8s", timeout=120)
         ),
@@ -363,7 +371,8 @@ CASES = [
     Case(
         SAE,
         "RestartApplication",
-        lambda c: c.restart_sae_application(
+        lambda c: restart_sae_application(
+            c,
             SAE_APP,
             min_ready_instances=1,
             min_ready_instance_ratio=50,
@@ -381,7 +390,7 @@ CASES = [
     Case(
         SAE,
         "DescribeChangeOrder",
-        lambda c: c.describe_change_order("sae-co-1"),
+        lambda c: describe_change_order(c, "sae-co-1"),
         lambda o: o.sae.describe_change_order(
             _sae_models().DescribeChangeOrderRequest(change_order_id="sae-co-1")
         ),
@@ -390,7 +399,7 @@ CASES = [
         # the client reads it before each SAE restart (the snapshot; see recovery)
         SAE,
         "ListChangeOrders",
-        lambda c: c.restart_sae_application(SAE_APP),
+        lambda c: restart_sae_application(c, SAE_APP),
         lambda o: o.sae.list_change_orders(
             _sae_models().ListChangeOrdersRequest(
                 app_id=SAE_APP, co_type="CoRestartApplication", current_page=1, page_size=20
@@ -417,19 +426,27 @@ def test_our_request_is_the_official_sdks_request(case: Case, ours, official, re
 
 
 def test_every_operation_the_client_uses_is_compared():
-    from restart_trigger.aliyun import client as client_module
-    from restart_trigger.aliyun.transport import Operation
+    import sys
 
-    used = {(v.version, v.action) for v in vars(client_module).values() if isinstance(v, Operation)}
+    from restart_trigger.aliyun.transport import Operation
+    from restart_trigger.targets import KINDS
+
+    modules = {sys.modules[kind.__module__] for kind in KINDS.values()}
+    used = {
+        (v.version, v.action)
+        for module in modules
+        for v in vars(module).values()
+        if isinstance(v, Operation)
+    }
     assert used == {case.operation for case in CASES} == set(ANSWERS)
 
 
 def test_the_schemes_are_the_ones_each_sdk_signs_with(ours, official, recorder):
     """EDAS V3 (the edas SDK's default), Web+ ROA HMAC-SHA1 (every Web+ SDK's only scheme),
     SAE V3 (the sae SDK's default)."""
-    ours.get_change_order_info("co-1")
-    ours.describe_change("we-1", "wc-1")
-    ours.describe_change_order("sae-co-1")
+    get_change_order_info(ours, "co-1")
+    describe_change(ours, "we-1", "wc-1")
+    describe_change_order(ours, "sae-co-1")
     edas, webplus, sae = recorder.take()
     official.sae.describe_change_order(
         _sae_models().DescribeChangeOrderRequest(change_order_id="sae-co-1")

@@ -1,25 +1,29 @@
-"""``AliyunClient``: the EDAS / Web+ / SAE operation table and one public method per operation.
+"""``AliyunClient``: signed calls under one deadline, generic over the kinds of target.
 
-Each method checks its arguments, builds the query or form, and sends through the
-``Transport`` (one signed attempt, ``transport.py``) under one ``Deadline``:
+It knows products (their endpoints and signers: ``SIGNERS``) and how a call is made, not what
+any operation means: each kind of target (``restart_trigger.targets``) holds its operations,
+builds their parameters (``params``) and reads their answers, and calls
 
-* the caller's ``deadline`` (the trigger's timeout) bounds every call's retries and waits;
-  without one, each call gets its own ``Deadline(DEFAULT_CALL_SECONDS)``;
-* reads are retried on throttling, 5xx and transport failures with ``read_backoff``
-  (``READ_BACKOFF`` by default);
-* restarts go through ``recovery.send_until_known`` with ``restart_backoff``
-  (``RESTART_BACKOFF``): before each send, a snapshot of the target's changes (one read:
-  ``ListRecentChangeOrder``, ``DescribeAppEnvStatus`` or ``ListChangeOrders``, retried like
+* ``read(op, query)``: an idempotent operation, retried on throttling, 5xx and transport
+  failures with ``read_backoff`` (``READ_BACKOFF`` by default);
+* ``request_restart(op, ident, changes, ...)``: a restart, through
+  ``recovery.send_until_known`` with ``restart_backoff`` (``RESTART_BACKOFF``): before each
+  send, a snapshot of the target's changes (the kind's ``ChangeList``; one read, retried like
   any read; the caller's credentials need that permission too); after a lost answer, only a
   new restart that was not in the snapshot is adopted, and nothing is resent while the
   outcome is unknown;
-* every HTTP attempt is bounded in all (connect, send, headers, body) by its own limit and
-  the deadline, and at most ``max_connections`` run at once per host (``transport.py``).
+* ``find_earlier_restart(changes, ident, ...)``: the same lookup for a restart an earlier
+  update sent.
+
+The caller's ``deadline`` (the trigger's timeout) bounds every call's retries and waits;
+without one, each call gets its own ``Deadline(DEFAULT_CALL_SECONDS)``. Every HTTP attempt is
+bounded in all (connect, send, headers, body) by its own limit and the deadline, and at most
+``max_connections`` run at once per host (``transport.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import requests
@@ -29,18 +33,9 @@ from restart_trigger import __version__
 from ..backoff import Backoff, Deadline
 from .auth import AcsRoaSha1Auth, AcsV3Auth
 from .endpoints import resolve_endpoints, validate_region
-from .errors import AliyunError, InvalidResponseError
-from .recovery import (
-    DEFAULT_SETTLE_WINDOW,
-    SAE_RESTART_TYPE,
-    RestartResult,
-    edas_candidates,
-    edas_change_ids,
-    sae_candidates,
-    send_until_known,
-    webplus_candidates,
-    webplus_latest_change,
-)
+from .errors import AliyunError
+from .params import id_set, require_id
+from .recovery import DEFAULT_SETTLE_WINDOW, ChangeList, RestartResult, send_until_known
 from .recovery import find_earlier_restart as recovery_find_earlier_restart
 from .retryable import wait_before_retry
 from .transport import (
@@ -53,9 +48,6 @@ from .transport import (
 
 __all__ = ["SIGNERS", "AliyunClient", "Operation", "RestartResult"]
 
-EDAS_VERSION = "2017-08-01"
-WEBPLUS_VERSION = "2019-03-20"
-SAE_VERSION = "2019-05-06"
 
 SIGNERS: Mapping[str, Callable[[Any], requests.auth.AuthBase]] = {
     "edas": AcsV3Auth,
@@ -79,140 +71,7 @@ RESTART_BACKOFF = Backoff(first=0.5, factor=2.0, cap=10.0, jitter=True, max_atte
 """More patience for restarts: throttling and 5xx mean "not now", and giving up fails the
 whole trigger, so its next `up` would restart every target again."""
 
-RESTART_APPLICATION = Operation(
-    "edas", "RestartApplication", "POST", "/pop/v5/changeorder/co_restart", EDAS_VERSION
-)
-GET_CHANGE_ORDER_INFO = Operation(
-    "edas", "GetChangeOrderInfo", "POST", "/pop/v5/changeorder/change_order_info", EDAS_VERSION
-)
-LIST_RECENT_CHANGE_ORDER = Operation(
-    "edas", "ListRecentChangeOrder", "POST", "/pop/v5/changeorder/change_order_list", EDAS_VERSION
-)
-RESTART_APP_ENV = Operation(
-    "webplus", "RestartAppEnv", "POST", "/pop/v1/wam/appEnv/restart", WEBPLUS_VERSION
-)
-DESCRIBE_CHANGE = Operation(
-    "webplus", "DescribeChange", "GET", "/pop/v1/wam/changeInfo", WEBPLUS_VERSION
-)
-DESCRIBE_APP_ENV_STATUS = Operation(
-    "webplus", "DescribeAppEnvStatus", "GET", "/pop/v1/wam/appEnv/status", WEBPLUS_VERSION
-)
-"""Read by Web+ restarts: the snapshot before each send and the looks after a lost answer."""
-RESTART_K8S_APPLICATION = Operation(
-    "edas", "RestartK8sApplication", "POST", "/pop/v5/k8s/acs/restart_k8s_app", EDAS_VERSION
-)
-SAE_RESTART_APPLICATION = Operation(
-    "sae", "RestartApplication", "PUT", "/pop/v1/sam/app/restartApplication", SAE_VERSION
-)
-DESCRIBE_CHANGE_ORDER = Operation(
-    "sae", "DescribeChangeOrder", "GET", "/pop/v1/sam/changeorder/DescribeChangeOrder", SAE_VERSION
-)
-LIST_CHANGE_ORDERS = Operation(
-    "sae", "ListChangeOrders", "GET", "/pop/v1/sam/changeorder/ListChangeOrders", SAE_VERSION
-)
-"""Read by SAE restarts (the snapshot and the looks) and by ``list_change_orders``."""
-
-K8S_TIMEOUT_RANGE = (1, 1800)
-"""``Timeout`` of ``RestartK8sApplication``, in seconds. Its SDK docstring gives only the unit;
-the sibling ``StartK8sApplication``/``StopK8sApplication`` documentation gives 1 to 1800
-(default 600), the bound used here."""
-
-SAE_RESTART_PAGE = {"CoType": SAE_RESTART_TYPE, "CurrentPage": "1", "PageSize": "20"}
-"""How the SAE snapshot and looks list an app's restarts: the first page of 20 (the API
-documentation's example page), restarts only. The list is newest first (Alibaba's own
-serverless-devs tooling reads ``ChangeOrderList[0]`` as the latest order), so a restart made
-after the snapshot is on that page."""
-
-
-# --- arguments and answers ------------------------------------------------------------------
-
-
-def _id_set(values: Iterable[str] | str | None) -> frozenset[str]:
-    if values is None:
-        return frozenset()
-    if isinstance(values, str):
-        return frozenset({values})
-    return frozenset(str(v) for v in values if v)
-
-
-def _require_id(name: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
-    return value.strip()
-
-
-INT32_MAX = 2**31 - 1  # the APIs' integer parameters are 32-bit
-
-
-def _optional_int(name: str, value: Any, low: int, high: int = INT32_MAX) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < low or value > high:
-        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
-    return str(value)
-
-
-def _change_order_items(data: Mapping[str, Any]) -> list[dict]:
-    container = data.get("ChangeOrderList")
-    if isinstance(container, Mapping):
-        container = container.get("ChangeOrder")
-    if container is None:
-        return []
-    if isinstance(container, Mapping):
-        container = [container]
-    if not isinstance(container, list):
-        raise InvalidResponseError(
-            200, "InvalidResponse", "ChangeOrderList is not a list", data.get("RequestId")
-        )
-    return [item for item in container if isinstance(item, dict)]
-
-
-def _section(data: Mapping[str, Any], key: str, op: Operation) -> dict:
-    section = data.get(key)
-    if not isinstance(section, dict):
-        raise InvalidResponseError(
-            200,
-            "InvalidResponse",
-            f"response has no {key}",
-            data.get("RequestId"),
-            operation=op.action,
-        )
-    return section
-
-
-def _env_change_id(data: Mapping[str, Any]) -> Any:
-    change = data.get("EnvChange")
-    return change.get("ChangeId") if isinstance(change, Mapping) else None
-
-
-def _data_change_order_id(data: Mapping[str, Any]) -> Any:
-    section = data.get("Data")
-    return section.get("ChangeOrderId") if isinstance(section, Mapping) else None
-
-
-def _sae_change_orders(data: Mapping[str, Any]) -> list[dict]:
-    """``Data.ChangeOrderList`` of an SAE ``ListChangeOrders`` body (a plain list)."""
-    section = data.get("Data")
-    items = section.get("ChangeOrderList") if isinstance(section, Mapping) else None
-    if items is None:
-        return []
-    if not isinstance(items, list):
-        raise InvalidResponseError(
-            200, "InvalidResponse", "Data.ChangeOrderList is not a list", data.get("RequestId")
-        )
-    return [item for item in items if isinstance(item, dict)]
-
-
-def _optional_bool(name: str, value: Any) -> str | None:
-    """A bool query parameter as tea's ``Utils.query`` and the legacy core write it
-    (``str(value)``: ``True``/``False``)."""
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be a bool, got {value!r}")
-    return str(value)
+# --- credentials in error texts ---------------------------------------------------------
 
 
 def _secrets_of(credentials: Any) -> Callable[[], tuple[str, ...]]:
@@ -233,8 +92,8 @@ def _secrets_of(credentials: Any) -> Callable[[], tuple[str, ...]]:
 
 
 class AliyunClient:
-    """Client for the EDAS (2017-08-01), Web+ (2019-03-20) and SAE (2019-05-06) operations
-    restart-trigger uses.
+    """Client for the operations the target kinds send (EDAS 2017-08-01, Web+ 2019-03-20 and
+    SAE 2019-05-06 today).
 
     Args:
         credentials: ``Credentials`` (or any object with ``access_key_id``,
@@ -329,324 +188,14 @@ class AliyunClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # --- EDAS ---------------------------------------------------------------------------
+    # --- what the target kinds call --------------------------------------------------
 
-    def restart_application(
-        self,
-        app_id: str,
-        ecc_ids: Sequence[str] | str | None = None,
-        *,
-        known_change_ids: Iterable[str] | str | None = (),
-    ) -> RestartResult:
-        """Restart an EDAS application (all instances, or only ``ecc_ids``).
-
-        ``known_change_ids`` are change orders the caller already knows about; they are never
-        mistaken for this restart when its outcome has to be looked up. Each send is preceded
-        by one ``ListRecentChangeOrder(AppId)`` (the snapshot; see ``recovery``).
-        Returns the ``ChangeOrderId``; raises ``AliyunError`` subclasses, and
-        ``RestartOutcomeUnknown`` when the restart may or may not have been applied.
-        """
-        app_id = _require_id("app_id", app_id)
-        query = {"AppId": app_id}
-        if ecc_ids:
-            ids = [ecc_ids] if isinstance(ecc_ids, str) else list(ecc_ids)
-            ids = [_require_id("ecc_ids item", i) for i in ids]
-            query["EccInfo"] = ",".join(ids)
-        return self._edas_restart(
-            RESTART_APPLICATION, query, f"EDAS application {app_id}", known_change_ids
-        )
-
-    def restart_k8s_application(
-        self,
-        app_id: str,
-        timeout: int | None = None,
-        *,
-        known_change_ids: Iterable[str] | str | None = (),
-    ) -> RestartResult:
-        """Restart an EDAS application in a Kubernetes cluster (``RestartK8sApplication``).
-
-        ``timeout`` is the change process's own timeout in seconds (``K8S_TIMEOUT_RANGE``),
-        sent as the ``Timeout`` query parameter; ``None`` leaves EDAS's default. Recovery,
-        snapshot (``ListRecentChangeOrder(AppId)``) and errors as ``restart_application``;
-        wait for it with ``get_change_order_info``.
-        """
-        app_id = _require_id("app_id", app_id)
-        query = {"AppId": app_id}
-        seconds = _optional_int("timeout", timeout, *K8S_TIMEOUT_RANGE)
-        if seconds is not None:
-            query["Timeout"] = seconds
-        return self._edas_restart(
-            RESTART_K8S_APPLICATION,
-            query,
-            f"EDAS Kubernetes application {app_id}",
-            known_change_ids,
-        )
-
-    def _edas_restart(
-        self,
-        op: Operation,
-        query: Mapping[str, str],
-        target: str,
-        known_change_ids: Iterable[str] | str | None,
-    ) -> RestartResult:
-        """An EDAS restart (ECS or Kubernetes application): the answer's ``ChangeOrderId``;
-        the app's ``ListRecentChangeOrder`` is the snapshot and the looks."""
-        app_id = query["AppId"]
-        known = _id_set(known_change_ids)
-        deadline = self._call_deadline()
-        list_query = {"AppId": app_id}
-
-        def snapshot() -> frozenset[str]:
-            data = self._read(LIST_RECENT_CHANGE_ORDER, list_query, deadline)
-            return edas_change_ids(_change_order_items(data))
-
-        return self._restart(
-            op,
-            query,
-            None,
-            deadline,
-            target=target,
-            where_to_look=f"the change orders of {target} (EDAS console, or ListRecentChangeOrder)",
-            extract=lambda data: data.get("ChangeOrderId"),
-            snapshot=snapshot,
-            look=self._edas_look(app_id, known, deadline),
-        )
-
-    def _edas_look(
-        self, app_id: str, known: frozenset[str], deadline: Deadline
-    ) -> Callable[[frozenset[str]], list[str]]:
-        list_query = {"AppId": app_id}
-
-        def look(before: frozenset[str]) -> list[str]:
-            data = self._transport.send(LIST_RECENT_CHANGE_ORDER, list_query, deadline=deadline)
-            return edas_candidates(_change_order_items(data), app_id, before, known)
-
-        return look
-
-    def get_change_order_info(self, change_order_id: str) -> dict:
-        """Return ``changeOrderInfo`` (lowercase c) of an EDAS change order."""
-        change_order_id = _require_id("change_order_id", change_order_id)
-        data = self._read(GET_CHANGE_ORDER_INFO, {"ChangeOrderId": change_order_id})
-        info = data.get("changeOrderInfo", data.get("ChangeOrderInfo"))
-        if not isinstance(info, dict):
-            raise InvalidResponseError(
-                200,
-                "InvalidResponse",
-                "response has no changeOrderInfo",
-                data.get("RequestId"),
-                operation=GET_CHANGE_ORDER_INFO.action,
-            )
-        return info
-
-    def list_recent_change_orders(self, app_id: str) -> list[dict]:
-        """Return ``ChangeOrderList.ChangeOrder`` (possibly empty) for an EDAS application."""
-        app_id = _require_id("app_id", app_id)
-        return _change_order_items(self._read(LIST_RECENT_CHANGE_ORDER, {"AppId": app_id}))
-
-    # --- Web+ ---------------------------------------------------------------------------
-
-    def restart_app_env(
-        self,
-        env_id: str,
-        batch_size: int | None = None,
-        batch_percent: int | None = None,
-        batch_interval: int | None = None,
-        pause_between_batches: bool | None = None,
-        *,
-        known_change_ids: Iterable[str] | str | None = (),
-    ) -> RestartResult:
-        """Restart a Web+ environment; optional phased-restart settings go in the form body.
-
-        ``pause_between_batches`` is sent as ``True``/``False``, as the generated SDK sends a
-        bool form field (``str(bool)``). Parameters left ``None`` are not sent. Each send is
-        preceded by one ``DescribeAppEnvStatus(EnvId)`` (the snapshot; see ``recovery``).
-        Returns ``EnvChange.ChangeId``; raises as ``restart_application``.
-        """
-        env_id = _require_id("env_id", env_id)
-        if pause_between_batches is not None and not isinstance(pause_between_batches, bool):
-            raise ValueError(f"pause_between_batches must be a bool, got {pause_between_batches!r}")
-        form = {
-            "EnvId": env_id,
-            "BatchSize": _optional_int("batch_size", batch_size, 1),
-            "BatchPercent": _optional_int("batch_percent", batch_percent, 1, 100),
-            "BatchInterval": _optional_int("batch_interval", batch_interval, 0),
-            "PauseBetweenBatches": (
-                None if pause_between_batches is None else str(pause_between_batches)
-            ),
-        }
-        known = _id_set(known_change_ids)
-        deadline = self._call_deadline()
-
-        status_query = {"EnvId": env_id}
-
-        def snapshot() -> frozenset[str]:
-            latest = webplus_latest_change(
-                self._read(DESCRIBE_APP_ENV_STATUS, status_query, deadline)
-            )
-            return frozenset({latest} if latest else ())
-
-        target = f"Web+ environment {env_id}"
-        return self._restart(
-            RESTART_APP_ENV,
-            {},
-            {k: v for k, v in form.items() if v is not None},
-            deadline,
-            target=target,
-            where_to_look=f"the changes of {target} (Web+ console, or DescribeAppEnvStatus)",
-            extract=_env_change_id,
-            snapshot=snapshot,
-            look=self._webplus_look(env_id, known, deadline),
-        )
-
-    def _webplus_look(
-        self, env_id: str, known: frozenset[str], deadline: Deadline
-    ) -> Callable[[frozenset[str]], list[str]]:
-        status_query = {"EnvId": env_id}
-
-        def describe_change(change_id: str) -> dict:
-            query = {"EnvId": env_id, "ChangeId": change_id}
-            return self._transport.send(DESCRIBE_CHANGE, query, deadline=deadline)
-
-        def look(before: frozenset[str]) -> list[str]:
-            status = self._transport.send(DESCRIBE_APP_ENV_STATUS, status_query, deadline=deadline)
-            return webplus_candidates(status, describe_change, before, known)
-
-        return look
-
-    def describe_change(self, env_id: str, change_id: str) -> dict:
-        """Return ``Change`` of a Web+ change."""
-        query = {
-            "EnvId": _require_id("env_id", env_id),
-            "ChangeId": _require_id("change_id", change_id),
-        }
-        return _section(self._read(DESCRIBE_CHANGE, query), "Change", DESCRIBE_CHANGE)
-
-    # --- SAE ----------------------------------------------------------------------------
-
-    def restart_sae_application(
-        self,
-        app_id: str,
-        min_ready_instances: int | None = None,
-        min_ready_instance_ratio: int | None = None,
-        auto_enable_application_scaling_rule: bool | None = None,
-        *,
-        known_change_ids: Iterable[str] | str | None = (),
-    ) -> RestartResult:
-        """Restart an SAE application (SAE ``RestartApplication``: PUT, every parameter in
-        the query, as alibabacloud-sae20190506 sends it).
-
-        ``min_ready_instances``: -1 (the system's choice, 25% rounded up), 0 (interruption
-        allowed) or more; ``min_ready_instance_ratio``: -1 (not used, the default) or 0-100,
-        and it wins over ``min_ready_instances`` when both are set (the SDK docstring);
-        ``auto_enable_application_scaling_rule`` is sent as ``True``/``False``. Parameters left
-        ``None`` are not sent. Each send is preceded by one ``ListChangeOrders`` (the app's
-        latest restarts: the snapshot; see ``recovery``). Returns ``Data.ChangeOrderId``;
-        raises as ``restart_application``.
-        """
-        app_id = _require_id("app_id", app_id)
-        query = {
-            "AppId": app_id,
-            "MinReadyInstances": _optional_int("min_ready_instances", min_ready_instances, -1),
-            "MinReadyInstanceRatio": _optional_int(
-                "min_ready_instance_ratio", min_ready_instance_ratio, -1, 100
-            ),
-            "AutoEnableApplicationScalingRule": _optional_bool(
-                "auto_enable_application_scaling_rule", auto_enable_application_scaling_rule
-            ),
-        }
-        known = _id_set(known_change_ids)
-        deadline = self._call_deadline()
-        list_query = {"AppId": app_id, **SAE_RESTART_PAGE}
-
-        def snapshot() -> frozenset[str]:
-            data = self._read(LIST_CHANGE_ORDERS, list_query, deadline)
-            return edas_change_ids(_sae_change_orders(data))  # the ChangeOrderId of each
-
-        target = f"SAE application {app_id}"
-        return self._restart(
-            SAE_RESTART_APPLICATION,
-            {k: v for k, v in query.items() if v is not None},
-            None,
-            deadline,
-            target=target,
-            where_to_look=f"the change orders of {target} (SAE console, or ListChangeOrders)",
-            extract=_data_change_order_id,
-            snapshot=snapshot,
-            look=self._sae_look(app_id, known, deadline),
-        )
-
-    def _sae_look(
-        self, app_id: str, known: frozenset[str], deadline: Deadline
-    ) -> Callable[[frozenset[str]], list[str]]:
-        list_query = {"AppId": app_id, **SAE_RESTART_PAGE}
-
-        def look(before: frozenset[str]) -> list[str]:
-            data = self._transport.send(LIST_CHANGE_ORDERS, list_query, deadline=deadline)
-            return sae_candidates(_sae_change_orders(data), app_id, before, known)
-
-        return look
-
-    # --- an earlier update's restart, outcome unknown -----------------------------------
-
-    def find_earlier_restart(
-        self,
-        family: str,
-        ident: str,
-        *,
-        before: Iterable[str],
-        sent_at: float,
-        settle_window: float | None = None,
-        known_change_ids: Iterable[str] | str | None = (),
-    ) -> str | None:
-        """Resolve a restart an earlier update sent without learning its outcome
-        (``recovery.find_earlier_restart``): ``family`` is ``edas`` (ECS and Kubernetes
-        applications: ``ListRecentChangeOrder``), ``webplus`` (``DescribeAppEnvStatus``) or
-        ``sae`` (``ListChangeOrders``); ``before`` the snapshot taken before that send,
-        ``sent_at`` its wall-clock time. The adopted change id, or None (restart anew)."""
-        ident = _require_id("id", ident)
-        known = _id_set(known_change_ids)
-        deadline = self._call_deadline()
-        looks = {"edas": self._edas_look, "webplus": self._webplus_look, "sae": self._sae_look}
-        if family not in looks:
-            raise ValueError(f"no restart lookup for {family!r}")
-        names = {
-            "edas": ("RestartApplication", f"EDAS application {ident}", "ListRecentChangeOrder"),
-            "webplus": ("RestartAppEnv", f"Web+ environment {ident}", "DescribeAppEnvStatus"),
-            "sae": ("RestartApplication", f"SAE application {ident}", "ListChangeOrders"),
-        }
-        action, target, read = names[family]
-        return recovery_find_earlier_restart(
-            looks[family](ident, known, deadline),
-            before=frozenset(before),
-            sent_at=sent_at,
-            settle_window=self._settle_window if settle_window is None else settle_window,
-            deadline=deadline,
-            action=action,
-            target=target,
-            where_to_look=f"the changes of {target} ({read})",
-        )
-
-    def describe_change_order(self, change_order_id: str) -> dict:
-        """Return ``Data`` of an SAE change order (``Status``, ``SubStatus``,
-        ``ErrorMessage``, ``Pipelines``, ...)."""
-        query = {"ChangeOrderId": _require_id("change_order_id", change_order_id)}
-        return _section(self._read(DESCRIBE_CHANGE_ORDER, query), "Data", DESCRIBE_CHANGE_ORDER)
-
-    def list_change_orders(self, app_id: str) -> list[dict]:
-        """Return ``Data.ChangeOrderList`` (possibly empty) of an SAE application's latest
-        restarts, newest first (the page the restart snapshot reads: ``SAE_RESTART_PAGE``)."""
-        query = {"AppId": _require_id("app_id", app_id), **SAE_RESTART_PAGE}
-        return _sae_change_orders(self._read(LIST_CHANGE_ORDERS, query))
-
-    # --- sending ------------------------------------------------------------------------
-
-    def _call_deadline(self) -> Deadline:
-        return self._deadline or Deadline(DEFAULT_CALL_SECONDS)
-
-    def _read(
+    def read(
         self, op: Operation, query: Mapping[str, str], deadline: Deadline | None = None
     ) -> dict:
-        """Send an idempotent (read) operation, retrying per ``read_backoff``."""
+        """Send an idempotent (read) operation and return its body, retrying per
+        ``read_backoff`` within ``deadline`` (default: the client's, else one of
+        ``DEFAULT_CALL_SECONDS``)."""
         tries = self._read_backoff.start(deadline or self._call_deadline())
         while True:
             tries.record_attempt()
@@ -655,27 +204,79 @@ class AliyunClient:
             except AliyunError as err:
                 wait_before_retry(tries, err)
 
-    def _restart(
+    def request_restart(
         self,
         op: Operation,
-        query: Mapping[str, str],
-        form: Mapping[str, str] | None,
-        deadline: Deadline,
+        ident: str,
+        changes: ChangeList,
         *,
-        target: str,
-        where_to_look: str,
+        query: Mapping[str, str] | None = None,
+        form: Mapping[str, str] | None = None,
         extract: Callable[[Mapping[str, Any]], Any],
-        snapshot: Callable[[], frozenset[str]],
-        look: Callable[[frozenset[str]], list[str]],
+        known_change_ids: Iterable[str] | str | None = (),
     ) -> RestartResult:
+        """Send the restart ``op`` of target ``ident`` (``query``/``form`` as the kind built
+        them; parameters left None are not sent) through ``recovery.send_until_known``:
+        before each send one ``changes.snapshot``; after a lost answer ``changes.candidates``,
+        adopting only a new restart. ``extract`` reads the change id from the answer.
+        ``known_change_ids`` are never mistaken for this restart. Returns the change id;
+        raises ``AliyunError`` subclasses, and ``RestartOutcomeUnknown`` when the restart
+        may or may not have been applied."""
+        ident = require_id("id", ident)
+        known = id_set(known_change_ids)
+        deadline = self._call_deadline()
+        query = {k: v for k, v in (query or {}).items() if v is not None}
+        body = None if form is None else {k: v for k, v in form.items() if v is not None}
         return send_until_known(
-            lambda: self._transport.send(op, query, form, deadline=deadline),
+            lambda: self._transport.send(op, query, body, deadline=deadline),
             action=op.action,
-            target=target,
-            where_to_look=where_to_look,
+            target=changes.label(ident),
+            where_to_look=changes.where_to_look(ident),
             extract=extract,
-            snapshot=snapshot,
-            look=look,
+            snapshot=lambda: changes.snapshot(lambda o, q: self.read(o, q, deadline), ident),
+            look=self._look(changes, ident, known, deadline),
             tries=self._restart_backoff.start(deadline),
             settle_window=self._settle_window,
         )
+
+    def find_earlier_restart(
+        self,
+        changes: ChangeList,
+        ident: str,
+        *,
+        before: Iterable[str],
+        sent_at: float,
+        settle_window: float | None = None,
+        known_change_ids: Iterable[str] | str | None = (),
+    ) -> str | None:
+        """Resolve a restart an earlier update sent to ``ident`` without learning its outcome
+        (``recovery.find_earlier_restart``, looking with ``changes.candidates``): ``before``
+        is the snapshot taken before that send, ``sent_at`` its wall-clock time. The adopted
+        change id, or None (restart anew)."""
+        ident = require_id("id", ident)
+        deadline = self._call_deadline()
+        return recovery_find_earlier_restart(
+            self._look(changes, ident, id_set(known_change_ids), deadline),
+            before=frozenset(before),
+            sent_at=sent_at,
+            settle_window=self._settle_window if settle_window is None else settle_window,
+            deadline=deadline,
+            action=changes.restart_action,
+            target=changes.label(ident),
+            where_to_look=changes.where_to_look(ident),
+        )
+
+    def _look(
+        self, changes: ChangeList, ident: str, known: frozenset[str], deadline: Deadline
+    ) -> Callable[[frozenset[str]], list[str]]:
+        """One look (one attempt of each read) for restarts new since a snapshot."""
+
+        def read_once(op: Operation, query: Mapping[str, str]) -> dict:
+            return self._transport.send(op, query, deadline=deadline)
+
+        return lambda before: changes.candidates(read_once, ident, before, known)
+
+    # --- sending ------------------------------------------------------------------------
+
+    def _call_deadline(self) -> Deadline:
+        return self._deadline or Deadline(DEFAULT_CALL_SECONDS)

@@ -3,14 +3,11 @@
 ``send_until_known`` sends a restart and follows these rules:
 
 1. **Snapshot before every send.** Immediately before each attempt it records which changes
-   of the target exist (EDAS, its ECS and its Kubernetes applications alike: the
-   ``ChangeOrderId`` of every ``ListRecentChangeOrder(AppId)`` item; Web+:
-   ``DescribeAppEnvStatus(EnvId).EnvStatus.LatestChangeId``; SAE: the ``ChangeOrderId`` of
-   every item of ``ListChangeOrders``' first page of the app's restarts, newest first). If the
-   snapshot cannot be taken (its read fails after its own retries), the restart is not sent: that
-   costs one attempt of the restart, which is retried like a throttled send; when attempts or
-   time run out, the read's error is raised and the restart stays owed. Cost: one extra read
-   per restart attempt.
+   of the target exist (the kind's ``ChangeList.snapshot``: e.g. every ``ChangeOrderId`` that
+   EDAS's ``ListRecentChangeOrder`` lists). If the snapshot cannot be taken (its read fails
+   after its own retries), the restart is not sent: that costs one attempt of the restart,
+   which is retried like a throttled send; when attempts or time run out, the read's error is
+   raised and the restart stays owed. Cost: one extra read per restart attempt.
 2. **Only an uncertain outcome is looked up.** Refused connections, connect timeouts,
    throttling, 503 and 4xx mean "not accepted" (retried or raised as usual). Sent without a
    usable answer (read timeout, reset after sending, truncated or unreadable body, cut at the
@@ -18,12 +15,9 @@
    uncertain.
 3. **Candidates are new restarts.** After an uncertain outcome the changes are looked at
    again; a candidate is a restart-type change that is not in the snapshot and not among
-   ``known_change_ids``. EDAS: ``CoTypeCode``/``CoType`` says restart (or is absent),
-   ``Source`` is ``pop`` (or absent), ``AppId`` is the app (or absent). Web+: the
-   ``LatestChangeId`` is new and its ``DescribeChange`` ``ActionName`` is ``RestartApp`` (or
-   absent). SAE: ``CoTypeCode`` is ``CoRestartApplication`` (or absent), ``Source`` is not
-   ``console``, ``AppId`` is the app (or absent). A change that existed before the send is
-   never ours, however recent it is.
+   ``known_change_ids`` (the kind's ``ChangeList.candidates``: what "restart-type" and "of
+   this target" mean is each kind's own). A change that existed before the send is never
+   ours, however recent it is.
 4. **Exactly one candidate is adopted**; its id is the result.
 5. **More than one: ``RestartOutcomeUnknown``** naming the target and the candidates. Which
    one is ours cannot be told apart, so none is adopted and nothing is resent.
@@ -44,8 +38,10 @@
 No server time (``CreateTime``) and no time zone is read: ownership is decided by change ids
 alone, so clock skew between us and the service cannot matter.
 
-This module never touches the wire: the client hands it one-attempt callables (``send``,
-``look``) and the snapshot, so the rules read (and test) as plain functions.
+This module never touches the wire and knows no kind of target: the client hands it
+one-attempt callables (``send``, ``look``) and the snapshot, built from the target kind's
+``ChangeList`` (each kind's rules 1 and 3 live in its module in ``restart_trigger.targets``),
+so the rules read (and test) as plain functions.
 """
 
 from __future__ import annotations
@@ -65,7 +61,9 @@ from .errors import (
     RestartOutcomeUnknown,
     ServerError,
 )
+from .params import clean_str
 from .retryable import is_retryable, may_have_been_accepted, wait_before_retry
+from .transport import Operation
 
 log = logger(__name__)
 
@@ -100,120 +98,33 @@ class RestartResult:
     request_id: str | None
 
 
-def _clean_str(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
+# --- how one kind's changes are listed ------------------------------------------------------
+
+Reader = Callable[[Operation, Mapping[str, str]], dict]
+"""Sends one read operation with its query and returns the answer's body (the client hands a
+retrying reader to ``snapshot`` and a one-attempt reader to ``candidates``)."""
 
 
-# --- "is this change a new restart?" --------------------------------------------------------
+class ChangeList(Protocol):
+    """What one kind of target knows about its changes, for lost-answer recovery: each target
+    module (``restart_trigger.targets``) has one; this module and the client only call it.
 
+    ``snapshot`` lists the ids of the target's changes that exist now (rule 1);
+    ``candidates`` the ids, new since ``before`` and not in ``known``, that may be our restart
+    (rule 3). ``label`` names the target in messages (``EDAS application app-1``),
+    ``where_to_look`` what a person should look at when the outcome is unknown."""
 
-def looks_like_restart(order: Mapping[str, Any]) -> bool:
-    """Whether an EDAS change order's type says restart (no type given: the other checks decide)."""
-    labels = [_clean_str(order.get("CoTypeCode")), _clean_str(order.get("CoType"))]
-    labels = [label for label in labels if label]
-    if not labels:
-        return True
-    return any("restart" in label.lower() or "重启" in label for label in labels)
+    restart_action: str
 
+    def label(self, ident: str) -> str: ...
 
-def edas_change_ids(orders: Iterable[Mapping[str, Any]]) -> frozenset[str]:
-    """The snapshot of an EDAS app: the id of every change order listed."""
-    return frozenset(
-        change_id for order in orders if (change_id := _clean_str(order.get("ChangeOrderId")))
-    )
+    def where_to_look(self, ident: str) -> str: ...
 
+    def snapshot(self, read: Reader, ident: str) -> frozenset[str]: ...
 
-def edas_candidates(
-    orders: Iterable[Mapping[str, Any]],
-    app_id: str,
-    before: frozenset[str],
-    known: frozenset[str],
-) -> list[str]:
-    """The ids among ``orders`` that may be our restart: new since ``before``, not known,
-    restart-type, from the API (``Source`` pop) and of this app (each check passes when the
-    field is absent)."""
-    found = []
-    for order in orders:
-        change_id = _clean_str(order.get("ChangeOrderId"))
-        source = _clean_str(order.get("Source"))
-        order_app = _clean_str(order.get("AppId"))
-        if (
-            change_id
-            and change_id not in before
-            and change_id not in known
-            and (source is None or source.lower() == "pop")
-            and (order_app is None or order_app == app_id)
-            and looks_like_restart(order)
-            and change_id not in found
-        ):
-            found.append(change_id)
-    return found
-
-
-SAE_RESTART_TYPE = "CoRestartApplication"
-"""The ``CoTypeCode`` of an SAE application restart (alibabacloud-sae20190506's
-``ListChangeOrdersResponseBodyDataChangeOrderList.co_type_code`` values)."""
-
-
-def sae_candidates(
-    orders: Iterable[Mapping[str, Any]],
-    app_id: str,
-    before: frozenset[str],
-    known: frozenset[str],
-) -> list[str]:
-    """The ids among SAE ``ListChangeOrders`` items that may be our restart: new since
-    ``before``, not known, an application restart (``CoTypeCode``), not made in the console
-    (``Source``; the SDK documents ``console`` as a value and no other), of this app (each
-    check passes when the field is absent)."""
-    found = []
-    for order in orders:
-        change_id = _clean_str(order.get("ChangeOrderId"))
-        code = _clean_str(order.get("CoTypeCode"))
-        source = _clean_str(order.get("Source"))
-        order_app = _clean_str(order.get("AppId"))
-        if (
-            change_id
-            and change_id not in before
-            and change_id not in known
-            and (code is None or code == SAE_RESTART_TYPE)
-            and (source is None or source.lower() != "console")
-            and (order_app is None or order_app == app_id)
-            and change_id not in found
-        ):
-            found.append(change_id)
-    return found
-
-
-def webplus_latest_change(env_status: Mapping[str, Any]) -> str | None:
-    """``EnvStatus.LatestChangeId`` of a ``DescribeAppEnvStatus`` body, or None."""
-    section = env_status.get("EnvStatus")
-    return _clean_str(section.get("LatestChangeId")) if isinstance(section, Mapping) else None
-
-
-def webplus_candidates(
-    env_status: Mapping[str, Any],
-    describe_change: Callable[[str], Mapping[str, Any]],
-    before: frozenset[str],
-    known: frozenset[str],
-) -> list[str]:
-    """The environment's latest change if it may be our restart (new since ``before``, not
-    known, ``ActionName`` RestartApp or absent), else nothing.
-
-    ``describe_change(change_id)`` returns the ``DescribeChange`` body (one attempt); it is
-    only called for a new latest change.
-    """
-    latest = webplus_latest_change(env_status)
-    if latest is None or latest in before or latest in known:
-        return []
-    data = describe_change(latest)
-    change = data.get("Change") if isinstance(data.get("Change"), Mapping) else {}
-    action = _clean_str(change.get("ActionName"))
-    if action is not None and action.lower() != "restartapp":
-        return []
-    return [latest]
+    def candidates(
+        self, read: Reader, ident: str, before: frozenset[str], known: frozenset[str]
+    ) -> list[str]: ...
 
 
 # --- the restart loop -----------------------------------------------------------------------
@@ -296,7 +207,7 @@ def send_until_known(
                 if record is not None:
                     record.sending(before, wall())
                 data = send()
-            change_id = _clean_str(extract(data))
+            change_id = clean_str(extract(data))
             if change_id is None:
                 raise InvalidResponseError(
                     200,
@@ -308,7 +219,7 @@ def send_until_known(
             log.info("%s accepted for %s: change %s", action, target, change_id)
             if record is not None:
                 record.accepted(change_id)
-            return RestartResult(change_id, _clean_str(data.get("RequestId")))
+            return RestartResult(change_id, clean_str(data.get("RequestId")))
         except AliyunError as err:
             if record is not None and not may_have_been_accepted(err):
                 record.not_accepted()

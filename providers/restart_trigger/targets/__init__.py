@@ -12,7 +12,8 @@ kind            input class             key              API
 ==============  ======================  ===============  ===================================
 
 A new kind is a module with an input class and a :class:`~restart_trigger.targets.base.Target`
-subclass, listed in ``KINDS``.
+subclass (its fields and checks, operations, busy rule, ``changes`` for lost answers, status
+decoding and label), added with :func:`register`.
 
 An entry without a ``kind`` is of the first kind in ``KINDS`` whose id field it has: an
 ``app_id`` alone is an EDAS application (as before SAE and EDAS Kubernetes applications
@@ -35,6 +36,7 @@ from restart_trigger.targets.base import (
     UNKNOWN_STATE,
     ChangeStatus,
     Target,
+    key_of,
 )
 from restart_trigger.targets.edas import EdasApplication, EdasTarget
 from restart_trigger.targets.k8s import EdasK8sApplication, EdasK8sTarget
@@ -47,16 +49,49 @@ MAX_TARGETS = 1000
 (about 300 bytes each) and every preview shows them; a fleet bigger than this reads better,
 and fails more locally, as several triggers."""
 
-KINDS: dict[str, type[Target]] = {
-    cls.kind: cls for cls in (EdasTarget, WebPlusTarget, SaeTarget, EdasK8sTarget)
-}
-INPUT_CLASSES = (EdasApplication, WebPlusEnvironment, SaeApplication, EdasK8sApplication)
-# the first kind with an id field is the one it implies (the module doc)
-_BY_ID_FIELD = {cls.id_field: cls for cls in reversed(KINDS.values())}
+KINDS: dict[str, type[Target]] = {}
+"""Every kind, by its ``kind``, in the order they were registered."""
+INPUTS_BY_KIND: dict[str, type] = {}
+"""The input class (``EdasApplication``...) of each kind."""
+_BY_ID_FIELD: dict[str, type[Target]] = {}
+"""The kind an entry without ``kind`` is, by the id field it has: the first registered."""
+
+
+def register(target: type[Target], input_class: type) -> None:
+    """Add a kind of target: ``target`` (a :class:`Target` subclass: fields and checks,
+    restart call, busy rule, ``changes`` for lost answers, status) and its input class.
+    Everything a kind knows lives in its module; registering it is all the rest of the
+    package needs (``parse_targets``, the plan, the runner and recovery use it from here)."""
+    if target.kind in KINDS:
+        raise ValueError(f"a kind {target.kind!r} is already registered")
+    KINDS[target.kind] = target
+    INPUTS_BY_KIND[target.kind] = input_class
+    _BY_ID_FIELD.setdefault(target.id_field, target)
+
+
+def unregister(kind: str) -> None:
+    """Remove a kind ``register`` added (tests that register a kind of their own)."""
+    target = KINDS.pop(kind)
+    INPUTS_BY_KIND.pop(kind, None)
+    if _BY_ID_FIELD.get(target.id_field) is target:
+        del _BY_ID_FIELD[target.id_field]
+        for other in KINDS.values():
+            _BY_ID_FIELD.setdefault(other.id_field, other)
+
+
+for _target, _input in (
+    (EdasTarget, EdasApplication),
+    (WebPlusTarget, WebPlusEnvironment),
+    (SaeTarget, SaeApplication),
+    (EdasK8sTarget, EdasK8sApplication),
+):
+    register(_target, _input)
 
 __all__ = [
     "FAILED",
     "KINDS",
+    "register",
+    "unregister",
     "MAX_TARGETS",
     "PAUSED",
     "RUNNING",
@@ -138,7 +173,7 @@ def _kind_hint(entry: Mapping[str, Any], cls: type[Target], extra: list[str]) ->
 
 
 def _input_kinds() -> list[tuple[type, type[Target]]]:
-    return list(zip(INPUT_CLASSES, KINDS.values(), strict=True))
+    return [(INPUTS_BY_KIND[kind], cls) for kind, cls in KINDS.items()]
 
 
 @dataclass
@@ -165,7 +200,7 @@ def parse_targets(raw: Any, path: str = "targets") -> ParsedTargets:
         out.failures.add(path, f"is required: list what to restart, e.g. {_example()}")
         return out
     if not isinstance(raw, list):
-        names = "/".join(cls.__name__ for cls in INPUT_CLASSES)
+        names = "/".join(cls.__name__ for cls in INPUTS_BY_KIND.values())
         out.failures.add(
             path,
             f"must be a list of {names} (or mappings with "
@@ -190,7 +225,7 @@ def parse_targets(raw: Any, path: str = "targets") -> ParsedTargets:
             out.normalized.append(entry)
             continue
         if not isinstance(entry, Mapping):
-            names = " or ".join(cls.__name__ for cls in INPUT_CLASSES)
+            names = " or ".join(cls.__name__ for cls in INPUTS_BY_KIND.values())
             out.failures.add(here, f"must be a {names}, got {entry!r}")
             continue
         cls = kind_of(entry, here, out.failures)
@@ -236,7 +271,7 @@ def target_keys(raw: Any, *, ordered: bool = False) -> list[str] | None:
         cls = kind_of(entry, "")
         if cls is None or is_unknown(entry.get(cls.id_field)) or entry.get(cls.id_field) is None:
             return None
-        keys.append(f"{cls.kind}:{entry[cls.id_field]}")
+        keys.append(key_of(cls.kind, entry[cls.id_field]))
     return keys if ordered else sorted(keys)
 
 
@@ -251,7 +286,7 @@ class TargetView:
 
     @property
     def key(self) -> str:
-        return f"{self.kind}:{self.ident}"
+        return key_of(self.kind, self.ident)
 
 
 def view_targets(raw: Any) -> list[TargetView]:

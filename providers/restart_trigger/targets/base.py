@@ -19,6 +19,7 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from restart_trigger.aliyun import AliyunClient, AliyunError, BusinessError, RestartResult
+from restart_trigger.aliyun.recovery import ChangeList
 from restart_trigger.backoff import Backoff, Deadline
 from restart_trigger.validation import Failures
 
@@ -30,12 +31,15 @@ RUNNING, PAUSED, SUCCEEDED, FAILED, UNKNOWN_STATE = (
     "unknown",
 )
 
-# Where each kind's changes are listed: the list its restart snapshot reads (``client``).
-CHANGE_LISTS = {"edas": "edas", "edas-k8s": "edas", "webplus": "webplus", "sae": "sae"}
-
 # While another change runs on a target, its restart is refused: look again after 1 s, then
 # back off to every 10 s (a restart of a large application takes minutes).
 BUSY_BACKOFF = Backoff(first=1.0, factor=1.5, cap=10.0)
+
+
+def key_of(kind: str, ident: Any) -> str:
+    """A target's key, ``<kind>:<id>``: its name in outputs (``change_order_ids``), state and
+    messages. The one place it is spelled."""
+    return f"{kind}:{ident}"
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,9 @@ class Target:
     """How the kind reads in words (``EDAS app``)."""
     restart_action: ClassVar[str]
     """The API action that restarts it (``RestartApplication``)."""
+    changes: ClassVar[ChangeList]
+    """How its changes are listed for lost-answer recovery (``aliyun.recovery.ChangeList``):
+    the snapshot before each send and which new change may be our restart."""
 
     @property
     def ident(self) -> str:
@@ -119,7 +126,7 @@ class Target:
     @property
     def key(self) -> str:
         """``<kind>:<id>``: the target's name in outputs (``change_order_ids``) and messages."""
-        return f"{self.kind}:{self.ident}"
+        return key_of(self.kind, self.ident)
 
     # -- the kind's inputs ----------------------------------------------------------------------
     @classmethod
@@ -193,7 +200,7 @@ class Target:
         ``RestartOutcomeUnknown`` when that cannot be told (``AliyunClient.
         find_earlier_restart``)."""
         return client.find_earlier_restart(
-            CHANGE_LISTS[self.kind],
+            self.changes,
             self.ident,
             before=before,
             sent_at=sent_at,

@@ -1,13 +1,19 @@
 """EDAS applications in ECS clusters: restarted with ``RestartApplication``, waited for with
-``GetChangeOrderInfo`` (EDAS 2017-08-01)."""
+``GetChangeOrderInfo`` (EDAS 2017-08-01). Everything this kind knows is here: its fields and
+checks, its operations and their parameters, the busy rule, how its change orders are listed
+for a lost answer (``EDAS_CHANGES``, shared with EDAS applications in Kubernetes), and how a
+change order's status reads."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from restart_trigger.aliyun import AliyunClient, BusinessError, RestartResult
+from restart_trigger.aliyun.client import Operation
+from restart_trigger.aliyun.params import clean_str, ids_of, items, require_id, section
+from restart_trigger.aliyun.recovery import Reader
 from restart_trigger.targets.base import (
     FAILED,
     PAUSED,
@@ -25,12 +31,52 @@ if TYPE_CHECKING:
     import pulumi
 
 
+EDAS_VERSION = "2017-08-01"
+RESTART_APPLICATION = Operation(
+    "edas", "RestartApplication", "POST", "/pop/v5/changeorder/co_restart", EDAS_VERSION
+)
+GET_CHANGE_ORDER_INFO = Operation(
+    "edas", "GetChangeOrderInfo", "POST", "/pop/v5/changeorder/change_order_info", EDAS_VERSION
+)
+LIST_RECENT_CHANGE_ORDER = Operation(
+    "edas", "ListRecentChangeOrder", "POST", "/pop/v5/changeorder/change_order_list", EDAS_VERSION
+)
+"""Read by EDAS restarts (ECS and Kubernetes): the snapshot before each send and the looks
+after a lost answer."""
+
 MAX_ECC_IDS = 100
 """The most ECC ids one restart names. ``EccInfo`` travels in the query string, comma
 separated; 100 ids (UUIDs, 37 characters with the comma) make 3.7 KB, which with the signed
 parameters stays well under the 8 KiB request line HTTP gateways commonly accept (10,000 ids
 got HTTP 414). To restart more instances, leave ``ecc_ids`` out (every instance) or split
 them over several triggers."""
+
+
+@dataclass(frozen=True)
+class EdasChanges:
+    """The ``ChangeList`` of an EDAS application (ECS or Kubernetes): its
+    ``ListRecentChangeOrder``."""
+
+    restart_action: str = "RestartApplication"
+    noun: str = "EDAS application"
+
+    def label(self, ident: str) -> str:
+        return f"{self.noun} {ident}"
+
+    def where_to_look(self, ident: str) -> str:
+        return f"the change orders of {self.label(ident)} (EDAS console, or ListRecentChangeOrder)"
+
+    def snapshot(self, read: Reader, ident: str) -> frozenset[str]:
+        return edas_change_ids(change_order_items(read(LIST_RECENT_CHANGE_ORDER, {"AppId": ident})))
+
+    def candidates(
+        self, read: Reader, ident: str, before: frozenset[str], known: frozenset[str]
+    ) -> list[str]:
+        orders = change_order_items(read(LIST_RECENT_CHANGE_ORDER, {"AppId": ident}))
+        return edas_candidates(orders, ident, before, known)
+
+
+EDAS_CHANGES = EdasChanges()
 
 
 @dataclass(frozen=True)
@@ -62,6 +108,7 @@ class EdasTarget(Target):
     fields: ClassVar[frozenset[str]] = frozenset({"kind", "app_id", "ecc_ids"})
     title: ClassVar[str] = "EDAS app"
     restart_action: ClassVar[str] = "RestartApplication"
+    changes: ClassVar[EdasChanges] = EDAS_CHANGES
 
     @classmethod
     def validate(cls, raw: Mapping[str, Any], path: str, failures: Failures) -> None:
@@ -108,7 +155,8 @@ class EdasTarget(Target):
         return f"ECC {shown(ecc)}"
 
     def call_restart_api(self, client: AliyunClient, known_change_ids: list[str]) -> RestartResult:
-        return client.restart_application(
+        return restart_application(
+            client,
             self.app_id,
             ecc_ids=list(self.ecc_ids) if self.ecc_ids else None,
             known_change_ids=known_change_ids,
@@ -118,7 +166,109 @@ class EdasTarget(Target):
         return busy_change_order(client, self.app_id)
 
     def status(self, client: AliyunClient, change_id: str) -> ChangeStatus:
-        return decode_status(client.get_change_order_info(change_id))
+        return decode_status(get_change_order_info(client, change_id))
+
+
+# -- the operations ------------------------------------------------------------------------
+
+
+def restart_application(
+    client: AliyunClient,
+    app_id: str,
+    ecc_ids: Sequence[str] | str | None = None,
+    *,
+    known_change_ids: Iterable[str] | str | None = (),
+) -> RestartResult:
+    """Restart an EDAS application (all instances, or only ``ecc_ids``).
+
+    ``known_change_ids`` are change orders the caller already knows about; they are never
+    mistaken for this restart when its outcome has to be looked up. Each send is preceded by
+    one ``ListRecentChangeOrder(AppId)`` (the snapshot; see ``recovery``). Returns the
+    ``ChangeOrderId``; raises ``AliyunError`` subclasses, and ``RestartOutcomeUnknown`` when
+    the restart may or may not have been applied.
+    """
+    app_id = require_id("app_id", app_id)
+    query = {"AppId": app_id}
+    if ecc_ids:
+        ids = [ecc_ids] if isinstance(ecc_ids, str) else list(ecc_ids)
+        ids = [require_id("ecc_ids item", i) for i in ids]
+        query["EccInfo"] = ",".join(ids)
+    return client.request_restart(
+        RESTART_APPLICATION,
+        app_id,
+        EDAS_CHANGES,
+        query=query,
+        extract=lambda data: data.get("ChangeOrderId"),
+        known_change_ids=known_change_ids,
+    )
+
+
+def get_change_order_info(client: AliyunClient, change_order_id: str) -> dict:
+    """Return ``changeOrderInfo`` (lowercase c) of an EDAS change order."""
+    change_order_id = require_id("change_order_id", change_order_id)
+    data = client.read(GET_CHANGE_ORDER_INFO, {"ChangeOrderId": change_order_id})
+    if not isinstance(data.get("changeOrderInfo", data.get("ChangeOrderInfo")), dict):
+        section(data, "changeOrderInfo", GET_CHANGE_ORDER_INFO)  # raises, naming it
+    return data.get("changeOrderInfo", data.get("ChangeOrderInfo"))
+
+
+def list_recent_change_orders(client: AliyunClient, app_id: str) -> list[dict]:
+    """Return ``ChangeOrderList.ChangeOrder`` (possibly empty) for an EDAS application."""
+    app_id = require_id("app_id", app_id)
+    return change_order_items(client.read(LIST_RECENT_CHANGE_ORDER, {"AppId": app_id}))
+
+
+def change_order_items(data: Mapping[str, Any]) -> list[dict]:
+    """``ChangeOrderList.ChangeOrder`` of a ``ListRecentChangeOrder`` body (a list, or one
+    object)."""
+    container = data.get("ChangeOrderList")
+    if isinstance(container, Mapping):
+        container = container.get("ChangeOrder")
+    return items(container, "ChangeOrderList", data.get("RequestId"))
+
+
+# -- lost answers: how EDAS change orders are listed ---------------------------------------
+
+
+def looks_like_restart(order: Mapping[str, Any]) -> bool:
+    """Whether an EDAS change order's type says restart (no type given: the other checks decide)."""
+    labels = [clean_str(order.get("CoTypeCode")), clean_str(order.get("CoType"))]
+    labels = [label for label in labels if label]
+    if not labels:
+        return True
+    return any("restart" in label.lower() or "重启" in label for label in labels)
+
+
+def edas_change_ids(orders: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+    """The snapshot of an EDAS app: the id of every change order listed."""
+    return ids_of(orders)
+
+
+def edas_candidates(
+    orders: Iterable[Mapping[str, Any]],
+    app_id: str,
+    before: frozenset[str],
+    known: frozenset[str],
+) -> list[str]:
+    """The ids among ``orders`` that may be our restart: new since ``before``, not known,
+    restart-type, from the API (``Source`` pop) and of this app (each check passes when the
+    field is absent)."""
+    found = []
+    for order in orders:
+        change_id = clean_str(order.get("ChangeOrderId"))
+        source = clean_str(order.get("Source"))
+        order_app = clean_str(order.get("AppId"))
+        if (
+            change_id
+            and change_id not in before
+            and change_id not in known
+            and (source is None or source.lower() == "pop")
+            and (order_app is None or order_app == app_id)
+            and looks_like_restart(order)
+            and change_id not in found
+        ):
+            found.append(change_id)
+    return found
 
 
 # EDAS change order Status codes (GetChangeOrderInfo; doc-detail/62072).
@@ -146,7 +296,7 @@ def busy_change_order(client: AliyunClient, app_id: str) -> bool:
     EDAS refuses with a body Code whose value is not documented; what is known is that a
     change order in progress blocks a new one (terraform-provider-alicloud looks for one in
     0, 1, 8 or 9 before acting), so look for one, read as polling reads it."""
-    orders = client.list_recent_change_orders(app_id)
+    orders = list_recent_change_orders(client, app_id)
     return any(reading(order.get("Status"))[0] in (RUNNING, PAUSED) for order in orders)
 
 

@@ -4,18 +4,37 @@ ECS clusters (EDAS 2017-08-01)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from restart_trigger.aliyun import AliyunClient, BusinessError, RestartResult
-from restart_trigger.aliyun.client import K8S_TIMEOUT_RANGE
+from restart_trigger.aliyun.client import Operation
+from restart_trigger.aliyun.params import optional_int, require_id
 from restart_trigger.targets.base import ChangeStatus, InputSpec, Target
-from restart_trigger.targets.edas import busy_change_order, decode_status
+from restart_trigger.targets.edas import (
+    EDAS_VERSION,
+    EdasChanges,
+    busy_change_order,
+    decode_status,
+    get_change_order_info,
+)
 from restart_trigger.validation import Failures, as_int, check_id, check_int, shown
 
 if TYPE_CHECKING:
     import pulumi
+
+RESTART_K8S_APPLICATION = Operation(
+    "edas", "RestartK8sApplication", "POST", "/pop/v5/k8s/acs/restart_k8s_app", EDAS_VERSION
+)
+K8S_TIMEOUT_RANGE = (1, 1800)
+"""``Timeout`` of ``RestartK8sApplication``, in seconds. Its SDK docstring gives only the unit;
+the sibling ``StartK8sApplication``/``StopK8sApplication`` documentation gives 1 to 1800
+(default 600), the bound used here."""
+K8S_CHANGES = EdasChanges(
+    restart_action="RestartK8sApplication", noun="EDAS Kubernetes application"
+)
+"""Change orders of an application in Kubernetes are listed as any EDAS application's."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,7 @@ class EdasK8sTarget(Target):
     fields: ClassVar[frozenset[str]] = frozenset({"kind", "app_id", "timeout"})
     title: ClassVar[str] = "EDAS K8s app"
     restart_action: ClassVar[str] = "RestartK8sApplication"
+    changes: ClassVar[EdasChanges] = K8S_CHANGES
 
     @classmethod
     def validate(cls, raw: Mapping[str, Any], path: str, failures: Failures) -> None:
@@ -64,12 +84,38 @@ class EdasK8sTarget(Target):
         return f"all pods, change timeout {shown(timeout)}s"
 
     def call_restart_api(self, client: AliyunClient, known_change_ids: list[str]) -> RestartResult:
-        return client.restart_k8s_application(
-            self.app_id, timeout=self.timeout, known_change_ids=known_change_ids
+        return restart_k8s_application(
+            client, self.app_id, timeout=self.timeout, known_change_ids=known_change_ids
         )
 
     def is_busy(self, client: AliyunClient, refusal: BusinessError) -> bool:
         return busy_change_order(client, self.app_id)
 
     def status(self, client: AliyunClient, change_id: str) -> ChangeStatus:
-        return decode_status(client.get_change_order_info(change_id))
+        return decode_status(get_change_order_info(client, change_id))
+
+
+def restart_k8s_application(
+    client: AliyunClient,
+    app_id: str,
+    timeout: int | None = None,
+    *,
+    known_change_ids: Iterable[str] | str | None = (),
+) -> RestartResult:
+    """Restart an EDAS application in a Kubernetes cluster (``RestartK8sApplication``).
+
+    ``timeout`` is the change process's own timeout in seconds (``K8S_TIMEOUT_RANGE``), sent
+    as the ``Timeout`` query parameter; ``None`` leaves EDAS's default. Recovery, snapshot
+    (``ListRecentChangeOrder(AppId)``) and errors as ``edas.restart_application``; wait for it
+    with ``edas.get_change_order_info``.
+    """
+    app_id = require_id("app_id", app_id)
+    query = {"AppId": app_id, "Timeout": optional_int("timeout", timeout, *K8S_TIMEOUT_RANGE)}
+    return client.request_restart(
+        RESTART_K8S_APPLICATION,
+        app_id,
+        K8S_CHANGES,
+        query=query,
+        extract=lambda data: data.get("ChangeOrderId"),
+        known_change_ids=known_change_ids,
+    )

@@ -1,14 +1,26 @@
 """SAE (Serverless App Engine) applications: restarted with ``RestartApplication``, waited for
-with ``DescribeChangeOrder`` (SAE 2019-05-06)."""
+with ``DescribeChangeOrder`` (SAE 2019-05-06). Its fields and checks, operations, busy rule,
+how its change orders are found after a lost answer (``SAE_CHANGES``) and how a change order
+reads: all here."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from restart_trigger.aliyun import AliyunClient, BusinessError, RestartResult
+from restart_trigger.aliyun import AliyunClient, BusinessError, InvalidResponseError, RestartResult
+from restart_trigger.aliyun.client import Operation
+from restart_trigger.aliyun.params import (
+    clean_str,
+    ids_of,
+    optional_bool,
+    optional_int,
+    require_id,
+    section,
+)
+from restart_trigger.aliyun.recovery import Reader
 from restart_trigger.targets.base import (
     FAILED,
     PAUSED,
@@ -34,6 +46,101 @@ from restart_trigger.validation import (
 
 if TYPE_CHECKING:
     import pulumi
+
+SAE_VERSION = "2019-05-06"
+SAE_RESTART_APPLICATION = Operation(
+    "sae", "RestartApplication", "PUT", "/pop/v1/sam/app/restartApplication", SAE_VERSION
+)
+DESCRIBE_CHANGE_ORDER = Operation(
+    "sae", "DescribeChangeOrder", "GET", "/pop/v1/sam/changeorder/DescribeChangeOrder", SAE_VERSION
+)
+LIST_CHANGE_ORDERS = Operation(
+    "sae", "ListChangeOrders", "GET", "/pop/v1/sam/changeorder/ListChangeOrders", SAE_VERSION
+)
+"""Read by SAE restarts (the snapshot and the looks) and by ``list_change_orders``."""
+
+SAE_RESTART_TYPE = "CoRestartApplication"
+"""The ``CoTypeCode`` of an SAE application restart (alibabacloud-sae20190506's
+``ListChangeOrdersResponseBodyDataChangeOrderList.co_type_code`` values)."""
+SAE_RESTART_PAGE = {"CoType": SAE_RESTART_TYPE, "CurrentPage": "1", "PageSize": "20"}
+"""How the SAE snapshot and looks list an app's restarts: the first page of 20 (the API
+documentation's example page), restarts only. The list is newest first (Alibaba's own
+serverless-devs tooling reads ``ChangeOrderList[0]`` as the latest order), so a restart made
+after the snapshot is on that page."""
+
+
+def sae_change_orders(data: Mapping[str, Any]) -> list[dict]:
+    """``Data.ChangeOrderList`` of an SAE ``ListChangeOrders`` body (a plain list)."""
+    found = data.get("Data")
+    items = found.get("ChangeOrderList") if isinstance(found, Mapping) else None
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise InvalidResponseError(
+            200, "InvalidResponse", "Data.ChangeOrderList is not a list", data.get("RequestId")
+        )
+    return [item for item in items if isinstance(item, dict)]
+
+
+def sae_change_ids(orders: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+    """The snapshot of an SAE app: the id of every change order listed."""
+    return ids_of(orders)
+
+
+def sae_candidates(
+    orders: Iterable[Mapping[str, Any]],
+    app_id: str,
+    before: frozenset[str],
+    known: frozenset[str],
+) -> list[str]:
+    """The ids among SAE ``ListChangeOrders`` items that may be our restart: new since
+    ``before``, not known, an application restart (``CoTypeCode``), not made in the console
+    (``Source``; the SDK documents ``console`` as a value and no other), of this app (each
+    check passes when the field is absent)."""
+    found = []
+    for order in orders:
+        change_id = clean_str(order.get("ChangeOrderId"))
+        code = clean_str(order.get("CoTypeCode"))
+        source = clean_str(order.get("Source"))
+        order_app = clean_str(order.get("AppId"))
+        if (
+            change_id
+            and change_id not in before
+            and change_id not in known
+            and (code is None or code == SAE_RESTART_TYPE)
+            and (source is None or source.lower() != "console")
+            and (order_app is None or order_app == app_id)
+            and change_id not in found
+        ):
+            found.append(change_id)
+    return found
+
+
+@dataclass(frozen=True)
+class SaeChanges:
+    """The ``ChangeList`` of an SAE application: the first page of its restarts
+    (``ListChangeOrders``, ``SAE_RESTART_PAGE``)."""
+
+    restart_action: str = "RestartApplication"
+
+    def label(self, ident: str) -> str:
+        return f"SAE application {ident}"
+
+    def where_to_look(self, ident: str) -> str:
+        return f"the change orders of {self.label(ident)} (SAE console, or ListChangeOrders)"
+
+    def snapshot(self, read: Reader, ident: str) -> frozenset[str]:
+        orders = sae_change_orders(read(LIST_CHANGE_ORDERS, {"AppId": ident, **SAE_RESTART_PAGE}))
+        return sae_change_ids(orders)
+
+    def candidates(
+        self, read: Reader, ident: str, before: frozenset[str], known: frozenset[str]
+    ) -> list[str]:
+        orders = sae_change_orders(read(LIST_CHANGE_ORDERS, {"AppId": ident, **SAE_RESTART_PAGE}))
+        return sae_candidates(orders, ident, before, known)
+
+
+SAE_CHANGES = SaeChanges()
 
 SAE_OPTIONS = (
     "min_ready_instances",
@@ -89,6 +196,7 @@ class SaeTarget(Target):
     fields: ClassVar[frozenset[str]] = frozenset({"kind", "app_id", *SAE_OPTIONS})
     title: ClassVar[str] = "SAE app"
     restart_action: ClassVar[str] = "RestartApplication"
+    changes: ClassVar[SaeChanges] = SAE_CHANGES
 
     @classmethod
     def validate(cls, raw: Mapping[str, Any], path: str, failures: Failures) -> None:
@@ -148,7 +256,8 @@ class SaeTarget(Target):
         return ", ".join(parts)
 
     def call_restart_api(self, client: AliyunClient, known_change_ids: list[str]) -> RestartResult:
-        return client.restart_sae_application(
+        return restart_sae_application(
+            client,
             self.app_id,
             min_ready_instances=self.min_ready_instances,
             min_ready_instance_ratio=self.min_ready_instance_ratio,
@@ -160,7 +269,67 @@ class SaeTarget(Target):
         return refusal.code in BUSY_CODES
 
     def status(self, client: AliyunClient, change_id: str) -> ChangeStatus:
-        return decode_change_order(client.describe_change_order(change_id))
+        return decode_change_order(describe_change_order(client, change_id))
+
+
+def restart_sae_application(
+    client: AliyunClient,
+    app_id: str,
+    min_ready_instances: int | None = None,
+    min_ready_instance_ratio: int | None = None,
+    auto_enable_application_scaling_rule: bool | None = None,
+    *,
+    known_change_ids: Iterable[str] | str | None = (),
+) -> RestartResult:
+    """Restart an SAE application (SAE ``RestartApplication``: PUT, every parameter in the
+    query, as alibabacloud-sae20190506 sends it).
+
+    ``min_ready_instances``: -1 (the system's choice, 25% rounded up), 0 (interruption
+    allowed) or more; ``min_ready_instance_ratio``: -1 (not used, the default) or 0-100, and
+    it wins over ``min_ready_instances`` when both are set (the SDK docstring);
+    ``auto_enable_application_scaling_rule`` is sent as ``True``/``False``. Parameters left
+    ``None`` are not sent. Each send is preceded by one ``ListChangeOrders`` (the app's latest
+    restarts: the snapshot; see ``recovery``). Returns ``Data.ChangeOrderId``; raises as
+    ``edas.restart_application``.
+    """
+    app_id = require_id("app_id", app_id)
+    query = {
+        "AppId": app_id,
+        "MinReadyInstances": optional_int("min_ready_instances", min_ready_instances, -1),
+        "MinReadyInstanceRatio": optional_int(
+            "min_ready_instance_ratio", min_ready_instance_ratio, -1, 100
+        ),
+        "AutoEnableApplicationScalingRule": optional_bool(
+            "auto_enable_application_scaling_rule", auto_enable_application_scaling_rule
+        ),
+    }
+    return client.request_restart(
+        SAE_RESTART_APPLICATION,
+        app_id,
+        SAE_CHANGES,
+        query=query,
+        extract=_data_change_order_id,
+        known_change_ids=known_change_ids,
+    )
+
+
+def _data_change_order_id(data: Mapping[str, Any]) -> Any:
+    found = data.get("Data")
+    return found.get("ChangeOrderId") if isinstance(found, Mapping) else None
+
+
+def describe_change_order(client: AliyunClient, change_order_id: str) -> dict:
+    """Return ``Data`` of an SAE change order (``Status``, ``SubStatus``, ``ErrorMessage``,
+    ``Pipelines``, ...)."""
+    query = {"ChangeOrderId": require_id("change_order_id", change_order_id)}
+    return section(client.read(DESCRIBE_CHANGE_ORDER, query), "Data", DESCRIBE_CHANGE_ORDER)
+
+
+def list_change_orders(client: AliyunClient, app_id: str) -> list[dict]:
+    """Return ``Data.ChangeOrderList`` (possibly empty) of an SAE application's latest
+    restarts, newest first (the page the restart snapshot reads: ``SAE_RESTART_PAGE``)."""
+    query = {"AppId": require_id("app_id", app_id), **SAE_RESTART_PAGE}
+    return sae_change_orders(client.read(LIST_CHANGE_ORDERS, query))
 
 
 # SAE change order Status codes (alibabacloud-sae20190506 DescribeChangeOrderResponseBodyData).

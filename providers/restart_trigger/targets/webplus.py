@@ -1,13 +1,22 @@
 """Web+ environments: restarted with ``RestartAppEnv``, waited for with ``DescribeChange``
-(Web+ 2019-03-20)."""
+(Web+ 2019-03-20). Its fields and checks, operations, busy rule, how its changes are found
+after a lost answer (``WEBPLUS_CHANGES``) and how a change reads: all here."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from restart_trigger.aliyun import AliyunClient, BusinessError, RestartResult
+from restart_trigger.aliyun.client import Operation
+from restart_trigger.aliyun.params import (
+    clean_str,
+    optional_int,
+    require_id,
+    section,
+)
+from restart_trigger.aliyun.recovery import Reader
 from restart_trigger.targets.base import (
     FAILED,
     PAUSED,
@@ -30,6 +39,79 @@ from restart_trigger.validation import (
 
 if TYPE_CHECKING:
     import pulumi
+
+WEBPLUS_VERSION = "2019-03-20"
+RESTART_APP_ENV = Operation(
+    "webplus", "RestartAppEnv", "POST", "/pop/v1/wam/appEnv/restart", WEBPLUS_VERSION
+)
+DESCRIBE_CHANGE = Operation(
+    "webplus", "DescribeChange", "GET", "/pop/v1/wam/changeInfo", WEBPLUS_VERSION
+)
+DESCRIBE_APP_ENV_STATUS = Operation(
+    "webplus", "DescribeAppEnvStatus", "GET", "/pop/v1/wam/appEnv/status", WEBPLUS_VERSION
+)
+"""Read by Web+ restarts: the snapshot before each send and the looks after a lost answer."""
+
+
+def webplus_latest_change(env_status: Mapping[str, Any]) -> str | None:
+    """``EnvStatus.LatestChangeId`` of a ``DescribeAppEnvStatus`` body, or None."""
+    found = env_status.get("EnvStatus")
+    return clean_str(found.get("LatestChangeId")) if isinstance(found, Mapping) else None
+
+
+def webplus_candidates(
+    env_status: Mapping[str, Any],
+    describe_change: Any,
+    before: frozenset[str],
+    known: frozenset[str],
+) -> list[str]:
+    """The environment's latest change if it may be our restart (new since ``before``, not
+    known, ``ActionName`` RestartApp or absent), else nothing.
+
+    ``describe_change(change_id)`` returns the ``DescribeChange`` body (one attempt); it is
+    only called for a new latest change.
+    """
+    latest = webplus_latest_change(env_status)
+    if latest is None or latest in before or latest in known:
+        return []
+    data = describe_change(latest)
+    change = data.get("Change") if isinstance(data.get("Change"), Mapping) else {}
+    action = clean_str(change.get("ActionName"))
+    if action is not None and action.lower() != "restartapp":
+        return []
+    return [latest]
+
+
+@dataclass(frozen=True)
+class WebPlusChanges:
+    """The ``ChangeList`` of a Web+ environment: its ``DescribeAppEnvStatus`` latest change
+    (and ``DescribeChange`` of a new one)."""
+
+    restart_action: str = "RestartAppEnv"
+
+    def label(self, ident: str) -> str:
+        return f"Web+ environment {ident}"
+
+    def where_to_look(self, ident: str) -> str:
+        return f"the changes of {self.label(ident)} (Web+ console, or DescribeAppEnvStatus)"
+
+    def snapshot(self, read: Reader, ident: str) -> frozenset[str]:
+        latest = webplus_latest_change(read(DESCRIBE_APP_ENV_STATUS, {"EnvId": ident}))
+        return frozenset({latest} if latest else ())
+
+    def candidates(
+        self, read: Reader, ident: str, before: frozenset[str], known: frozenset[str]
+    ) -> list[str]:
+        status = read(DESCRIBE_APP_ENV_STATUS, {"EnvId": ident})
+        return webplus_candidates(
+            status,
+            lambda change_id: read(DESCRIBE_CHANGE, {"EnvId": ident, "ChangeId": change_id}),
+            before,
+            known,
+        )
+
+
+WEBPLUS_CHANGES = WebPlusChanges()
 
 BATCH_OPTIONS = ("batch_size", "batch_percent", "batch_interval", "pause_between_batches")
 
@@ -70,6 +152,7 @@ class WebPlusTarget(Target):
     fields: ClassVar[frozenset[str]] = frozenset({"kind", "env_id", *BATCH_OPTIONS})
     title: ClassVar[str] = "Web+ env"
     restart_action: ClassVar[str] = "RestartAppEnv"
+    changes: ClassVar[WebPlusChanges] = WEBPLUS_CHANGES
 
     @classmethod
     def validate(cls, raw: Mapping[str, Any], path: str, failures: Failures) -> None:
@@ -113,7 +196,8 @@ class WebPlusTarget(Target):
         return ", ".join(parts)
 
     def call_restart_api(self, client: AliyunClient, known_change_ids: list[str]) -> RestartResult:
-        return client.restart_app_env(
+        return restart_app_env(
+            client,
             self.env_id,
             batch_size=self.batch_size,
             batch_percent=self.batch_percent,
@@ -126,7 +210,60 @@ class WebPlusTarget(Target):
         return refusal.code == "EnvOnChanging"
 
     def status(self, client: AliyunClient, change_id: str) -> ChangeStatus:
-        return decode_change(client.describe_change(self.env_id, change_id))
+        return decode_change(describe_change(client, self.env_id, change_id))
+
+
+def restart_app_env(
+    client: AliyunClient,
+    env_id: str,
+    batch_size: int | None = None,
+    batch_percent: int | None = None,
+    batch_interval: int | None = None,
+    pause_between_batches: bool | None = None,
+    *,
+    known_change_ids: Iterable[str] | str | None = (),
+) -> RestartResult:
+    """Restart a Web+ environment; optional phased-restart settings go in the form body.
+
+    ``pause_between_batches`` is sent as ``True``/``False``, as the generated SDK sends a
+    bool form field (``str(bool)``). Parameters left ``None`` are not sent. Each send is
+    preceded by one ``DescribeAppEnvStatus(EnvId)`` (the snapshot; see ``recovery``).
+    Returns ``EnvChange.ChangeId``; raises as ``edas.restart_application``.
+    """
+    env_id = require_id("env_id", env_id)
+    if pause_between_batches is not None and not isinstance(pause_between_batches, bool):
+        raise ValueError(f"pause_between_batches must be a bool, got {pause_between_batches!r}")
+    form = {
+        "EnvId": env_id,
+        "BatchSize": optional_int("batch_size", batch_size, 1),
+        "BatchPercent": optional_int("batch_percent", batch_percent, 1, 100),
+        "BatchInterval": optional_int("batch_interval", batch_interval, 0),
+        "PauseBetweenBatches": (
+            None if pause_between_batches is None else str(pause_between_batches)
+        ),
+    }
+    return client.request_restart(
+        RESTART_APP_ENV,
+        env_id,
+        WEBPLUS_CHANGES,
+        form=form,
+        extract=_env_change_id,
+        known_change_ids=known_change_ids,
+    )
+
+
+def _env_change_id(data: Mapping[str, Any]) -> Any:
+    change = data.get("EnvChange")
+    return change.get("ChangeId") if isinstance(change, Mapping) else None
+
+
+def describe_change(client: AliyunClient, env_id: str, change_id: str) -> dict:
+    """Return ``Change`` of a Web+ change."""
+    query = {
+        "EnvId": require_id("env_id", env_id),
+        "ChangeId": require_id("change_id", change_id),
+    }
+    return section(client.read(DESCRIBE_CHANGE, query), "Change", DESCRIBE_CHANGE)
 
 
 def _flag(change: Mapping[str, Any], *names: str) -> bool:

@@ -105,6 +105,32 @@ Reader = Callable[[Operation, Mapping[str, str]], dict]
 retrying reader to ``snapshot`` and a one-attempt reader to ``candidates``)."""
 
 
+def new_orders(
+    orders: Iterable[Mapping[str, Any]],
+    app_id: str,
+    before: frozenset[str],
+    known: frozenset[str],
+    is_restart: Callable[[Mapping[str, Any]], bool],
+) -> list[str]:
+    """The ``ChangeOrderId`` of each listed order that may be our restart: new since
+    ``before``, not in ``known``, of this app (``AppId``, when given) and a restart by the
+    kind's own rule ``is_restart``; each once, in list order."""
+    found: list[str] = []
+    for order in orders:
+        change_id = clean_str(order.get("ChangeOrderId"))
+        order_app = clean_str(order.get("AppId"))
+        if (
+            change_id
+            and change_id not in before
+            and change_id not in known
+            and (order_app is None or order_app == app_id)
+            and is_restart(order)
+            and change_id not in found
+        ):
+            found.append(change_id)
+    return found
+
+
 class ChangeList(Protocol):
     """What one kind of target knows about its changes, for lost-answer recovery: each target
     module (``restart_trigger.targets``) has one; this module and the client only call it.

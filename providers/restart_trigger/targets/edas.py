@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from restart_trigger.aliyun import AliyunClient, BusinessError, RestartResult
 from restart_trigger.aliyun.client import Operation
 from restart_trigger.aliyun.params import clean_str, ids_of, items, require_id, section
-from restart_trigger.aliyun.recovery import Reader
+from restart_trigger.aliyun.recovery import Reader, new_orders
 from restart_trigger.targets.base import (
     FAILED,
     PAUSED,
@@ -253,22 +253,12 @@ def edas_candidates(
     """The ids among ``orders`` that may be our restart: new since ``before``, not known,
     restart-type, from the API (``Source`` pop) and of this app (each check passes when the
     field is absent)."""
-    found = []
-    for order in orders:
-        change_id = clean_str(order.get("ChangeOrderId"))
-        source = clean_str(order.get("Source"))
-        order_app = clean_str(order.get("AppId"))
-        if (
-            change_id
-            and change_id not in before
-            and change_id not in known
-            and (source is None or source.lower() == "pop")
-            and (order_app is None or order_app == app_id)
-            and looks_like_restart(order)
-            and change_id not in found
-        ):
-            found.append(change_id)
-    return found
+    return new_orders(orders, app_id, before, known, _is_api_restart)
+
+
+def _is_api_restart(order: Mapping[str, Any]) -> bool:
+    source = clean_str(order.get("Source"))
+    return (source is None or source.lower() == "pop") and looks_like_restart(order)
 
 
 # EDAS change order Status codes (GetChangeOrderInfo; doc-detail/62072).

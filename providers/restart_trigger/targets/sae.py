@@ -20,7 +20,7 @@ from restart_trigger.aliyun.params import (
     require_id,
     section,
 )
-from restart_trigger.aliyun.recovery import Reader
+from restart_trigger.aliyun.recovery import Reader, new_orders
 from restart_trigger.targets.base import (
     FAILED,
     PAUSED,
@@ -97,23 +97,15 @@ def sae_candidates(
     ``before``, not known, an application restart (``CoTypeCode``), not made in the console
     (``Source``; the SDK documents ``console`` as a value and no other), of this app (each
     check passes when the field is absent)."""
-    found = []
-    for order in orders:
-        change_id = clean_str(order.get("ChangeOrderId"))
-        code = clean_str(order.get("CoTypeCode"))
-        source = clean_str(order.get("Source"))
-        order_app = clean_str(order.get("AppId"))
-        if (
-            change_id
-            and change_id not in before
-            and change_id not in known
-            and (code is None or code == SAE_RESTART_TYPE)
-            and (source is None or source.lower() != "console")
-            and (order_app is None or order_app == app_id)
-            and change_id not in found
-        ):
-            found.append(change_id)
-    return found
+    return new_orders(orders, app_id, before, known, _is_api_restart)
+
+
+def _is_api_restart(order: Mapping[str, Any]) -> bool:
+    code = clean_str(order.get("CoTypeCode"))
+    source = clean_str(order.get("Source"))
+    return (code is None or code == SAE_RESTART_TYPE) and (
+        source is None or source.lower() != "console"
+    )
 
 
 @dataclass(frozen=True)

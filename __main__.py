@@ -17,12 +17,20 @@ Each entry names the folders whose content drives its hash and the targets to re
             app_id: <EDAS application id>        # optional: timeout
         wait: true                               # any RestartTrigger option
 
+With many targets (the whole stack config must fit in one environment variable of about
+128 KiB, see docs/reference.md "Many targets: the config size limit"), keep the same list in a
+JSON file instead and name it, relative to the project folder, in `restart-trigger:triggersFile`
+(set only one of the two keys):
+
+    restart-trigger:triggersFile: triggers.json
+
 Credentials, region and endpoints come from the `alicloud:*` config (as for pulumi-alicloud)
 or the environment; see README.md.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -49,8 +57,7 @@ def _hash(where: str, paths: list[str]) -> str:
         raise ConfigError(f"{where}.paths: {exc}") from None
 
 
-def _trigger(index: int, spec: Any) -> RestartTrigger:
-    where = f"restart-trigger:triggers[{index}]"
+def _trigger(where: str, spec: Any) -> RestartTrigger:
     if not isinstance(spec, dict):
         raise ConfigError(f"{where} must be a mapping with name, paths and targets")
     unknown = sorted(set(spec) - {"name", "paths", "targets", *OPTIONS})
@@ -75,22 +82,63 @@ def _trigger(index: int, spec: Any) -> RestartTrigger:
     )
 
 
+def _triggers_file(rel: str) -> list[Any]:
+    """The triggers list in the JSON file `restart-trigger:triggersFile` names."""
+    key = "restart-trigger:triggersFile"
+    if not rel.strip():
+        raise ConfigError(f"{key} must be the path of a JSON file of triggers, got an empty string")
+    path = os.path.join(os.getcwd(), rel)
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{key}: {rel!r} does not exist in the project folder {os.getcwd()}; "
+            "give the path of a JSON file holding the list of triggers"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{key}: cannot read {rel!r}: {exc}") from None
+    try:
+        triggers = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{key}: {rel!r} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    if not isinstance(triggers, list):
+        raise ConfigError(
+            f'{key}: {rel!r} must hold a JSON list of triggers ([{{"name": ...}}, ...]), '
+            f"got a {type(triggers).__name__}"
+        )
+    return triggers
+
+
 config = pulumi.Config()
-triggers = config.require_object("triggers")
-if not isinstance(triggers, list):
+triggers_file = config.get("triggersFile")
+if triggers_file is None:
+    prefix = "restart-trigger:triggers"
+    triggers = config.require_object("triggers")
+    if not isinstance(triggers, list):
+        raise ConfigError(
+            "restart-trigger:triggers must be a list of triggers (start each entry with '- '), "
+            f"got a {type(triggers).__name__}"
+        )
+elif config.get("triggers") is not None:
     raise ConfigError(
-        "restart-trigger:triggers must be a list of triggers (start each entry with '- '), "
-        f"got a {type(triggers).__name__}"
+        "restart-trigger:triggers and restart-trigger:triggersFile are both set; set only one: "
+        "`pulumi config rm restart-trigger:triggers` to use the file"
     )
+else:
+    prefix = triggers_file  # errors name the entry in the file: triggers.json[3].paths
+    triggers = _triggers_file(triggers_file)
 seen: dict[str, int] = {}
 for i, spec in enumerate(triggers):
     name = spec.get("name") if isinstance(spec, dict) else None
     if isinstance(name, str) and name in seen:
         raise ConfigError(
-            f"restart-trigger:triggers[{i}].name: duplicate name {name!r} (also "
-            f"restart-trigger:triggers[{seen[name]}]); give each trigger its own name"
+            f"{prefix}[{i}].name: duplicate name {name!r} (also "
+            f"{prefix}[{seen[name]}]); give each trigger its own name"
         )
-    trigger = _trigger(i, spec)
+    trigger = _trigger(f"{prefix}[{i}]", spec)
     seen[name] = i
     pulumi.export(f"{name}.hash", trigger.hash)
     pulumi.export(f"{name}.change_order_ids", trigger.change_order_ids)

@@ -180,6 +180,60 @@ def parse_form(content_type: str | None, body: bytes) -> dict[str, str]:
     return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
 
 
+@dataclass
+class _ProductCall:
+    """One product request on its way through :meth:`Emulator.handle_product`.
+
+    ``entry`` is its journal entry so far; ``routed`` turns true once the route is resolved
+    (faults, drip included, apply only then); ``fault`` and ``held`` are what the fault step
+    and an apply delay decided; ``body`` and ``code`` are the operation's answer.
+    """
+
+    req: ReceivedRequest
+    host: str
+    request_id: str
+    route: Route | None
+    product: str | None
+    action: str | None
+    params: dict[str, str]
+    region: str | None
+    target: str | None
+    entry: dict[str, Any]
+    routed: bool = False
+    fault: str | None = None
+    held: bool = False
+    body: dict[str, Any] = field(default_factory=dict)
+    code: str | None = None
+
+    @classmethod
+    def arrive(cls, req: ReceivedRequest, host: str) -> _ProductCall:
+        """The request as it arrives: its route if any, parameters and journal entry."""
+        request_id = new_request_id()
+        route = ROUTES.get((req.method, req.path))
+        product = route.product if route else product_for_path(req.path)
+        action = route.action if route else None
+        query = req.query_dict()
+        form = parse_form(req.header("Content-Type"), req.body)
+        params = route.params(query, form) if route else {}
+        region = query.get("RegionId") or req.header("x-acs-region-id")
+        entry: dict[str, Any] = {
+            "time": time.time(),
+            "method": req.method,
+            "path": req.path,
+            "product": product,
+            "action": action,
+            "query": query,
+            "form": form,
+            "access_key_id": SignatureVerifier.claimed_access_key_id(req),
+            "signature": SignatureVerifier.detect_flavour(req),
+            "region": region,
+            "request_id": request_id,
+            "applied": False,
+        }
+        target = params.get("AppId") or params.get("EnvId")
+        return cls(req, host, request_id, route, product, action, params, region, target, entry)
+
+
 class Emulator:
     """Everything the HTTP layer needs, independent of sockets (easy to test directly)."""
 
@@ -302,109 +356,103 @@ class Emulator:
         return Reply(answer.status, text=answer.body, content_type=answer.content_type)
 
     def handle_product(self, req: ReceivedRequest, host: str) -> Reply:
-        """Answer one product API request: route -> fault -> verify -> journal."""
-        request_id = new_request_id()
-        route = ROUTES.get((req.method, req.path))
-        product = route.product if route else product_for_path(req.path)
-        action = route.action if route else None
-        query = req.query_dict()
-        form = parse_form(req.header("Content-Type"), req.body)
-        params = route.params(query, form) if route else {}
-        region = query.get("RegionId") or req.header("x-acs-region-id")
-        entry: dict[str, Any] = {
-            "time": time.time(),
-            "method": req.method,
-            "path": req.path,
-            "product": product,
-            "action": action,
-            "query": query,
-            "form": form,
-            "access_key_id": SignatureVerifier.claimed_access_key_id(req),
-            "signature": SignatureVerifier.detect_flavour(req),
-            "region": region,
-            "request_id": request_id,
-            "applied": False,
-        }
-        target = params.get("AppId") or params.get("EnvId")
-        routed = False  # faults (drip included) apply only once the route is resolved
+        """Answer one product API request: route -> fault -> verify (+ run) -> journal.
 
-        def answer(
-            status: int,
-            body: Any,
-            code: str | None,
-            fault: str | None,
-            headers: dict[str, str] | None = None,
-            close: bool = False,
-        ) -> Reply:
-            drip = None
-            if fault is None and routed:
-                drip = self.faults.drip(action, target)
-                fault = DRIP if drip else None
-            self.journal.record(**entry, status=status, code=code, fault=fault)
-            headers = {"x-acs-request-id": request_id, **(headers or {})}
-            return Reply(status, body, headers, drip=drip, close=close)
+        Each step answers (and journals) the request itself or returns ``None`` to go on.
+        """
+        call = _ProductCall.arrive(req, host)
+        for step in (self._route, self._fault, self._verify_and_run):
+            reply = step(call)
+            if reply is not None:
+                return reply
+        return self._journal(call)
 
-        def error_reply(error: ApiError, fault: str | None = None, close: bool = False) -> Reply:
-            body = error.body(request_id, host, product)
-            return answer(error.http_status, body, error.code, fault, error.headers, close)
-
-        # 1. route
+    def _route(self, call: _ProductCall) -> Reply | None:
+        """1. Method, path, version and action name an operation, or the gateway's error."""
         try:
-            route = check_route(route, req)
+            call.route = check_route(call.route, call.req)
         except ApiError as error:
-            return error_reply(error)
-        routed = True
+            return self._error_reply(call, error)
+        call.routed = True
+        return None
 
-        # 2. fault
-        decision = self.faults.before(action, target)
+    def _fault(self, call: _ProductCall) -> Reply | None:
+        """2. The injected faults that answer before processing (latency is only slept)."""
+        decision = self.faults.before(call.action, call.target)
         if decision.sleep_s:
             time.sleep(decision.sleep_s)
         if decision.drop:
-            self.journal.record(**entry, status=None, code=None, fault=decision.fault)
+            self.journal.record(**call.entry, status=None, code=None, fault=decision.fault)
             return Reply(drop=True)
         if decision.error is not None:
-            return error_reply(decision.error, decision.fault)
+            return self._error_reply(call, decision.error, decision.fault)
+        call.fault = decision.fault  # None, or status_latency (already slept)
+        return None
 
-        # 3. verify, then run the operation
-        fault = decision.fault  # None, or status_latency (already slept)
-        held = False
+    def _verify_and_run(self, call: _ProductCall) -> Reply | None:
+        """3. Verify the signature, hold an accepted restart if asked, run the operation."""
+        assert call.route is not None  # resolved by _route
         try:
-            caller = self.verifier.verify(req, route.product)
-            hold_s = 0.0 if fault else self.faults.apply_delay(action, target)
+            caller = self.verifier.verify(call.req, call.route.product)
+            hold_s = 0.0 if call.fault else self.faults.apply_delay(call.action, call.target)
             if hold_s:
                 # Accepted but not applied yet: nothing is sent and no lock is held meanwhile.
-                fault, held = APPLY_DELAY, True
+                call.fault, call.held = APPLY_DELAY, True
                 time.sleep(hold_s)
             ctx = CallContext(
                 world=self.world,
                 faults=self.faults,
                 caller=caller,
-                params=params,
-                region=region,
+                params=call.params,
+                region=call.region,
                 now=self.clock(),
             )
-            body = route.handler(ctx)
-            status, code = 200, None
-            entry["result_id"] = ctx.result_id
-            entry["applied"] = ctx.result_id is not None
+            call.body = call.route.handler(ctx)
+            call.entry["result_id"] = ctx.result_id
+            call.entry["applied"] = ctx.result_id is not None
         except ApiError as error:
-            return error_reply(error, fault, close=held)
+            return self._error_reply(call, error, call.fault, close=call.held)
         except EdasBusinessError as error:
-            body, status, code = error.body(request_id), 200, str(error.code)
+            call.body, call.code = error.body(call.request_id), str(error.code)
         except Exception:  # noqa: BLE001 - the emulator must answer, not crash
             traceback.print_exc(file=sys.stderr)
-            return error_reply(
-                ApiError(500, "InternalError", "The emulator failed to process the request."),
-                fault,
-                close=held,
-            )
+            error = ApiError(500, "InternalError", "The emulator failed to process the request.")
+            return self._error_reply(call, error, call.fault, close=call.held)
+        return None
 
-        # 4. journal (and answer)
-        body = {"RequestId": request_id, **body}
-        if fault is None and self.faults.drop_after(action, target):
-            self.journal.record(**entry, status=status, code=code, fault=DROP_AFTER)
+    def _journal(self, call: _ProductCall) -> Reply:
+        """4. Journal the operation's answer and send it, or drop the connection after it."""
+        body = {"RequestId": call.request_id, **call.body}
+        if call.fault is None and self.faults.drop_after(call.action, call.target):
+            self.journal.record(**call.entry, status=200, code=call.code, fault=DROP_AFTER)
             return Reply(drop=True)
-        return answer(status, body, code, fault, close=held)
+        return self._answer(call, 200, body, call.code, call.fault, close=call.held)
+
+    def _error_reply(
+        self, call: _ProductCall, error: ApiError, fault: str | None = None, close: bool = False
+    ) -> Reply:
+        """Journal and answer ``error`` in the gateway's error body."""
+        body = error.body(call.request_id, call.host, call.product)
+        return self._answer(call, error.http_status, body, error.code, fault, error.headers, close)
+
+    def _answer(
+        self,
+        call: _ProductCall,
+        status: int,
+        body: Any,
+        code: str | None,
+        fault: str | None,
+        headers: dict[str, str] | None = None,
+        close: bool = False,
+    ) -> Reply:
+        """Journal one answer and build its reply, dripped if a drip fault fires."""
+        drip = None
+        if fault is None and call.routed:
+            drip = self.faults.drip(call.action, call.target)
+            fault = DRIP if drip else None
+        self.journal.record(**call.entry, status=status, code=code, fault=fault)
+        headers = {"x-acs-request-id": call.request_id, **(headers or {})}
+        return Reply(status, body, headers, drip=drip, close=close)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):

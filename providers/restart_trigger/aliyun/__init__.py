@@ -8,14 +8,8 @@ loads neither ``pulumi`` nor ``grpc``.
 
 from .auth import AcsRoaSha1Auth, AcsV3Auth
 from .client import AliyunClient, RestartResult
-from .credentials import (
-    CONFIG_KEYS,
-    Credentials,
-    CredentialsError,
-    check_credential_config,
-    parse_endpoints,
-    resolve_settings,
-)
+from .credential_types import Credentials, CredentialsError, CredentialsSource
+from .credentials import check_credential_config, resolve_settings
 from .endpoints import MAX_REGION_LENGTH, validate_endpoint, validate_region
 from .errors import (
     AliyunError,
@@ -29,6 +23,7 @@ from .errors import (
     ThrottlingError,
     TransportError,
 )
+from .settings import CONFIG_KEYS, parse_endpoints
 from .sources import CredentialsUnavailable
 
 __all__ = [
@@ -41,6 +36,7 @@ __all__ = [
     "BusinessError",
     "Credentials",
     "CredentialsError",
+    "CredentialsSource",
     "CredentialsUnavailable",
     "DeadlineExceeded",
     "InvalidResponseError",

@@ -57,6 +57,8 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
 
+from .credential_types import Credentials, CredentialsSource
+
 ALGORITHM = "ACS3-HMAC-SHA256"
 """Value of the signature algorithm, first word of the Authorization header."""
 
@@ -68,22 +70,13 @@ DEFAULT_SIGNED_HEADERS = ("host", "content-type")
 
 
 class SigningCredentials(Protocol):
-    """What the signer needs from a credentials object: a key pair (``Credentials``), or a
-    credentials provider whose ``current()`` returns one (``sources``), asked again for every
-    request so that temporary credentials refreshed in the middle of a long wait are used."""
+    """The key pair a signature is computed with (a ``Credentials``, as a
+    ``CredentialsSource``'s ``current()`` gives it for every request, so that temporary
+    credentials refreshed in the middle of a long wait are used)."""
 
     access_key_id: str
     access_key_secret: str
     security_token: str | None
-
-
-def current_credentials(credentials: object, deadline: object = None) -> SigningCredentials:
-    """The key pair to sign with now: ``credentials.current(deadline)`` when it is a provider
-    (or a ``Credentials``, whose ``current`` is itself), else ``credentials`` as it is."""
-    current = getattr(credentials, "current", None)
-    if callable(current):
-        return current(deadline) if deadline is not None else current()
-    return credentials  # type: ignore[return-value]
 
 
 def hashed_payload(body: bytes) -> str:
@@ -200,7 +193,7 @@ class _Signer(requests.auth.AuthBase):
     names the key id or the provider's source only), and an injectable clock and nonce, so
     tests get byte-identical signatures.
 
-    Each call (each attempt) signs with ``current_credentials``: a provider is asked for its
+    Each call (each attempt) signs with the source's ``current()``: a provider is asked for its
     current key pair every time, never frozen at construction. ``prepare(deadline)`` lets the
     transport make the provider refresh, if due, before an attempt starts (so a refresh is
     bounded by the call's deadline and its failure is a clear error, never a half-sent
@@ -208,7 +201,7 @@ class _Signer(requests.auth.AuthBase):
 
     def __init__(
         self,
-        credentials: SigningCredentials,
+        credentials: CredentialsSource,
         *,
         clock: Callable[[], datetime] = _utc_now,
         nonce: Callable[[], str] = _new_nonce,
@@ -219,14 +212,14 @@ class _Signer(requests.auth.AuthBase):
 
     def prepare(self, deadline: object = None) -> None:
         """Have the credentials provider refresh now if it is due (no-op for a key pair)."""
-        current_credentials(self._credentials, deadline)
+        self._credentials.current(deadline)
 
     def _current(self) -> SigningCredentials:
-        return current_credentials(self._credentials)
+        return self._credentials.current()
 
     def __repr__(self) -> str:
         creds = self._credentials
-        if hasattr(creds, "source") and not hasattr(creds, "access_key_secret"):
+        if not isinstance(creds, Credentials):
             return f"{type(self).__name__}(credentials={creds!r})"
         return f"{type(self).__name__}(access_key_id={creds.access_key_id!r})"
 
@@ -235,9 +228,9 @@ class AcsV3Auth(_Signer):
     """Sign each outgoing request with ACS3-HMAC-SHA256.
 
     Args:
-        credentials: object with ``access_key_id``, ``access_key_secret`` and optional
-            ``security_token``. With a token, ``x-acs-security-token`` and
-            ``x-acs-accesskey-id`` are added (and signed).
+        credentials: a ``CredentialsSource`` (a ``Credentials``, or a provider of temporary
+            ones), asked for its current key pair at every attempt. With a token,
+            ``x-acs-security-token`` and ``x-acs-accesskey-id`` are added (and signed).
         clock: returns the current time as an aware datetime; default ``datetime.now(UTC)``.
         nonce: returns a fresh unique nonce string; default 32 random hex digits.
 

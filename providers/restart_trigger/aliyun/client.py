@@ -32,6 +32,7 @@ from restart_trigger import __version__
 
 from ..backoff import Backoff, Deadline
 from .auth import AcsRoaSha1Auth, AcsV3Auth
+from .credential_types import CredentialsSource
 from .endpoints import resolve_endpoints, validate_region
 from .errors import AliyunError
 from .params import id_set, require_id
@@ -49,7 +50,7 @@ from .transport import (
 __all__ = ["SIGNERS", "AliyunClient", "Operation", "RestartResult"]
 
 
-SIGNERS: Mapping[str, Callable[[Any], requests.auth.AuthBase]] = {
+SIGNERS: Mapping[str, Callable[[CredentialsSource], requests.auth.AuthBase]] = {
     "edas": AcsV3Auth,
     "webplus": AcsRoaSha1Auth,
     "sae": AcsV3Auth,
@@ -74,21 +75,10 @@ whole trigger, so its next `up` would restart every target again."""
 # --- credentials in error texts ---------------------------------------------------------
 
 
-def _secrets_of(credentials: Any) -> Callable[[], tuple[str, ...]]:
+def _secrets_of(credentials: CredentialsSource) -> Callable[[], tuple[str, ...]]:
     """Every secret ``credentials`` holds now (a provider's change as it renews them), for
     scrubbing error texts."""
-    provided = getattr(credentials, "secrets", None)
-    if callable(provided):
-        return lambda: tuple(s for s in provided() if s)
-    fixed = tuple(
-        s
-        for s in (
-            getattr(credentials, "access_key_secret", None),
-            getattr(credentials, "security_token", None),
-        )
-        if s
-    )
-    return lambda: fixed
+    return lambda: tuple(s for s in credentials.secrets() if s)
 
 
 class AliyunClient:
@@ -96,8 +86,7 @@ class AliyunClient:
     SAE 2019-05-06 today).
 
     Args:
-        credentials: ``Credentials`` (or any object with ``access_key_id``,
-            ``access_key_secret``, ``security_token``), or a credentials provider
+        credentials: a ``CredentialsSource``: ``Credentials``, or a credentials provider
             (``sources``, what ``resolve_settings`` gives for temporary credentials), which
             the signers ask for its current key pair before every attempt.
         region: region id, used to pick default endpoints and sent with every call (Web+:
@@ -130,7 +119,7 @@ class AliyunClient:
 
     def __init__(
         self,
-        credentials: Any,
+        credentials: CredentialsSource,
         region: str,
         endpoints: Mapping[str, str] | None = None,
         *,

@@ -5,7 +5,6 @@ valid for at least a little longer, and names where it comes from in ``source`` 
 secret). The signers (``auth``) ask it for every request, so a trigger that waits half an
 hour for a change order keeps signing with live credentials while they are renewed under it.
 
-* ``StaticProvider``: a fixed key pair (what a ``Credentials`` is by itself).
 * ``RefreshingProvider``: temporary credentials, fetched on first use and fetched again
   before they expire; subclasses say how to fetch:
 
@@ -27,16 +26,22 @@ otherwise ``CredentialsUnavailable`` is raised, naming the source and the last e
 ``alicloud:assumeRole (role acs:ram::123:role/deploy): AssumeRole refused: NoPermission: ...``.
 Its text, like every log line here, is scrubbed of every secret the provider knows.
 
+**Built from a spec.** ``provider_for(spec)`` builds the provider a ``specs`` value asks for,
+its fields passed as the provider's keyword arguments, and keeps one per distinct spec in the
+process (the frozen spec is the cache key), so 50 triggers share one AssumeRole. A key pair
+(``specs.AccessKey``) is its own source: its ``Credentials``.
+
 Providers hold locks and secrets: they refuse to be pickled, and live only in the provider
-process (``credentials.provider_for`` keeps one per distinct setting, so 50 triggers share
-one AssumeRole).
+process.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,8 +51,10 @@ import requests
 from ..backoff import Backoff, Deadline
 from ..validation import logger
 from . import sts
+from .credential_types import Credentials, CredentialsSource, short_key_id
 from .errors import AliyunError, AuthError, scrub
 from .retryable import is_retryable, retry_after_of
+from .specs import AccessKey, AssumeRole, EcsRole, Oidc, Spec
 
 log = logger(__name__)
 
@@ -82,11 +89,12 @@ class CredentialsUnavailable(AuthError):
 
 
 class CredentialsProvider:
-    """Base of every provider: ``source``, ``current()``, ``secrets()``, a masked repr."""
+    """Base of every provider (a ``CredentialsSource``): ``source``, ``current()``,
+    ``secrets()``, a masked repr."""
 
     source: str = "credentials"
 
-    def current(self, deadline: Deadline | None = None) -> Any:
+    def current(self, deadline: Deadline | None = None) -> Credentials:
         raise NotImplementedError
 
     def secrets(self) -> tuple[str, ...]:
@@ -103,21 +111,6 @@ class CredentialsProvider:
             f"{type(self).__name__} holds credentials and is never pickled; it is created at "
             "run time in the provider process (resolve_settings)"
         )
-
-
-class StaticProvider(CredentialsProvider):
-    """A fixed key pair."""
-
-    def __init__(self, credentials: Any, source: str) -> None:
-        self._credentials = credentials
-        self.source = source
-
-    def current(self, deadline: Deadline | None = None) -> Any:
-        return self._credentials
-
-    def secrets(self) -> tuple[str, ...]:
-        c = self._credentials
-        return tuple(s for s in (c.access_key_secret, c.security_token) if s)
 
 
 def _wall_clock() -> float:
@@ -154,7 +147,7 @@ class RefreshingProvider(CredentialsProvider):
         self._backoff = backoff
         self._session = session
         self._lock = threading.Lock()
-        self._cached: tuple[Any, float, float] | None = None  # credentials, refresh_at, until
+        self._cached: tuple[Credentials, float, float] | None = None  # creds, refresh_at, until
         self._handed_out: list[str] = []
         self.refreshes = 0
         """How many times credentials were fetched (tests and logs)."""
@@ -181,7 +174,7 @@ class RefreshingProvider(CredentialsProvider):
         cached = self._cached
         return None if cached is None else cached[0].expiration
 
-    def current(self, deadline: Deadline | None = None) -> Any:
+    def current(self, deadline: Deadline | None = None) -> Credentials:
         cached = self._cached
         if cached is not None and self._clock() < cached[1]:
             return cached[0]
@@ -206,9 +199,7 @@ class RefreshingProvider(CredentialsProvider):
                     return cached[0]
                 raise
 
-    def _refresh(self, deadline: Deadline | None) -> Any:
-        from .credentials import Credentials  # a cycle: credentials builds providers
-
+    def _refresh(self, deadline: Deadline | None) -> Credentials:
         bound = Deadline(REFRESH_SECONDS, clock=self._clock, sleep=self._sleep)
         if deadline is not None and deadline.remaining() < bound.remaining():
             bound = deadline
@@ -249,7 +240,7 @@ class RefreshingProvider(CredentialsProvider):
             "%s: credentials %s (access key %s), valid until %s",
             self.source,
             "obtained" if self.refreshes == 1 else "refreshed",
-            _short_id(issued.access_key_id),
+            short_key_id(issued.access_key_id),
             _as_datetime(issued.expiration).isoformat(timespec="seconds"),
         )
         return credentials
@@ -271,16 +262,12 @@ class RefreshingProvider(CredentialsProvider):
         )
 
 
-def _short_id(key_id: str) -> str:
-    return key_id[:4] + "****" if len(key_id) > 8 else "****"
-
-
 class AssumeRoleProvider(RefreshingProvider):
     """STS ``AssumeRole`` signed with ``base``'s current credentials."""
 
     def __init__(
         self,
-        base: Any,
+        base: CredentialsSource,
         *,
         role_arn: str,
         session_name: str,
@@ -301,21 +288,11 @@ class AssumeRoleProvider(RefreshingProvider):
         self.external_id = external_id
 
     def _own_secrets(self) -> tuple[str, ...]:
-        base_secrets = getattr(self.base, "secrets", None)
-        if callable(base_secrets):
-            return tuple(base_secrets())
-        return tuple(
-            s
-            for s in (
-                getattr(self.base, "access_key_secret", None),
-                getattr(self.base, "security_token", None),
-            )
-            if s
-        )
+        return tuple(self.base.secrets())
 
     def _fetch(self, deadline: Deadline) -> sts.Issued:
         try:
-            base = self.base.current(deadline) if hasattr(self.base, "current") else self.base
+            base = self.base.current(deadline)
         except CredentialsUnavailable as err:
             raise CredentialsUnavailable(
                 self.source, f"its base credentials are unavailable: {err}", secrets=self.secrets()
@@ -422,3 +399,57 @@ class EcsRoleProvider(RefreshingProvider):
 
     def _fetch(self, deadline: Deadline) -> sts.Issued:
         return sts.ecs_role_credentials(self.session(), self.endpoint, self.role_name)
+
+
+# --- providers from specs, one per distinct spec ---------------------------------------------
+
+PROVIDERS: dict[type, type[RefreshingProvider]] = {
+    EcsRole: EcsRoleProvider,
+    Oidc: OidcProvider,
+    AssumeRole: AssumeRoleProvider,
+}
+"""The provider each kind of spec is built into."""
+
+_CACHE_SIZE = 32
+_providers: OrderedDict[Spec, CredentialsSource] = OrderedDict()
+_providers_lock = threading.Lock()
+
+
+def arguments(spec: Spec) -> dict[str, Any]:
+    """The spec's fields by name, as its provider takes them (``SPEC_ONLY`` ones left out)."""
+    return {f.name: getattr(spec, f.name) for f in fields(spec) if f.metadata.get("argument", True)}
+
+
+def build(spec: Spec) -> CredentialsSource:
+    """A new credentials source for ``spec`` (its base, if any, from ``provider_for``)."""
+    if isinstance(spec, AccessKey):
+        return spec.credentials
+    args = arguments(spec)
+    if isinstance(spec, AssumeRole):
+        args["base"] = provider_for(spec.base)
+    return PROVIDERS[type(spec)](**args)
+
+
+def provider_for(spec: Spec) -> CredentialsSource:
+    """The credentials (a key pair) or the one provider of this process for ``spec``; equal
+    specs share a provider, so its cached temporary credentials serve every trigger."""
+    if isinstance(spec, AccessKey):
+        return build(spec)
+    with _providers_lock:
+        found = _providers.get(spec)
+        if found is not None:
+            _providers.move_to_end(spec)
+            return found
+    built = build(spec)
+    with _providers_lock:
+        found = _providers.setdefault(spec, built)
+        _providers.move_to_end(spec)
+        while len(_providers) > _CACHE_SIZE:
+            _providers.popitem(last=False)
+        return found
+
+
+def clear_provider_cache() -> None:
+    """Forget every cached provider (tests)."""
+    with _providers_lock:
+        _providers.clear()

@@ -10,11 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..validation import INT32_MAX
 from .errors import InvalidResponseError
 from .transport import Operation
-
-INT32_MAX = 2**31 - 1
-"""The APIs' integer parameters are 32-bit."""
 
 
 def clean_str(value: Any) -> str | None:

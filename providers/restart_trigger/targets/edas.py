@@ -198,7 +198,7 @@ def restart_application(
         app_id,
         EDAS_CHANGES,
         query=query,
-        extract=lambda data: data.get("ChangeOrderId"),
+        extract=change_order_id_of,
         known_change_ids=known_change_ids,
     )
 
@@ -207,15 +207,21 @@ def get_change_order_info(client: AliyunClient, change_order_id: str) -> dict:
     """Return ``changeOrderInfo`` (lowercase c) of an EDAS change order."""
     change_order_id = require_id("change_order_id", change_order_id)
     data = client.read(GET_CHANGE_ORDER_INFO, {"ChangeOrderId": change_order_id})
-    if not isinstance(data.get("changeOrderInfo", data.get("ChangeOrderInfo")), dict):
-        section(data, "changeOrderInfo", GET_CHANGE_ORDER_INFO)  # raises, naming it
-    return data.get("changeOrderInfo", data.get("ChangeOrderInfo"))
+    key = "changeOrderInfo" if "changeOrderInfo" in data else "ChangeOrderInfo"
+    return section(
+        {**data, "changeOrderInfo": data.get(key)}, "changeOrderInfo", GET_CHANGE_ORDER_INFO
+    )
 
 
 def list_recent_change_orders(client: AliyunClient, app_id: str) -> list[dict]:
     """Return ``ChangeOrderList.ChangeOrder`` (possibly empty) for an EDAS application."""
     app_id = require_id("app_id", app_id)
     return change_order_items(client.read(LIST_RECENT_CHANGE_ORDER, {"AppId": app_id}))
+
+
+def change_order_id_of(data: Mapping[str, Any]) -> Any:
+    """The ``ChangeOrderId`` of an EDAS restart's answer (ECS and Kubernetes alike)."""
+    return data.get("ChangeOrderId")
 
 
 def change_order_items(data: Mapping[str, Any]) -> list[dict]:

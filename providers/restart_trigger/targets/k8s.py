@@ -16,6 +16,7 @@ from restart_trigger.targets.edas import (
     EDAS_VERSION,
     EdasChanges,
     busy_change_order,
+    change_order_id_of,
     decode_status,
     get_change_order_info,
 )
@@ -116,6 +117,6 @@ def restart_k8s_application(
         app_id,
         K8S_CHANGES,
         query=query,
-        extract=lambda data: data.get("ChangeOrderId"),
+        extract=change_order_id_of,
         known_change_ids=known_change_ids,
     )

@@ -82,11 +82,6 @@ def sae_change_orders(data: Mapping[str, Any]) -> list[dict]:
     return [item for item in items if isinstance(item, dict)]
 
 
-def sae_change_ids(orders: Iterable[Mapping[str, Any]]) -> frozenset[str]:
-    """The snapshot of an SAE app: the id of every change order listed."""
-    return ids_of(orders)
-
-
 def sae_candidates(
     orders: Iterable[Mapping[str, Any]],
     app_id: str,
@@ -123,7 +118,7 @@ class SaeChanges:
 
     def snapshot(self, read: Reader, ident: str) -> frozenset[str]:
         orders = sae_change_orders(read(LIST_CHANGE_ORDERS, {"AppId": ident, **SAE_RESTART_PAGE}))
-        return sae_change_ids(orders)
+        return ids_of(orders)
 
     def candidates(
         self, read: Reader, ident: str, before: frozenset[str], known: frozenset[str]

@@ -145,10 +145,12 @@ def _start_orders_elsewhere(emulator):
 def test_a_refusal_while_a_change_runs_waits_then_restarts_once(emulator, trigger_stack):
     stack = trigger_stack(_trigger(SAE, K8S), FILES)
     stack.up()
+    # The others' orders must still run when our `up` sends its first restart: the CLI's own
+    # start takes seconds on a loaded machine (4 s was too short once in a clean run).
     emulator.seed(
         {
-            "sae_applications": [{"app_id": TEST_SAE_APP_ID, "change_duration_s": 4.0}],
-            "edas_k8s_applications": [{"app_id": TEST_K8S_APP_ID, "change_duration_s": 4.0}],
+            "sae_applications": [{"app_id": TEST_SAE_APP_ID, "change_duration_s": 20.0}],
+            "edas_k8s_applications": [{"app_id": TEST_K8S_APP_ID, "change_duration_s": 20.0}],
         }
     )
     theirs = _start_orders_elsewhere(emulator)

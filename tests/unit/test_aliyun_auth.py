@@ -31,7 +31,10 @@ from restart_trigger.aliyun.auth import (
     rfc2616_date,
     roa_canonical_headers,
     roa_request_string_to_sign,
+    rpc_signature,
+    rpc_string_to_sign,
 )
+from tests.unit.sts_fakes import BASE_SECRET, ROLE_ARN, sdk_core_string_to_sign
 
 FIXED_DATE = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 KEY_ID = "test-access-key-id"
@@ -644,3 +647,25 @@ def test_signers_sign_each_request_with_the_providers_current_credentials(signer
     assert provider.prepared == ["a deadline"]
     assert repr(auth) == f"{signer.__name__}(credentials={provider!r})"
     assert "secret" not in repr(auth)
+
+
+# --- the RPC signature (STS), against two independent implementations -----------------------------
+
+
+def test_rpc_string_to_sign_matches_aliyun_sdk_core_including_spaces_and_reserved_chars():
+    params = {
+        "Action": "AssumeRole",
+        "RoleArn": ROLE_ARN,
+        "Policy": '{"Statement": [{"Action": "*", "Effect": "Allow"}], "Version": "1"}',
+        "RoleSessionName": "a~b_c.d-e@f",
+        "Timestamp": "2024-01-02T03:04:05Z",
+    }
+    assert rpc_string_to_sign("POST", params) == sdk_core_string_to_sign("POST", params)
+
+
+def test_rpc_signature_matches_alibabacloud_credentials():
+    ph = pytest.importorskip("alibabacloud_credentials.utils.parameter_helper")
+    params = {"Action": "AssumeRole", "RoleArn": ROLE_ARN, "Timestamp": "2024-01-02T03:04:05Z"}
+    to_sign = ph.compose_string_to_sign("POST", params)  # no spaces: it encodes them as '+'
+    assert to_sign == rpc_string_to_sign("POST", params)
+    assert ph.sign_string(to_sign, BASE_SECRET + "&") == rpc_signature(BASE_SECRET, to_sign)

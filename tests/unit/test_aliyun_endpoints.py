@@ -155,3 +155,15 @@ def test_deciding_loopback_never_resolves_a_name(monkeypatch):
     assert is_loopback_host("localhost")
     assert not is_loopback_host("evil.localhost")
     assert validate_endpoint("http://localhost:8080") == "http://localhost:8080"
+
+
+def test_sae_endpoints_are_the_ones_its_sdk_resolves():
+    from alibabacloud_sae20190506.client import Client as SaeClient
+    from alibabacloud_tea_openapi import models
+
+    regions = ["cn-hangzhou", "cn-shanghai", "ap-southeast-1", "eu-central-1", "cn-wuhan-lr"]
+    for region in regions:
+        config = models.Config(access_key_id="k", access_key_secret="s", region_id=region)
+        sdk_host = SaeClient(config)._endpoint
+        assert default_endpoint("sae", region) == f"https://{sdk_host}"
+    assert default_endpoint("sae", "cn-beijing") == "https://sae.cn-beijing.aliyuncs.com"

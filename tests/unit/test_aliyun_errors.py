@@ -16,6 +16,7 @@ from restart_trigger.aliyun import (
 from restart_trigger.aliyun.errors import (
     business_error_from_body,
     error_class_for,
+    error_code_of,
     error_from_response,
     parse_error_body,
     scrub,
@@ -166,3 +167,15 @@ def test_json_and_xml_error_bodies_are_both_read():
     }
     assert parse_error_body(b"<html>oops", "text/html") == {}
     assert parse_error_body(b"not json", None) == {}
+
+
+def test_the_busy_code_is_the_errors_code_whatever_shape_sae_answers_in():
+    for body in (
+        {"Code": "Application.ChangerOrderRunning"},
+        {"Code": "400", "ErrorCode": "Application.ChangerOrderRunning", "Success": False},
+        {"Code": 200, "ErrorCode": "Application.ChangerOrderRunning", "Success": False},
+    ):
+        assert error_code_of(body) == "Application.ChangerOrderRunning"
+    assert error_code_of({"Code": "200", "ErrorCode": "success", "Success": True}) == "200"
+    assert error_code_of({"Code": "Throttling.User", "ErrorCode": "x"}) == "Throttling.User"
+    assert error_code_of({}) is None

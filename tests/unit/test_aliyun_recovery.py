@@ -1,7 +1,8 @@
 """Lost-answer recovery: only a restart that did not exist before our send can be ours.
 
-The pure rules first (which changes are candidates), then ``send_until_known`` driven with fake
-one-attempt callables and a fake clock (nothing waits for real time). The same flows through
+``send_until_known`` driven with fake one-attempt callables and a fake clock (nothing waits for
+real time), then ``find_earlier_restart``. Which changes are candidates is each kind's rule
+(test_targets_edas.py, test_targets_webplus.py, test_targets_sae.py); the same flows through
 the client and a fake cloud are in test_aliyun_client.py.
 """
 
@@ -26,121 +27,6 @@ from restart_trigger.aliyun.recovery import (
     send_until_known,
 )
 from restart_trigger.backoff import Backoff, Deadline
-from restart_trigger.targets.edas import edas_candidates, edas_change_ids, looks_like_restart
-from restart_trigger.targets.webplus import webplus_candidates
-
-ORDER = {
-    "ChangeOrderId": "co-ours",
-    "Source": "pop",
-    "CoTypeCode": "CoRestartApplication",
-    "CreateTime": "2024-01-02 11:04:07",
-    "AppId": "app-1",
-}
-NOTHING = frozenset()
-
-
-# --- EDAS: which change orders may be our restart ---------------------------------------------
-
-
-def test_a_new_pop_restart_of_the_app_not_in_the_snapshot_is_a_candidate():
-    assert edas_candidates([ORDER], "app-1", frozenset({"co-old"}), NOTHING) == ["co-ours"]
-
-
-def test_a_change_order_that_existed_before_the_send_is_never_a_candidate_however_recent():
-    # The restart of the previous `up`, seconds old: in the snapshot, so not ours.
-    assert edas_candidates([ORDER], "app-1", frozenset({"co-ours"}), NOTHING) == []
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"ChangeOrderId": "co-known"},
-        {"ChangeOrderId": ""},
-        {"Source": "console"},
-        {"AppId": "app-2"},
-        {"CoTypeCode": "CoDeploy", "CoType": "Deploy Application"},
-    ],
-)
-def test_edas_orders_that_cannot_be_our_restart_are_not_candidates(change):
-    order = {**ORDER, **change}
-    assert edas_candidates([order], "app-1", NOTHING, frozenset({"co-known"})) == []
-
-
-def test_absent_source_app_and_type_do_not_rule_an_order_out():
-    bare = {"ChangeOrderId": "co-bare"}
-    assert edas_candidates([bare], "app-1", NOTHING, NOTHING) == ["co-bare"]
-
-
-@pytest.mark.parametrize("created", ["2001-01-01 00:00:00", "2999-01-01 00:00:00", "soon", None])
-def test_create_time_is_never_read(created):
-    assert edas_candidates([{**ORDER, "CreateTime": created}], "app-1", NOTHING, NOTHING) == [
-        "co-ours"
-    ]
-
-
-def test_every_new_restart_is_a_candidate_once():
-    other = {**ORDER, "ChangeOrderId": "co-other"}
-    assert edas_candidates([ORDER, other, ORDER], "app-1", NOTHING, NOTHING) == [
-        "co-ours",
-        "co-other",
-    ]
-
-
-def test_the_edas_snapshot_is_every_listed_id():
-    orders = [ORDER, {"ChangeOrderId": "co-deploy", "CoTypeCode": "CoDeploy"}, {"Status": 2}]
-    assert edas_change_ids(orders) == {"co-ours", "co-deploy"}
-
-
-@pytest.mark.parametrize(
-    ("order", "restart"),
-    [
-        ({"CoTypeCode": "CoRestartApplication"}, True),
-        ({"CoType": "重启应用"}, True),
-        ({}, True),
-        ({"CoTypeCode": "CoDeploy"}, False),
-    ],
-)
-def test_an_order_type_says_restart_in_english_or_chinese_or_not_at_all(order, restart):
-    assert looks_like_restart(order) is restart
-
-
-# --- Web+: whether the latest change may be our restart ---------------------------------------
-
-
-def status(latest):
-    return {"Code": "OK", "EnvStatus": {"LatestChangeId": latest}}
-
-
-def change(**fields):
-    return lambda change_id: {"Code": "OK", "Change": fields}
-
-
-def never(change_id):
-    raise AssertionError("must not be described")
-
-
-@pytest.mark.parametrize("fields", [{"ActionName": "RestartApp"}, {}])
-def test_a_new_latest_change_that_is_a_restart_or_says_nothing_is_a_candidate(fields):
-    before = frozenset({"wc-1"})
-    assert webplus_candidates(status("wc-9"), change(**fields), before, NOTHING) == ["wc-9"]
-
-
-def test_a_new_latest_change_of_another_kind_is_not_a_candidate():
-    assert webplus_candidates(status("wc-9"), change(ActionName="Apply"), NOTHING, NOTHING) == []
-
-
-@pytest.mark.parametrize(
-    ("env_status", "before", "known"),
-    [
-        (status("wc-1"), frozenset({"wc-1"}), NOTHING),  # in the snapshot
-        (status("wc-1"), NOTHING, frozenset({"wc-1"})),  # known to the caller
-        (status(""), NOTHING, NOTHING),  # no change at all
-        ({"Code": "OK"}, NOTHING, NOTHING),
-    ],
-)
-def test_a_latest_change_that_is_not_new_is_not_described(env_status, before, known):
-    assert webplus_candidates(env_status, never, before, known) == []
-
 
 # --- the restart loop -------------------------------------------------------------------------
 

@@ -134,36 +134,3 @@ def test_a_retry_after_beyond_the_deadline_means_give_up():
     with pytest.raises(ThrottlingError):
         wait_before_retry(loop, ThrottlingError(400, "Throttling", "x", retry_after=30.0))
     assert clock.sleeps == []
-
-
-def test_a_sibling_loop_shares_the_deadline_but_counts_its_own_attempts():
-    clock = FakeClock()
-    parent = tries(clock, seconds=10.0, max_attempts=2)
-    parent.record_attempt()
-    parent.record_attempt()
-    clock.now = 4.0
-    child = parent.sibling()
-    assert child.attempts == 0
-    assert child.deadline.remaining() == pytest.approx(6.0)
-
-
-# Backoff's own rules, relied on above (they belong with restart_trigger.backoff's tests).
-
-
-def test_full_jitter_scales_the_wait_by_the_random_draw():
-    backoff = Backoff(first=1.0, cap=100.0, jitter=True, random=lambda: 0.25)
-    assert backoff.delay(3) == 1.0
-
-
-@pytest.mark.parametrize(
-    "kwargs",
-    [{"max_attempts": 0}, {"first": -1}, {"cap": -1}, {"factor": 0.5}],
-)
-def test_nonsense_backoffs_are_rejected(kwargs):
-    with pytest.raises(ValueError):
-        Backoff(**{"first": 0.5, **kwargs})
-
-
-def test_a_deadline_needs_a_positive_number_of_seconds():
-    with pytest.raises(ValueError):
-        Deadline(0)

@@ -9,6 +9,7 @@ import importlib.metadata
 import pytest
 
 import restart_trigger
+from restart_trigger.targets import EdasK8sApplication, SaeApplication
 
 
 def test_the_public_names_import_from_the_package():
@@ -59,3 +60,11 @@ def test_the_provider_is_pickled_by_reference_small_and_without_fields():
     raw = base64.b64decode(text)
     assert b"restart_trigger.provider" in raw and b"RestartTriggerProvider" in raw
     assert len(text) < 120, text
+
+
+def test_the_public_package_exports_both_input_classes():
+    import restart_trigger
+
+    assert restart_trigger.SaeApplication is SaeApplication
+    assert restart_trigger.EdasK8sApplication is EdasK8sApplication
+    assert {"SaeApplication", "EdasK8sApplication"} <= set(restart_trigger.__all__)

@@ -2,7 +2,7 @@
 
 The sources, their stack config keys and environment variables, their precedence and the
 rules are documented once, in docs/credentials.md (its table is checked against ``LOADERS``
-by tests/unit/test_credential_chain.py). The names are those of the pulumi-alicloud provider
+by tests/unit/test_aliyun_credentials.py). The names are those of the pulumi-alicloud provider
 (terraform-provider-alicloud's ``providerConfigure`` and ``RefreshAuthCredential``).
 
 * ``LOADERS``: the base credentials' sources, in precedence order, as botocore keeps its

@@ -1,14 +1,20 @@
-"""Temporary credentials are renewed before they expire, also in the middle of a long wait for
-a change order; a failing refresh is retried, then fails naming the source; no secret leaks."""
+"""Credentials providers (restart_trigger.aliyun.sources): equal specs share one provider; what
+each sends (AssumeRole signed, AssumeRoleWithOIDC anonymous, metadata token first); none is ever
+pickled. Temporary credentials are renewed before they expire, also in the middle of a long wait
+for a change order; a failing refresh is retried, then fails naming the source; no secret
+leaks."""
 
 from __future__ import annotations
 
+import json
 import logging
+import pickle
 
 import pytest
 import requests
 
-from restart_trigger.aliyun import AliyunClient, Credentials
+from restart_trigger.aliyun import AliyunClient, Credentials, resolve_settings, sources
+from restart_trigger.aliyun.credentials import clear_provider_cache
 from restart_trigger.aliyun.errors import AuthError
 from restart_trigger.aliyun.sources import (
     AssumeRoleProvider,
@@ -16,6 +22,7 @@ from restart_trigger.aliyun.sources import (
     EcsRoleProvider,
     OidcProvider,
 )
+from restart_trigger.aliyun.specs import AccessKey, AssumeRole
 from restart_trigger.backoff import Backoff, Deadline
 from restart_trigger.runner import restart_target
 from restart_trigger.targets.edas import EdasTarget, get_change_order_info
@@ -31,6 +38,19 @@ from tests.unit.sts_fakes import (
 )
 
 START = 1_700_000_000.0  # a wall-clock epoch for the fake clock
+KEYS = {"alicloud:accessKey": BASE_KEY_ID, "alicloud:secretKey": BASE_SECRET}
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    clear_provider_cache()
+    yield
+    clear_provider_cache()
+
+
+@pytest.fixture
+def no_profile(tmp_path):
+    return tmp_path / "missing-config.json"
 
 
 @pytest.fixture
@@ -278,3 +298,124 @@ def test_no_secret_in_any_error_log_or_repr_of_the_whole_flow(clock, caplog, tmp
         for secret in secrets:
             assert secret not in text, (secret, text)
     assert "refreshed" in caplog.text or "obtained" in caplog.text  # the journal shows it
+
+
+# --- one provider per spec ------------------------------------------------------------------------
+
+
+def test_equal_specs_share_one_provider_and_a_key_pair_is_its_own_source():
+    sources.clear_provider_cache()
+    pair = Credentials("key-id", "secret-value")
+
+    def role():
+        return AssumeRole(
+            base=AccessKey(pair, "test"),
+            role_arn=ROLE_ARN,
+            session_name="s",
+            duration=900,
+            policy=json.dumps({"Version": "1"}),
+            external_id=None,
+            sts_endpoint="https://sts.example.test",
+            source="test",
+        )
+
+    first = sources.provider_for(role())
+    assert sources.provider_for(role()) is first
+    assert first.base is pair
+    assert sources.provider_for(AccessKey(pair, "test")) is pair
+    sources.clear_provider_cache()
+    assert sources.provider_for(role()) is not first
+
+
+# --- the wire -------------------------------------------------------------------------------------
+
+
+def test_assume_role_is_signed_with_the_base_keys_and_sends_its_fields_in_a_form():
+    fake = FakeSts(FakeTime().clock)
+    provider = AssumeRoleProvider(
+        Credentials(BASE_KEY_ID, BASE_SECRET),
+        role_arn=ROLE_ARN,
+        session_name="ci",
+        duration=900,
+        policy='{"Version": "1", "Statement": []}',
+        external_id="ext",
+        sts_endpoint="https://sts.example.test",
+        session=sts_session(fake),
+    )
+    creds = provider.current()
+    assert (
+        creds.access_key_id == "STS.ar-key-1"
+        and creds.security_token == "ar-temp-token-1-ghijklmnop"
+    )
+    form = fake.forms[0]
+    assert form["Action"] == "AssumeRole" and form["Version"] == "2015-04-01"
+    assert (form["RoleArn"], form["RoleSessionName"], form["DurationSeconds"]) == (
+        ROLE_ARN,
+        "ci",
+        "900",
+    )
+    assert (form["ExternalId"], form["AccessKeyId"]) == ("ext", BASE_KEY_ID)
+    assert fake.requests[0].url == "https://sts.example.test/"
+
+
+def test_assume_role_on_temporary_base_keys_sends_their_token():
+    fake = FakeSts(FakeTime().clock)
+    fake.secrets["STS.base"] = "base-temp-secret"
+    provider = AssumeRoleProvider(
+        Credentials("STS.base", "base-temp-secret", "base-temp-token"),
+        role_arn=ROLE_ARN,
+        session_name="ci",
+        duration=900,
+        sts_endpoint="https://sts.example.test",
+        session=sts_session(fake),
+    )
+    provider.current()
+    assert fake.forms[0]["SecurityToken"] == "base-temp-token"
+
+
+def test_oidc_reads_the_token_file_at_every_refresh_and_sends_no_signature(tmp_path):
+    clock = FakeTime()
+    fake = FakeSts(clock.clock, lifetime=900)
+    token = tmp_path / "token"
+    token.write_text("first-token-value")
+    provider = OidcProvider(
+        role_arn=ROLE_ARN,
+        oidc_provider_arn=OIDC_PROVIDER_ARN,
+        token_file=str(token),
+        session_name="gha",
+        duration=900,
+        sts_endpoint="https://sts.example.test",
+        session=sts_session(fake),
+        clock=clock.clock,
+        sleep=clock.sleep,
+    )
+    provider.current()
+    token.write_text("second-token-value")  # the CI rotated it
+    clock.now += 900
+    provider.current()
+    assert [f["OIDCToken"] for f in fake.forms] == ["first-token-value", "second-token-value"]
+    assert fake.forms[0]["OIDCProviderArn"] == OIDC_PROVIDER_ARN
+
+
+def test_ecs_role_asks_for_a_metadata_token_first():
+    fake = FakeSts(FakeTime().clock)
+    provider = EcsRoleProvider(
+        "ecs-role", endpoint="http://127.0.0.1:8100", session=sts_session(fake)
+    )
+    creds = provider.current()
+    assert creds.access_key_id == "STS.ecs-key-1"
+    assert [(r.method, r.url) for r in fake.requests] == [
+        ("PUT", "http://127.0.0.1:8100/latest/api/token"),
+        ("GET", "http://127.0.0.1:8100/latest/meta-data/ram/security-credentials/ecs-role"),
+    ]
+    assert fake.requests[1].headers["X-aliyun-ecs-metadata-token"] == "metadata-token-1-xyz"
+
+
+def test_providers_refuse_to_be_pickled_and_repr_names_only_the_source(no_profile):
+    provider = resolve_settings(
+        {**KEYS, "alicloud:assumeRole": {"roleArn": ROLE_ARN}}, {}, no_profile
+    ).credentials
+    with pytest.raises(TypeError, match="never pickled"):
+        pickle.dumps(provider)
+    assert repr(provider) == f"AssumeRoleProvider(source='alicloud:assumeRole (role {ROLE_ARN})')"
+    assert BASE_SECRET not in repr(provider)

@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from restart_trigger.engine_rpc import init_failed_status, log_sink
 from restart_trigger.stopping import STOP, Stop
 
 DEFAULT_WORKERS = 64
@@ -91,38 +92,6 @@ _CALL_NAMES = ("Create", "Update", "Diff")  # Diff: its URN, for preview lines
 _SERVER_CLASS = "DynamicResourceProviderServicer"
 
 
-class _Status:
-    """A ``grpc.Status``: code, details and the trailing metadata carrying the detail."""
-
-    def __init__(self, code: Any, details: str, trailing_metadata: tuple) -> None:
-        self.code = code
-        self.details = details
-        self.trailing_metadata = trailing_metadata
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def rpc_status_bytes(code: int, message: str, details: list[Any]) -> bytes:
-    """``google.rpc.Status`` (code = 1, message = 2, repeated Any details = 3), serialized as
-    the ``grpc-status-details-bin`` trailer carries it. Encoded here because its generated
-    class (googleapis-common-protos) is not a dependency of every pulumi release we support."""
-    out = _varint(1 << 3 | 0) + _varint(code) + _field(2, message.encode())
-    for detail in details:
-        out += _field(3, detail.SerializeToString())
-    return out
-
-
 @dataclass(frozen=True)
 class ServerCall:
     """The Create or Update call the dynamic-provider server is serving."""
@@ -136,24 +105,14 @@ class ServerCall:
         Raises ``PartialStateUnsupported`` (before anything is sent) if the detail cannot be
         built; the caller then fails the usual way."""
         try:
-            import grpc
-            from google.protobuf import any_pb2
             from pulumi.runtime import rpc
-            from pulumi.runtime.proto import provider_pb2
 
             loop = asyncio.new_event_loop()
             try:
                 properties = loop.run_until_complete(rpc.serialize_properties(dict(outputs), {}))
             finally:
                 loop.close()
-            detail = provider_pb2.ErrorResourceInitFailed(
-                id=resource_id, properties=properties, reasons=[reason]
-            )
-            packed = any_pb2.Any()
-            packed.Pack(detail)
-            code = grpc.StatusCode.UNKNOWN
-            trailer = rpc_status_bytes(code.value[0], reason, [packed])
-            status = _Status(code, reason, (("grpc-status-details-bin", trailer),))
+            status = init_failed_status(resource_id, properties, reason)
             abort = self.context.abort_with_status
         except Exception as exc:  # noqa: BLE001 - any mismatch means: not supported here
             raise PartialStateUnsupported(f"{type(exc).__name__}: {exc}") from None
@@ -190,8 +149,9 @@ def current_call(max_depth: int = 8) -> ServerCall | None:
     return None
 
 
-_engine_lock = threading.Lock()
-_engine_stubs: dict[str, Any] = {}
+def engine_sink(urn: str | None, address: str | None = None) -> Callable[[str], None]:
+    """A progress-line sink: the engine's log under ``urn`` (ephemeral), else stderr."""
+    return log_sink(urn, address or engine_address())
 
 
 def engine_address(argv: list[str] | None = None) -> str | None:
@@ -202,42 +162,6 @@ def engine_address(argv: list[str] | None = None) -> str | None:
     candidate = args[1] if len(args) > 1 else ""
     host, _, port = candidate.rpartition(":")
     return candidate if host and port.isdigit() else None
-
-
-def _engine_stub(address: str) -> Any:
-    with _engine_lock:
-        stub = _engine_stubs.get(address)
-        if stub is None:
-            import grpc
-            from pulumi.runtime.proto import engine_pb2_grpc
-
-            stub = engine_pb2_grpc.EngineStub(grpc.insecure_channel(address))
-            _engine_stubs[address] = stub
-        return stub
-
-
-def engine_sink(urn: str | None, address: str | None = None) -> Callable[[str], None]:
-    """A progress-line sink: the engine's log under ``urn`` (ephemeral), else stderr."""
-    address = address or engine_address()
-
-    def to_stderr(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
-    if not urn or not address:
-        return to_stderr
-
-    def to_engine(line: str) -> None:
-        try:
-            from pulumi.runtime.proto import engine_pb2
-
-            request = engine_pb2.LogRequest(
-                severity=engine_pb2.INFO, message=line, urn=urn, ephemeral=True
-            )
-            _engine_stub(address).Log(request, timeout=10)
-        except Exception:  # noqa: BLE001 - the line is not lost: stderr reaches the CLI too
-            to_stderr(line)
-
-    return to_engine
 
 
 def trigger_name(urn: str | None, fallback: str) -> str:

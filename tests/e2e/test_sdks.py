@@ -18,28 +18,27 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from testbed.pulumi_cli import pulumi_env
+from testbed.sdks import (
+    VENV_PYTHON,
+    copy_sdk,
+    install_python_sdk,
+    node_modules,
+    python_sdk_deps,
+)
+from testbed.sdks import clean_env as _clean_env
+from testbed.sdks import ok as _ok
+from testbed.sdks import run as _run
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-SDK = REPO / "sdk"
 SCHEMA = REPO / "providers" / "restart_trigger" / "plugin" / "schema.json"
 GEN = REPO / "scripts" / "gen-sdks.sh"
-VENV_PYTHON = REPO / ".venv" / "bin" / "python"
-
-# Pins of what the checks install (the generated package.json asks for TypeScript ^4.7.0 and
-# @types/node ^20: the newest of each; @pulumi/pulumi as the CLI's release).
-NPM_PINS = {"typescript": "4.9.5", "@pulumi/pulumi": "3.259.0", "@types/node": "20.19.43"}
-# The Python SDK imports parver (its version handling); the project's .venv has pulumi and
-# semver but not parver. attrs and Arpeggio are parver's requirements.
-PIP_PINS = {"parver": "0.5", "Arpeggio": "2.0.3", "attrs": "26.1.0"}
 
 # A target of each kind as the schema names its fields (the wire format the plugin gets).
 WIRE_TARGETS = [
@@ -52,78 +51,6 @@ WIRE_TARGETS = [
     },
     {"kind": "edas-k8s", "appId": "app-k8s", "timeout": 600},
 ]
-
-_CREDENTIAL_PREFIXES = ("ALICLOUD_", "ALIBABA_CLOUD_", "ALIBABACLOUD_", "PULUMI_")
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without Alibaba Cloud or Pulumi settings (the SDKs read
-    ALICLOUD_* as provider defaults), plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_CREDENTIAL_PREFIXES)}
-    env.update(extra)
-    return env
-
-
-def _run(
-    cmd: list[str], *, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 900
-) -> subprocess.CompletedProcess[str]:
-    start = time.monotonic()
-    proc = subprocess.run(
-        cmd,
-        cwd=cwd,
-        env=env if env is not None else _clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-    took = time.monotonic() - start
-    print(f"$ {' '.join(map(str, cmd))}  (in {cwd}, {took:.1f}s, exit {proc.returncode})")
-    return proc
-
-
-def _ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert proc.returncode == 0, (
-        f"{' '.join(map(str, proc.args))} failed ({proc.returncode}):\n"
-        f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-    )
-    return proc
-
-
-def _cache_root() -> Path:
-    if os.environ.get("RESTART_TRIGGER_CACHE"):
-        return Path(os.environ["RESTART_TRIGGER_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "restart-trigger"
-
-
-def _cached(name: str, fill) -> Path:
-    """A cache folder, filled once by ``fill(folder)``: built beside it, then renamed, so an
-    interrupted fill is never taken for a complete one."""
-    dest = _cache_root() / name
-    if dest.is_dir():
-        return dest
-    tmp = dest.with_name(f"{dest.name}.tmp.{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        fill(tmp)
-        try:
-            tmp.rename(dest)
-        except OSError:  # filled meanwhile by another run
-            if not dest.is_dir():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return dest
-
-
-def _copy_sdk(lang: str, dest: Path) -> Path:
-    ignore = shutil.ignore_patterns(
-        "node_modules", "bin", "__pycache__", "*.pyc", "build", "dist", "*.egg-info"
-    )
-    shutil.copytree(SDK / lang, dest, ignore=ignore)
-    return dest
 
 
 def _wire(inputs: dict) -> dict:
@@ -178,7 +105,7 @@ def test_sdks_match_the_schema(tmp_path: Path) -> None:
     # Control: a copy with one file changed, one removed and one added is drift, by name.
     copy = tmp_path / "sdk"
     for lang in ("nodejs", "go", "python"):
-        _copy_sdk(lang, copy / lang)
+        copy_sdk(lang, copy / lang)
     with (copy / "nodejs" / "restartTrigger.ts").open("a") as f:
         f.write("// edited by hand\n")
     (copy / "python" / "pulumi_alirestart" / "outputs.py").unlink()
@@ -240,26 +167,6 @@ new alirestart.RestartTrigger("t", {
 """
 
 
-def _node_modules() -> Path:
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        pytest.fail(
-            "node and npm are needed to compile the TypeScript SDK (polyglot machines have them)"
-        )
-    key = "-".join(f"{name.replace('@', '').replace('/', '_')}{v}" for name, v in NPM_PINS.items())
-
-    def fill(folder: Path) -> None:
-        (folder / "package.json").write_text('{"private": true}\n')
-        specs = [f"{name}@{version}" for name, version in NPM_PINS.items()]
-        _ok(
-            _run(
-                ["npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", *specs],
-                cwd=folder,
-            )
-        )
-
-    return _cached(f"sdk-nodejs-{key}", fill) / "node_modules"
-
-
 def _tsc(work: Path, extra: str, source: str) -> subprocess.CompletedProcess[str]:
     (work / extra).write_text(source)
     files = sorted(
@@ -274,8 +181,8 @@ def _tsc(work: Path, extra: str, source: str) -> subprocess.CompletedProcess[str
 
 
 def test_typescript_sdk_compiles(tmp_path: Path) -> None:
-    modules = _node_modules()
-    work = _copy_sdk("nodejs", tmp_path / "nodejs")
+    modules = node_modules()
+    work = copy_sdk("nodejs", tmp_path / "nodejs")
     (work / "node_modules").symlink_to(modules, target_is_directory=True)
 
     _ok(_tsc(work, "probe.ts", TS_PROBE))
@@ -414,7 +321,7 @@ def _go_env(**extra: str) -> dict[str, str]:
 def test_go_sdk_builds(tmp_path: Path) -> None:
     if shutil.which("go") is None:
         pytest.fail("go is needed to build the Go SDK")
-    work = _copy_sdk("go", tmp_path / "go")
+    work = copy_sdk("go", tmp_path / "go")
     _ok(_run(["go", "build", "./..."], cwd=work, env=_go_env()))
     _ok(_run(["go", "vet", "./alirestart/..."], cwd=work, env=_go_env()))
 
@@ -491,25 +398,12 @@ program()
 """
 
 
-def _pip(*args: str) -> subprocess.CompletedProcess[str]:
-    return _ok(_run([str(VENV_PYTHON), "-m", "pip", "--disable-pip-version-check", "-q", *args]))
-
-
 def test_python_sdk_imports(tmp_path: Path) -> None:
     assert VENV_PYTHON.exists(), "run `make setup` first: the checks use the project's .venv"
-    key = "-".join(f"{name.lower()}{version}" for name, version in PIP_PINS.items())
-    specs = [f"{name}=={version}" for name, version in PIP_PINS.items()]
-    deps = _cached(
-        f"sdk-python-{key}-py{sys.version_info.major}{sys.version_info.minor}",
-        lambda folder: _pip(
-            "install", "--no-deps", "--no-compile", "--target", str(folder), *specs
-        ),
-    )
+    deps = python_sdk_deps()
     # The SDK reads its own version from its installed metadata (importlib.metadata), so it is
     # installed (from a copy: a build writes beside its sources) rather than put on the path.
-    source = _copy_sdk("python", tmp_path / "src")
-    site = tmp_path / "site"
-    _pip("install", "--no-deps", "--no-compile", "--target", str(site), str(source))
+    site = install_python_sdk(tmp_path / "site")
 
     env = _clean_env(
         PYTHONPATH=f"{site}{os.pathsep}{deps}",

@@ -48,6 +48,7 @@ def test_the_console_scripts_are_declared():
     assert scripts == {
         "restart-trigger-preview": "restart_trigger.preview_summary:main",
         "restart-trigger-migrate-state": "restart_trigger.migrate_state:main",
+        "pulumi-resource-alirestart": "restart_trigger.plugin.main:main",
     }
 
 

@@ -26,6 +26,11 @@ PURE_MODULES = [
     "restart_trigger.journal",
     "restart_trigger.stopping",
     "restart_trigger.preview_summary",
+    "restart_trigger.engine_rpc",
+    "restart_trigger.plugin.names",
+    "restart_trigger.plugin.wire",
+    "restart_trigger.plugin.config",
+    "restart_trigger.plugin.importing",
 ]
 
 

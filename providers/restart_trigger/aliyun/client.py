@@ -255,6 +255,16 @@ class AliyunClient:
             where_to_look=changes.where_to_look(ident),
         )
 
+    def restarts_of(self, changes: ChangeList, ident: str) -> list[str]:
+        """The restarts ``changes`` lists for ``ident`` now, newest first as the APIs list
+        them (``changes.candidates`` against an empty snapshot; reads retried as usual):
+        what ``pulumi import`` adopts a target's last restart from."""
+        ident = require_id("id", ident)
+        deadline = self._call_deadline()
+        return changes.candidates(
+            lambda op, query: self.read(op, query, deadline), ident, frozenset(), frozenset()
+        )
+
     def _look(
         self, changes: ChangeList, ident: str, known: frozenset[str], deadline: Deadline
     ) -> Callable[[frozenset[str]], list[str]]:

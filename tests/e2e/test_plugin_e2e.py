@@ -1,0 +1,182 @@
+"""The alirestart resource plugin end to end: the real CLI, the plugin the package installs
+(``pulumi-resource-alirestart``, found on PATH as a user's activated virtualenv has it), a
+program on the generated SDK, the emulator.
+
+For Python (a program on ``pulumi_alirestart``, the Python language host): preview calls no
+restart API, ``up`` restarts exactly the changed targets once, an unchanged ``up`` calls
+nothing, a partly failed rollout resumes with only the owed targets, ``customTimeouts`` bound
+the wait, ``refresh`` and ``pulumi import``, and the preview's detailed diff names the
+targets that restart. YAML, TypeScript and Go are in test_plugin_languages_e2e.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from testbed.emulator import (
+    RESTARTS,
+    TEST_ACCESS_KEY_ID,
+    TEST_ACCESS_KEY_SECRET,
+    TEST_APP_ID,
+    TEST_ENV_ID,
+    TEST_REGION,
+    TEST_SAE_APP_ID,
+    target_of,
+)
+from testbed.sdks import REPO, python_sdk_path
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+TYPE = "alirestart:index:RestartTrigger"
+EDAS = {"kind": "edas", "appId": TEST_APP_ID}
+WEBPLUS = {"kind": "webplus", "envId": TEST_ENV_ID}
+SAE = {"kind": "sae", "appId": TEST_SAE_APP_ID}
+
+
+def plugin_env(tmp_path: Path) -> dict[str, str]:
+    """What a user's shell has: the virtualenv's bin (with the plugin) on PATH, and the
+    generated SDK importable."""
+    venv_bin = REPO / ".venv" / "bin"
+    return {
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": f"{python_sdk_path(tmp_path)}{os.pathsep}{REPO}",
+    }
+
+
+def use_emulator(stack, emulator) -> None:
+    """The provider's configuration, in its own namespace, as a user writes it."""
+    stack.config_set("alirestart:accessKey", TEST_ACCESS_KEY_ID)
+    stack.config_set("alirestart:secretKey", TEST_ACCESS_KEY_SECRET, secret=True)
+    stack.config_set("alirestart:region", TEST_REGION)
+    endpoints = [{p: emulator.base_url for p in ("edas", "webplus", "sae")}]
+    stack.config_set("alirestart:endpoints", json.dumps(endpoints))
+
+
+def set_triggers(stack, triggers: dict) -> None:
+    stack.config_set("triggers", json.dumps(triggers))
+
+
+def restarts(emulator, since: int = 0) -> list[str]:
+    return [target_of(e) for e in emulator.journal(since) if e.get("action") in RESTARTS]
+
+
+def last_seq(emulator) -> int:
+    entries = emulator.journal()
+    return entries[-1]["seq"] if entries else 0
+
+
+@pytest.fixture
+def python_stack(new_stack, emulator, tmp_path):
+    stack = new_stack("plugin_python", **plugin_env(tmp_path))
+    use_emulator(stack, emulator)
+    return stack
+
+
+def test_preview_calls_nothing_and_up_restarts_exactly_the_changed_targets_once(
+    python_stack, emulator
+):
+    stack = python_stack
+    set_triggers(stack, {"web": {"hash": "h1", "targets": [EDAS, WEBPLUS, SAE]}})
+    stack.up()
+    assert restarts(emulator) == []  # created without restartOnCreate: nothing restarts
+
+    set_triggers(stack, {"web": {"hash": "h2", "targets": [EDAS, WEBPLUS, SAE]}})
+    seq = last_seq(emulator)
+    preview = stack.preview("--diff")
+    assert emulator.journal(seq) == [], "preview called the cloud"
+    # The detailed diff names each target that restarts (by its id), and a line says why.
+    out = preview.output
+    assert '~ hash   : "h1" => "h2"' in out, out
+    for field, ident in (
+        ("appId", TEST_APP_ID),
+        ("envId", TEST_ENV_ID),
+        ("appId", TEST_SAE_APP_ID),
+    ):
+        assert f'~ {field}: "{ident}" => "{ident}"' in out, out
+    for key in (f"edas:{TEST_APP_ID}", f"webplus:{TEST_ENV_ID}", f"sae:{TEST_SAE_APP_ID}"):
+        assert f"web: {key} restarts: hash changed" in out, out
+
+    stack.up()
+    assert sorted(restarts(emulator, seq)) == sorted([TEST_APP_ID, TEST_ENV_ID, TEST_SAE_APP_ID])
+    out = stack.outputs()["web"]
+    assert set(out["statuses"].values()) == {"succeeded"}
+    assert out["restarted_hash"] == "h2" and out["owed"] == []
+
+    seq = last_seq(emulator)
+    stack.up()
+    assert emulator.journal(seq) == [], "an unchanged up called the cloud"
+
+    # refresh reads the change orders again, restarts nothing
+    stack.refresh()
+    assert restarts(emulator, seq) == []
+
+
+def test_a_partly_failed_rollout_resumes_with_only_the_owed_targets(python_stack, emulator):
+    stack = python_stack
+    triggers = {"web": {"hash": "h1", "targets": [EDAS, WEBPLUS, SAE], "maxFailures": 5}}
+    set_triggers(stack, triggers)
+    stack.up()
+    emulator.set_faults({"fail_env_ids": [TEST_ENV_ID]})
+    triggers["web"]["hash"] = "h2"
+    set_triggers(stack, triggers)
+    failed = stack.up(check=False)
+    assert failed.returncode != 0
+    assert f"webplus:{TEST_ENV_ID}" in failed.output, failed.output
+    first = sorted(restarts(emulator))
+    assert TEST_APP_ID in first and TEST_SAE_APP_ID in first
+
+    [trigger] = stack.resources(TYPE)
+    assert trigger["outputs"]["owed"] == [f"webplus:{TEST_ENV_ID}"]
+    assert set(trigger["outputs"]["changeOrderIds"]) == {
+        f"edas:{TEST_APP_ID}",
+        f"sae:{TEST_SAE_APP_ID}",
+    }
+
+    emulator.clear_faults()
+    seq = last_seq(emulator)
+    stack.up()
+    assert restarts(emulator, seq) == [TEST_ENV_ID]
+
+
+def test_custom_timeouts_bound_the_wait(python_stack, emulator):
+    stack = python_stack
+    emulator.seed({"sae_applications": [{"app_id": TEST_SAE_APP_ID, "change_duration_s": 60}]})
+    set_triggers(
+        stack,
+        {
+            "web": {
+                "hash": "h1",
+                "targets": [SAE],
+                "restartOnCreate": True,
+                "customTimeouts": {"create": "5s"},
+            }
+        },
+    )
+    failed = stack.up(check=False)
+    assert failed.returncode != 0
+    assert "timeout" in failed.output.lower(), failed.output
+    assert restarts(emulator) == [TEST_SAE_APP_ID]
+
+
+def test_import_adopts_each_targets_last_restart(python_stack, emulator, new_stack, tmp_path):
+    stack = python_stack
+    set_triggers(stack, {"web": {"hash": "h1", "targets": [EDAS, SAE], "restartOnCreate": True}})
+    stack.up()
+    ids = stack.outputs()["web"]["change_order_ids"]
+
+    # Another stack adopts the same targets by id: it restarts nothing.
+    other = new_stack("plugin_python", **plugin_env(tmp_path / "other"))
+    use_emulator(other, emulator)
+    seq = last_seq(emulator)
+    resource_id = f"edas:{TEST_APP_ID},sae:{TEST_SAE_APP_ID}@h1"
+    other.run(
+        "import", TYPE, "web", resource_id, "--yes", "--generate-code=false", "-s", other.name
+    )
+    assert restarts(emulator, seq) == []
+    [imported] = other.resources(TYPE)
+    assert imported["outputs"]["changeOrderIds"] == ids
+    assert imported["outputs"]["restartedHash"] == "h1"

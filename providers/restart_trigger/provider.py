@@ -33,8 +33,7 @@ from typing import Any
 import pulumi.dynamic as dynamic
 
 from restart_trigger import provider_server
-from restart_trigger.aliyun import CONFIG_KEYS, AliyunClient, resolve_settings
-from restart_trigger.aliyun.endpoints import PRODUCTS
+from restart_trigger.aliyun import CONFIG_KEYS, AliyunClient, client_for_trigger
 from restart_trigger.backoff import Deadline
 from restart_trigger.inputs import check_inputs, check_stack_config
 from restart_trigger.journal import Journal
@@ -112,14 +111,10 @@ class RestartTriggerProvider(dynamic.ResourceProvider):
 
     # -- restarting ----------------------------------------------------------------------------
     def _client(self, props: Mapping[str, Any], deadline: Deadline) -> AliyunClient:
-        settings = resolve_settings(getattr(self, "_stack_config", {}))
-        endpoints = dict(settings.endpoints or {})
-        if props.get("endpoint"):
-            endpoints = {product: props["endpoint"] for product in PRODUCTS}
-        return AliyunClient(
-            settings.credentials,
-            region=props.get("region") or settings.region,
-            endpoints=endpoints or None,
+        return client_for_trigger(
+            getattr(self, "_stack_config", {}),
+            region=props.get("region"),
+            endpoint=props.get("endpoint"),
             deadline=deadline,
         )
 

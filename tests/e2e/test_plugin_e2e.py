@@ -180,3 +180,29 @@ def test_import_adopts_each_targets_last_restart(python_stack, emulator, new_sta
     [imported] = other.resources(TYPE)
     assert imported["outputs"]["changeOrderIds"] == ids
     assert imported["outputs"]["restartedHash"] == "h1"
+
+
+def test_no_credential_reaches_state_outputs_or_the_cli_output(python_stack, emulator):
+    """The secret key (set as a secret) and an OIDC token the user left unmarked in
+    ``alirestart:assumeRoleWithOidc`` are kept encrypted in the provider's state and never
+    printed."""
+    from testbed.emulator import TEST_OIDC_PROVIDER_ARN, TEST_ROLE_ARN
+
+    stack = python_stack
+    token = "oidc-token-marker-7d1f0c"
+    oidc = {"oidcProviderArn": TEST_OIDC_PROVIDER_ARN, "roleArn": TEST_ROLE_ARN, "oidcToken": token}
+    stack.config_set("alirestart:assumeRoleWithOidc", json.dumps(oidc))  # not --secret
+    set_triggers(stack, {"web": {"hash": "h1", "targets": [SAE], "restartOnCreate": True}})
+    stack.preview("--diff")
+    stack.up()
+    set_triggers(stack, {"web": {"hash": "h2", "targets": [SAE]}})
+    stack.up()
+    assert len(restarts(emulator)) == 2
+
+    state = json.dumps(stack.export())
+    assert TEST_ACCESS_KEY_SECRET not in state
+    assert token not in state
+    assert "ciphertext" in state  # the provider's inputs hold them, encrypted
+    printed = "".join(r.output for r in stack.log)
+    assert TEST_ACCESS_KEY_SECRET not in printed and token not in printed
+    assert TEST_ACCESS_KEY_SECRET not in json.dumps(stack.outputs(show_secrets=True))

@@ -206,3 +206,19 @@ def test_no_credential_reaches_state_outputs_or_the_cli_output(python_stack, emu
     printed = "".join(r.output for r in stack.log)
     assert TEST_ACCESS_KEY_SECRET not in printed and token not in printed
     assert TEST_ACCESS_KEY_SECRET not in json.dumps(stack.outputs(show_secrets=True))
+
+
+def test_the_installed_plugin_serves_the_committed_schema(tmp_path):
+    """``pulumi package get-schema`` on the launcher pip installed, with the project's CLI."""
+    from testbed.pulumi_cli import pulumi_env
+    from testbed.sdks import run
+
+    launcher = REPO / ".venv" / "bin" / "pulumi-resource-alirestart"
+    assert launcher.exists(), "run `make setup`: it installs the package's console scripts"
+    (tmp_path / "home").mkdir()
+    env = pulumi_env(tmp_path, tmp_path / "home", PULUMI_HOME=str(tmp_path / "pulumi-home"))
+    proc = run(["pulumi", "package", "get-schema", str(launcher)], env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    served = json.loads(proc.stdout)
+    committed = json.loads((REPO / "providers/restart_trigger/plugin/schema.json").read_text())
+    assert served == committed

@@ -222,3 +222,46 @@ def test_the_installed_plugin_serves_the_committed_schema(tmp_path):
     served = json.loads(proc.stdout)
     committed = json.loads((REPO / "providers/restart_trigger/plugin/schema.json").read_text())
     assert served == committed
+
+
+def test_explicit_providers_restart_with_their_own_credentials(new_stack, emulator, tmp_path):
+    """Two explicit providers in one program, each with its own keys (a permanent pair and an
+    STS pair): each trigger's restart is signed with its provider's key."""
+    from testbed.emulator import (
+        TEST_STS_ACCESS_KEY_ID,
+        TEST_STS_ACCESS_KEY_SECRET,
+        TEST_STS_TOKEN,
+    )
+
+    stack = new_stack("plugin_python", **plugin_env(tmp_path))
+    endpoints = [{p: emulator.base_url for p in ("edas", "webplus", "sae")}]
+    stack.config_set("permSecretKey", TEST_ACCESS_KEY_SECRET, secret=True)
+    stack.config_set("stsSecretKey", TEST_STS_ACCESS_KEY_SECRET, secret=True)
+    providers = {
+        "perm": {"accessKey": TEST_ACCESS_KEY_ID, "secretKey": True},
+        "sts": {
+            "accessKey": TEST_STS_ACCESS_KEY_ID,
+            "secretKey": True,
+            "securityToken": TEST_STS_TOKEN,
+        },
+    }
+    for spec in providers.values():
+        spec.update(region=TEST_REGION, endpoints=endpoints)
+    stack.config_set("providers", json.dumps(providers))
+    set_triggers(
+        stack,
+        {
+            "a": {"hash": "h1", "targets": [EDAS], "restartOnCreate": True, "provider": "perm"},
+            "b": {"hash": "h1", "targets": [SAE], "restartOnCreate": True, "provider": "sts"},
+        },
+    )
+    stack.up()
+    signed = {
+        target_of(e): e.get("access_key_id")
+        for e in emulator.journal()
+        if e.get("action") in RESTARTS
+    }
+    assert signed == {TEST_APP_ID: TEST_ACCESS_KEY_ID, TEST_SAE_APP_ID: TEST_STS_ACCESS_KEY_ID}
+    state = json.dumps(stack.export())
+    for secret in (TEST_ACCESS_KEY_SECRET, TEST_STS_ACCESS_KEY_SECRET, TEST_STS_TOKEN):
+        assert secret not in state

@@ -1,12 +1,28 @@
 """A Python program on the generated SDK: one RestartTrigger per entry of the stack config
-``triggers`` (``{name: {hash, targets, ...}}``, the schema's names), its outputs exported."""
+``triggers`` (``{name: {hash, targets, ...}}``, the schema's names), its outputs exported.
+
+``providers`` (``{name: {accessKey, secretKey, securityToken, region, endpoints}}``) declares
+explicit providers; a trigger's ``provider`` names one (default: the default provider, which
+reads ``alirestart:*``)."""
 
 import pulumi
 import pulumi_alirestart as alirestart
 
 config = pulumi.Config()
+providers = {
+    name: alirestart.Provider(
+        name,
+        access_key=spec.get("accessKey"),
+        secret_key=config.require_secret(f"{name}SecretKey") if spec.get("secretKey") else None,
+        security_token=spec.get("securityToken"),
+        region=spec.get("region"),
+        endpoints=spec.get("endpoints"),
+    )
+    for name, spec in (config.get_object("providers") or {}).items()
+}
 for name, spec in (config.get_object("triggers") or {}).items():
     options = {k: v for k, v in spec.items() if k not in ("hash", "targets", "customTimeouts")}
+    provider = providers.get(spec.get("provider", ""))
     timeouts = spec.get("customTimeouts")
     trigger = alirestart.RestartTrigger(
         name,
@@ -19,13 +35,17 @@ for name, spec in (config.get_object("triggers") or {}).items():
         canary=options.get("canary"),
         max_failures=options.get("maxFailures"),
         opts=pulumi.ResourceOptions(
-            custom_timeouts=pulumi.CustomTimeouts(**timeouts) if timeouts else None
+            custom_timeouts=pulumi.CustomTimeouts(**timeouts) if timeouts else None,
+            provider=provider,
         ),
     )
-    pulumi.export(name, {
-        "change_order_ids": trigger.change_order_ids,
-        "statuses": trigger.statuses,
-        "owed": trigger.owed,
-        "restarted_hash": trigger.restarted_hash,
-        "progress": trigger.progress,
-    })
+    pulumi.export(
+        name,
+        {
+            "change_order_ids": trigger.change_order_ids,
+            "statuses": trigger.statuses,
+            "owed": trigger.owed,
+            "restarted_hash": trigger.restarted_hash,
+            "progress": trigger.progress,
+        },
+    )

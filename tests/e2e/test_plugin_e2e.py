@@ -6,14 +6,13 @@ For Python (a program on ``pulumi_alirestart``, the Python language host): previ
 restart API, ``up`` restarts exactly the changed targets once, an unchanged ``up`` calls
 nothing, a partly failed rollout resumes with only the owed targets, ``customTimeouts`` bound
 the wait, ``refresh`` and ``pulumi import``, and the preview's detailed diff names the
-targets that restart. YAML, TypeScript and Go are in test_plugin_languages_e2e.py.
+targets that restart. YAML is in test_plugin_yaml_e2e.py, TypeScript and Go in
+test_plugin_automation_e2e.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
@@ -27,46 +26,23 @@ from testbed.emulator import (
     TEST_SAE_APP_ID,
     target_of,
 )
-from testbed.sdks import REPO, python_sdk_path
+from testbed.plugin import (
+    EDAS,
+    SAE,
+    TYPE,
+    WEBPLUS,
+    last_seq,
+    plugin_env,
+    restarts,
+    use_emulator,
+)
+from testbed.sdks import REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-TYPE = "alirestart:index:RestartTrigger"
-EDAS = {"kind": "edas", "appId": TEST_APP_ID}
-WEBPLUS = {"kind": "webplus", "envId": TEST_ENV_ID}
-SAE = {"kind": "sae", "appId": TEST_SAE_APP_ID}
-
-
-def plugin_env(tmp_path: Path) -> dict[str, str]:
-    """What a user's shell has: the virtualenv's bin (with the plugin) on PATH, and the
-    generated SDK importable."""
-    venv_bin = REPO / ".venv" / "bin"
-    return {
-        "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": f"{python_sdk_path(tmp_path)}{os.pathsep}{REPO}",
-    }
-
-
-def use_emulator(stack, emulator) -> None:
-    """The provider's configuration, in its own namespace, as a user writes it."""
-    stack.config_set("alirestart:accessKey", TEST_ACCESS_KEY_ID)
-    stack.config_set("alirestart:secretKey", TEST_ACCESS_KEY_SECRET, secret=True)
-    stack.config_set("alirestart:region", TEST_REGION)
-    endpoints = [{p: emulator.base_url for p in ("edas", "webplus", "sae")}]
-    stack.config_set("alirestart:endpoints", json.dumps(endpoints))
 
 
 def set_triggers(stack, triggers: dict) -> None:
     stack.config_set("triggers", json.dumps(triggers))
-
-
-def restarts(emulator, since: int = 0) -> list[str]:
-    return [target_of(e) for e in emulator.journal(since) if e.get("action") in RESTARTS]
-
-
-def last_seq(emulator) -> int:
-    entries = emulator.journal()
-    return entries[-1]["seq"] if entries else 0
 
 
 @pytest.fixture

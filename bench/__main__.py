@@ -6,7 +6,9 @@ P1  `pulumi preview` and a no-change `pulumi up` of 200 RestartTriggers vs 200 n
     resources (the floor every Python dynamic provider pays): medians and ratios.
 P2  bytes of state per trigger (vs per no-op resource) and the length of `__provider`.
 P3  fan-out: 50 targets whose change orders take T seconds, restarted in one `up`, as 50
-    single-target triggers and as one trigger with 50 targets: wall time / T.
+    single-target triggers and as one trigger with 50 targets: wall time / T; and the one
+    trigger with `verify` on (an HTTP probe of each target, a loopback service answering at
+    once), which must stay within the one trigger's budget + 5 %.
 P4  hash_paths over a generated tree vs sha256sum over the same bytes (bench/hash_paths_bench.py).
 P5  status calls per restart as a function of T.
 P6  resources of one `up` restarting 1,000 and 5,000 targets of one trigger: peak threads and
@@ -22,10 +24,15 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +60,17 @@ class Bench:
         self.emulator = emulator
         self.stacks: list[Stack] = []
 
-    def fleet_stack(self, **config: Any) -> Stack:
+    def fleet_stack(self, program_name: str = "fleet", **config: Any) -> Stack:
         n = len(self.stacks)
-        program = copy_program("fleet", self.workdir / f"fleet-{n}")
+        if (BENCH_PROGRAMS / program_name).is_dir():
+            program = self.workdir / f"fleet-{n}"
+            shutil.copytree(BENCH_PROGRAMS / program_name, program)
+            manifest = program / "Pulumi.yaml"
+            manifest.write_text(
+                manifest.read_text().replace("virtualenv: .venv", f"virtualenv: {REPO / '.venv'}")
+            )
+        else:
+            program = copy_program(program_name, self.workdir / f"fleet-{n}")
         backend, home = self.workdir / f"backend-{n}", self.workdir / f"home-{n}"
         backend.mkdir()
         home.mkdir()
@@ -88,6 +103,38 @@ class Bench:
     def close(self) -> None:
         for stack in self.stacks:
             stack.destroy(check=False)
+
+
+BENCH_PROGRAMS = REPO / "bench" / "programs"
+
+
+class _Healthy(BaseHTTPRequestHandler):
+    """Answers every GET at once: 200, ``ok``."""
+
+    def do_GET(self) -> None:  # noqa: N802 - the base class's name
+        self.server.hits += 1  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+        pass
+
+
+@contextmanager
+def healthy_service() -> Iterator[ThreadingHTTPServer]:
+    """A loopback HTTP service on a free port that every probe finds healthy at once."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Healthy)
+    server.daemon_threads = True
+    server.hits = 0  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def timed(fn) -> float:
@@ -172,6 +219,36 @@ def p3(bench: Bench, targets: int, duration_s: float) -> dict[str, Any]:
     over = out["one_trigger_wall_s"] - duration_s - out["noop_update_floor_s"]
     out["one_trigger_overhead_per_target_ms"] = 1000 * max(over, 0.0) / targets
     out["one_trigger_budget_s"] = 1.3 * duration_s + out["noop_update_floor_s"]
+    # The same one trigger with verify on: each target's probe answers at once.
+    bench.reset_world(targets, "mixed", duration_s)
+    with healthy_service() as service:
+        url = f"http://127.0.0.1:{service.server_address[1]}/health"
+        stack = bench.fleet_stack(
+            "fleet_verify",
+            count=1,
+            targets_per_resource=targets,
+            target_kind="mixed",
+            hash="v1",
+            verify_url=url,
+        )
+        stack.up()
+        bench.configure(stack, hash="v2")
+        bench.emulator.clear_journal()
+        wall = timed(stack.up)
+        probes = service.hits  # type: ignore[attr-defined]
+    restarts = [
+        e
+        for e in bench.emulator.journal()
+        if e["action"].startswith("Restart") and e["status"] == 200
+    ]
+    assert len(restarts) == targets, f"verify: {len(restarts)} restarts for {targets} targets"
+    assert probes == targets, f"verify: {probes} probes for {targets} targets"
+    stack.destroy()
+    out["one_trigger_verify_wall_s"] = wall
+    out["one_trigger_verify_wall_over_T"] = wall / duration_s
+    out["one_trigger_verify_budget_s"] = 1.05 * out["one_trigger_budget_s"]
+    out["one_trigger_verify_within_budget"] = wall <= out["one_trigger_verify_budget_s"]
+    out["one_trigger_verify_over_plain"] = wall / out["one_trigger_wall_s"]
     return out
 
 
@@ -284,6 +361,15 @@ def table(results: dict[str, Any]) -> str:
             f"{r['one_trigger_budget_s']:.1f} s | "
             f"{r['one_trigger_overhead_per_target_ms']:.0f} ms per target over T + floor |"
         )
+        if "one_trigger_verify_wall_s" in r:
+            lines.append(
+                f"| P3 one trigger with `verify` (a probe per target, answering at once) vs "
+                f"its budget + 5 % | {r['one_trigger_verify_wall_s']:.1f} s = "
+                f"{r['one_trigger_verify_wall_over_T']:.1f} T | "
+                f"{r['one_trigger_verify_budget_s']:.1f} s | "
+                f"{'within' if r['one_trigger_verify_within_budget'] else 'OVER'}; "
+                f"{r['one_trigger_verify_over_plain']:.2f}x the same trigger without |"
+            )
         par, off = (
             r["single_target_triggers_parallel_wall_s"],
             r["single_target_triggers_parallel_4_workers_wall_s"],

@@ -1,5 +1,6 @@
 """EDAS 2017-08-01 operations: RestartApplication, RestartK8sApplication, GetChangeOrderInfo,
-ListRecentChangeOrder, ContinuePipeline.
+ListRecentChangeOrder, ContinuePipeline, and the instance reads QueryApplicationStatus (ECS
+applications) and DescribeAppInstanceList (Kubernetes applications).
 
 An application's ``cluster_type`` says which restart it takes: ``ecs`` (the default)
 ``RestartApplication``, ``k8s`` ``RestartK8sApplication``; the other one is refused with
@@ -18,6 +19,7 @@ listed in emulator/README.md.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -408,6 +410,117 @@ def continue_pipeline(ctx: CallContext) -> dict[str, Any]:
     return _ok()
 
 
+def _instances_running(ctx: CallContext, app: EdasApplication) -> int:
+    """How many of the app's instances run now: all but its ``instances_not_running``, and one
+    fewer while a change order of it runs (that instance is restarting). World lock held."""
+    restarting = any(
+        order.app_id == app.app_id and order.status(ctx.now) not in EDAS_FINAL_STATUSES
+        for order in ctx.world.change_orders.values()
+    )
+    return max(0, app.instances - app.instances_not_running - (1 if restarting else 0))
+
+
+def query_application_status(ctx: CallContext) -> dict[str, Any]:
+    """``GET /pop/v5/app/app_status``: an application and its instances. ``AppInfo``:
+    ``Application`` (``ApplicationId``, ``Name``, ``RegionId``, ``InstanceCount``,
+    ``RunningInstanceCount``, as the SDK's model names them), ``EccList.Ecc[]`` (``EccId``,
+    ``AppId``, ``AppState``: 7 running, 1 stopped, as ListApplicationEcc documents them;
+    ``TaskState`` 2), ``EcuList``, ``GroupList`` and ``DeployRecordList`` (empty)."""
+    app_id = ctx.required("AppId")
+    with ctx.world.lock:
+        app = _find_app(ctx, app_id)
+        total = app.instances
+        running = _instances_running(ctx, app)
+        ecc_ids = list(app.ecc_ids) or [f"{app.app_id}-ecc-{i + 1}" for i in range(total)]
+        eccs = [
+            {
+                "EccId": ecc,
+                "AppId": app.app_id,
+                "AppState": 7 if index < running else 1,
+                "TaskState": 2,
+                "EcuId": f"{ecc}-ecu",
+                "GroupId": "",
+                "Ip": f"172.16.0.{index + 1}",
+                "VpcId": "",
+                "ContainerStatus": "",
+                "CreateTime": int(ctx.now * 1000),
+                "UpdateTime": int(ctx.now * 1000),
+            }
+            for index, ecc in enumerate(ecc_ids[:total])
+        ]
+    info = {
+        "Application": {
+            "ApplicationId": app.app_id,
+            "Name": app.name,
+            "RegionId": app.region,
+            "InstanceCount": total,
+            "RunningInstanceCount": running,
+        },
+        "EccList": {"Ecc": eccs},
+        "EcuList": {"Ecu": []},
+        "GroupList": {"Group": []},
+        "DeployRecordList": {"DeployRecord": []},
+    }
+    return _ok(AppInfo=info)
+
+
+def _pod(app: EdasApplication, name: str, ready: bool, now: float) -> dict[str, Any]:
+    """A pod as Kubernetes writes it (the fields PodRaw readers use)."""
+    condition = {"type": "Ready", "status": "True" if ready else "False"}
+    container = {"name": "main", "ready": ready, "restartCount": 0 if ready else 3}
+    if ready:
+        container["state"] = {"running": {"startedAt": shanghai_time(now)}}
+    else:
+        container["state"] = {"waiting": {"reason": "CrashLoopBackOff"}}
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "default",
+            "labels": {"edas.appid": app.app_id},
+        },
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "PodScheduled", "status": "True"}, condition],
+            "containerStatuses": [container],
+        },
+    }
+
+
+def describe_app_instance_list(ctx: CallContext) -> dict[str, Any]:
+    """``GET /pop/v5/oam/app_instance_list``: the pods of a Kubernetes application.
+    ``InstanceList[]``: ``AppId``, ``GroupId``, ``GroupName``, ``NodeName``, ``Version``,
+    ``Canary: false`` and ``PodRaw``, the pod as a JSON string (``status.phase`` Running;
+    ``status.conditions`` Ready ``False`` and a CrashLoopBackOff container for the app's
+    ``instances_not_running``, and for one pod while a change order runs)."""
+    app_id = ctx.required("AppId")
+    ctx.optional_bool("WithNodeInfo")
+    with ctx.world.lock:
+        app = _find_app(ctx, app_id)
+        if app.cluster_type != "k8s":
+            raise EdasBusinessError(
+                EDAS_CODE_WRONG_CLUSTER,
+                f"Application {app.app_id} is deployed in an ECS cluster: it has no pods; "
+                "read its instances with QueryApplicationStatus.",
+            )
+        total = app.instances
+        running = _instances_running(ctx, app)
+        names = list(app.ecc_ids) or [f"{app.name or 'app'}-pod-{i + 1}" for i in range(total)]
+        instances = [
+            {
+                "AppId": app.app_id,
+                "GroupId": f"{app.app_id}-group",
+                "GroupName": "_DEFAULT_GROUP",
+                "NodeName": f"{app.region}.192.168.0.{index + 1}",
+                "NodeLabels": None,
+                "Version": shanghai_time(ctx.now),
+                "Canary": False,
+                "PodRaw": json.dumps(_pod(app, name, index < running, ctx.now)),
+            }
+            for index, name in enumerate(names[:total])
+        ]
+    return _ok(InstanceList=instances)
+
+
 #: (method, path) -> (action, handler)
 ROUTES = {
     ("POST", "/pop/v5/changeorder/co_restart"): ("RestartApplication", restart_application),
@@ -426,5 +539,10 @@ ROUTES = {
     ("GET", "/pop/v5/changeorder/pipeline_batch_confirm"): (
         "ContinuePipeline",
         continue_pipeline,
+    ),
+    ("GET", "/pop/v5/app/app_status"): ("QueryApplicationStatus", query_application_status),
+    ("GET", "/pop/v5/oam/app_instance_list"): (
+        "DescribeAppInstanceList",
+        describe_app_instance_list,
     ),
 }

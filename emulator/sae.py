@@ -1,5 +1,5 @@
 """SAE (Serverless App Engine) 2019-05-06 operations: RestartApplication, DescribeChangeOrder,
-ListChangeOrders.
+ListChangeOrders, and the instance read DescribeApplicationGroups.
 
 Every parameter is read from the query (alibabacloud-sae20190506 ``*_with_options`` put them
 all in ``query``; aliyun-python-sdk-sae's setters call ``add_query_param``). Success answers
@@ -310,6 +310,33 @@ def confirm(order: SaeChangeOrder, now: float) -> int:
     return progress.batch + 1
 
 
+def describe_application_groups(ctx: CallContext) -> dict[str, Any]:
+    """``GET /pop/v1/sam/app/describeApplicationGroups``: the app's one group,
+    ``_DEFAULT_GROUP``, with ``Replicas`` (its ``instance_count``) and ``RunningInstances``
+    (all but its ``instances_not_running``, and one fewer while a change order runs)."""
+    app_id = _required(ctx, "AppId")
+    _int(ctx, "CurrentPage", low=1)
+    _int(ctx, "PageSize", low=1, high=10000)
+    with ctx.world.lock:
+        app = _find_app(ctx, app_id)
+        restarting = any(
+            o.app_id == app_id and o.status(ctx.now)[0] not in SAE_FINAL_STATUSES
+            for o in ctx.world.sae_orders.values()
+        )
+        running = max(0, app.instance_count - app.instances_not_running - int(restarting))
+        group = {
+            "GroupId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sae-group:{app_id}")),
+            "GroupName": "_DEFAULT_GROUP",
+            "GroupType": 0,
+            "Replicas": app.instance_count,
+            "RunningInstances": running,
+            "PackageType": "Image",
+            "PackageVersion": "",
+            "ImageUrl": "",
+        }
+    return _ok([group])
+
+
 #: (method, path) -> (action, handler)
 ROUTES = {
     ("PUT", "/pop/v1/sam/app/restartApplication"): ("RestartApplication", restart_application),
@@ -320,5 +347,9 @@ ROUTES = {
     ("GET", "/pop/v1/sam/changeorder/ListChangeOrders"): (
         "ListChangeOrders",
         list_change_orders,
+    ),
+    ("GET", "/pop/v1/sam/app/describeApplicationGroups"): (
+        "DescribeApplicationGroups",
+        describe_application_groups,
     ),
 }

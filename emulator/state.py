@@ -208,9 +208,21 @@ class EdasApplication:
     batch_wait_s: float = 0.0
     auto_confirm_s: float | None = None
     cluster_type: str = "ecs"
+    instance_count: int | None = None
+    instances_not_running: int = 0
+
+    @property
+    def instances(self) -> int:
+        """Its instances: ``instance_count``, else one per ECC id (pod), else 1."""
+        if self.instance_count is not None:
+            return self.instance_count
+        return max(1, len(self.ecc_ids))
 
     def validate(self) -> None:
         """Raise SeedError on a nonsense status knob."""
+        if self.instance_count is not None:
+            _check_count(self.instance_count, "edas_applications.instance_count")
+        _check_not_running(self.instances_not_running, "edas_applications")
         if self.cluster_type not in EDAS_CLUSTER_TYPES:
             raise SeedError("edas_applications.cluster_type must be 'ecs' or 'k8s'")
         _check_outcome(self.change_outcome, EDAS_OUTCOMES, "edas_applications")
@@ -240,9 +252,11 @@ class SaeApplication:
     approval_s: float | None = None
     approved_wait_s: float = 0.0
     sub_status_abnormal: bool = False
+    instances_not_running: int = 0
 
     def validate(self) -> None:
         """Raise SeedError on a malformed id or a nonsense status knob."""
+        _check_not_running(self.instances_not_running, "sae_applications")
         if not SAE_APP_ID_RE.match(self.app_id):
             raise SeedError(f"sae_applications.app_id must be a UUID, got {self.app_id!r}")
         _check_outcome(self.change_outcome, SAE_OUTCOMES, "sae_applications")
@@ -274,9 +288,11 @@ class WebPlusEnvironment:
     change_outcome: str | None = None
     batch_interval_unit_s: float = 1.0
     auto_resume_s: float | None = None
+    instances_not_running: int = 0
 
     def validate(self) -> None:
         """Raise SeedError on a nonsense status knob."""
+        _check_not_running(self.instances_not_running, "webplus_environments")
         _check_outcome(self.change_outcome, WEBPLUS_OUTCOMES, "webplus_environments")
         _check_count(self.instance_count, "webplus_environments.instance_count")
         _check_seconds(self.batch_interval_unit_s, "webplus_environments.batch_interval_unit_s")
@@ -463,6 +479,11 @@ def _check_outcome(value: Any, allowed: Any, where: str) -> None:
 def _check_count(value: Any, where: str) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise SeedError(f"{where} must be an integer >= 1")
+
+
+def _check_not_running(value: Any, where: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise SeedError(f"{where}.instances_not_running must be an integer >= 0")
 
 
 def _check_seconds(value: Any, where: str, optional: bool = False) -> None:

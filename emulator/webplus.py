@@ -199,7 +199,8 @@ def describe_app_env_status(ctx: CallContext) -> dict[str, Any]:
         applying = latest is not None and not latest.finished(ctx.now)
         status = UPDATING if applying else env.status
         last_status = latest.status_before if (applying and latest) else env.last_status
-        healthy = env.instance_count if status == "RUNNING" else 0
+        down = min(env.instance_count, env.instances_not_running) if status == "RUNNING" else 0
+        healthy = env.instance_count - down if status == "RUNNING" else 0
         view = {
             "EnvId": env.env_id,
             "EnvName": env.name,
@@ -218,7 +219,7 @@ def describe_app_env_status(ctx: CallContext) -> dict[str, Any]:
                 "StoppedInstances": env.instance_count - healthy
                 if status in ("STOPPED", "TERMINATED")
                 else 0,
-                "UnhealthyInstances": 0,
+                "UnhealthyInstances": down,
                 "UnknownInstances": env.instance_count - healthy
                 if status not in ("RUNNING", "STOPPED", "TERMINATED")
                 else 0,

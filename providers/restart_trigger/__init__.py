@@ -9,6 +9,7 @@ changes, and keep each change order's id as an output.
 
 Kinds of target: ``EdasApplication`` (EDAS, ECS clusters), ``EdasK8sApplication`` (EDAS,
 Kubernetes clusters), ``SaeApplication`` (Serverless App Engine), ``WebPlusEnvironment``.
+``Verify`` / ``HttpProbe``: what must pass after a restart (``verify=``).
 
 The names below load lazily, so ``import restart_trigger.hashing`` (or the cloud client,
 ``restart_trigger.aliyun``) loads neither ``pulumi`` nor ``grpc``: only the resource does.
@@ -29,6 +30,8 @@ _EXPORTS = {
     "WebPlusEnvironment": "restart_trigger.targets.webplus",
     "SaeApplication": "restart_trigger.targets.sae",
     "EdasK8sApplication": "restart_trigger.targets.k8s",
+    "Verify": "restart_trigger.verify",
+    "HttpProbe": "restart_trigger.verify",
     "hash_paths": "restart_trigger.hashing",
     "hash_values": "restart_trigger.hashing",
 }
@@ -36,9 +39,11 @@ _EXPORTS = {
 __all__ = [
     "EdasApplication",
     "EdasK8sApplication",
+    "HttpProbe",
     "RestartFailed",
     "RestartTrigger",
     "SaeApplication",
+    "Verify",
     "WebPlusEnvironment",
     "hash_paths",
     "hash_values",
@@ -52,6 +57,7 @@ if TYPE_CHECKING:
     from restart_trigger.targets.k8s import EdasK8sApplication
     from restart_trigger.targets.sae import SaeApplication
     from restart_trigger.targets.webplus import WebPlusEnvironment
+    from restart_trigger.verify import HttpProbe, Verify
 
 
 def __getattr__(name: str) -> Any:

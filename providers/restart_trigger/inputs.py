@@ -21,8 +21,9 @@ from restart_trigger.aliyun import (
     validate_endpoint,
     validate_region,
 )
-from restart_trigger.targets import MAX_TARGETS, parse_targets
+from restart_trigger.targets import MAX_TARGETS, ParsedTargets, parse_targets
 from restart_trigger.validation import Failures, clipped, is_number, is_unknown, show
+from restart_trigger.verify import check_spec, effective, wants
 
 DEFAULT_TIMEOUT = 1800
 MAX_TIMEOUT = 24 * 3600
@@ -40,6 +41,7 @@ OPTIONS = (
     "max_failures",
     "region",
     "endpoint",
+    "verify",
 )
 # The rollout controls, as the preview summary names them.
 ROLLOUT_OPTIONS = ("max_parallel", "canary", "max_failures")
@@ -118,6 +120,8 @@ def check_inputs(news: Mapping[str, Any]) -> tuple[dict[str, Any], list[tuple[st
                 f"for all at once), got {clipped(max_parallel)}",
             )
     _check_rollout(news, parsed.normalized, failures)
+    inputs["verify"] = check_spec(news.get("verify"), "verify", failures)
+    _check_verify(news, inputs["verify"], parsed, failures)
 
     region = news.get("region")
     if region is not None and not is_unknown(region):
@@ -201,6 +205,33 @@ def _check_rollout(news: Mapping[str, Any], targets: Any, failures: Failures) ->
                 "canary",
                 f"is {int(canary)} but the trigger has {len(targets)} target(s): a canary is "
                 "some of the targets, restarted before the others; use a smaller number",
+            )
+
+
+def _check_verify(
+    news: Mapping[str, Any], verify: Any, parsed: ParsedTargets, failures: Failures
+) -> None:
+    """What ``verify`` needs of the rest: waits (a change must be seen to succeed before it is
+    verified), and, for ``cloud: true``, kinds that can read their instances."""
+    own = [(path, value) for value, path in parsed.verify.values() if value is not None]
+    if news.get("wait") is False:
+        if wants(verify):
+            failures.add(
+                "",
+                "verify: needs wait=true: a target is verified once its change is seen to "
+                "succeed; set wait=true or leave verify out",
+            )
+        for path, value in own:
+            if wants(value):
+                failures.add(path, "needs wait=true: set wait=true or leave verify out")
+    for target in parsed.targets:
+        value, _path = effective(verify, *parsed.verify.get(target.key, (None, "")))
+        cloud = value.get("cloud") if isinstance(value, Mapping) else None
+        if cloud is True and target.instances_action is None:
+            failures.add(
+                "",
+                f"verify: cloud: true is not available for {target.key}: its kind reads no "
+                "instances; use http probes for it",
             )
 
 

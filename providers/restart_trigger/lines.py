@@ -7,7 +7,10 @@ One line naming the trigger, the target and its change id:
   confirmation, succeeded, failed);
 * at most once per target per :data:`QUIET_INTERVAL` seconds while nothing changes (so a long
   wait is seen to be alive, not hung);
-* when a target is not started (a failed canary, ``max_failures``, the deadline).
+* when a target is not started (a failed canary, ``max_failures``, the deadline);
+* with ``verify``: when a target's verification starts (what it checks), each time a check's
+  answer changes (``verify.http[0] GET https://…/health: HTTP 500 (expected 2xx), body
+  'oops'``), and when it passed or did not.
 
 Lines hold keys, change ids and status words only, every one escaped (no terminal control
 sequence from a server text); never a credential. Where they go is the caller's ``sink``: the
@@ -127,6 +130,36 @@ class Lines:
     def warn(self, text: str) -> None:
         """A line about the whole rollout."""
         self._send(f"{self._trigger}: warning: {escaped(text)}")
+
+    def verifying(self, key: str, labels: list[str], successes: int, within: float) -> None:
+        """``key``'s change succeeded: its verification starts with these checks."""
+        need = f"{successes} consecutive pass(es) each" if successes > 1 else "each must pass"
+        self._line(
+            key,
+            f"verifying: {escaped(', '.join(labels))} ({need}, within {within:g}s)",
+        )
+
+    def checked(self, key: str, label: str, ok: bool, text: str) -> None:
+        """A check of ``key``'s verification answered differently from its previous answer
+        (the caller only reports changes)."""
+        self._line(key, f"{escaped(label)}: {'pass' if ok else 'fail'}, {escaped(text)}")
+
+    def verified(self, key: str) -> None:
+        """``key``'s verification passed: the target is done."""
+        self._line(key, "verified")
+
+    def unverified(self, key: str, reason: str) -> None:
+        """``key`` restarted but its verification did not pass."""
+        self._line(key, f"restarted, not verified: {escaped(reason)}")
+
+    def reverifying(self, key: str, change_id: str) -> None:
+        """An earlier update restarted ``key`` for this hash (change ``change_id``) and its
+        verification did not pass: it is verified again, not restarted."""
+        self._line(
+            key,
+            f"restarted for this hash by an earlier update (change {escaped(change_id)}), not "
+            "verified: verifying again, not restarting",
+        )
 
     def failed(self, key: str, error: str) -> None:
         """``key`` did not restart (its restart was refused, or its wait ended in error)."""

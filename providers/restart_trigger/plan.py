@@ -12,6 +12,9 @@ targets a partly failed rollout still owes (``owed``). The rules:
   (all of them, unless a partly failed rollout for this very hash already restarted some);
 * with the same ``hash``, the targets a partly failed rollout left owed restart (the next
   ``pulumi up`` after a failure finishes the rollout, and restarts nothing twice);
+* a target that restarted for the new hash but did not pass its verification (its progress
+  records ``unverified_hash``) is due again, to be verified, not restarted
+  (``Plan.verify_again``);
 * with the same ``hash``, a target added to the list restarts only with
   ``restart_on_create``; a removed one is forgotten. The trigger is updated in place;
 * a different ``region`` replaces the trigger (its ids name other applications): the new
@@ -46,12 +49,15 @@ class Plan:
         due: the keys (``edas:<app_id>``...) of the targets that restart now, in the order the
             trigger lists them; None when that depends on a value known only at apply.
         replaces: the inputs that force a replacement (empty: in place).
+        verify_again: the keys among ``due`` that restarted for this hash in an earlier
+            update without passing verification: they are verified again, not restarted.
     """
 
     changes: bool
     restart: bool | None
     due: tuple[str, ...] | None = ()
     replaces: tuple[str, ...] = ()
+    verify_again: tuple[str, ...] = ()
 
 
 def _differs(old: Any, new: Any) -> bool:
@@ -89,6 +95,12 @@ def progress_of(olds: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
         }
         for key, change_id in ids.items()
     }
+
+
+def unverified_for(record: Mapping[str, Any] | None, hash_: Any) -> bool:
+    """Whether a target's progress ``record`` says it restarted for ``hash_`` and its
+    verification has not passed (``unverified_hash``): it is verified again, not restarted."""
+    return bool(record) and record.get("hash") == hash_ and record.get("unverified_hash") == hash_
 
 
 def owed_of(olds: Mapping[str, Any] | None) -> list[str]:
@@ -132,7 +144,12 @@ def decide(olds: Mapping[str, Any] | None, news: Mapping[str, Any]) -> Plan:
     progress = progress_of(olds)
 
     def restarted_for_new_hash(key: str) -> bool:
-        return key in progress and progress[key].get("hash") == new_hash
+        """Restarted for the new hash, and verified (or nothing to verify)."""
+        record = progress.get(key)
+        return record is not None and record.get("hash") == new_hash and not unverified(key)
+
+    def unverified(key: str) -> bool:
+        return unverified_for(progress.get(key), new_hash)
 
     if "hash" in changed:
         due = [k for k in keys if not restarted_for_new_hash(k)]
@@ -145,4 +162,5 @@ def decide(olds: Mapping[str, Any] | None, news: Mapping[str, Any]) -> Plan:
             for k in keys
             if not restarted_for_new_hash(k) and (k in pending or (on_create and k not in old_keys))
         ]
-    return Plan(changes=True, restart=bool(due), due=tuple(due))
+    again = tuple(k for k in due if unverified(k))
+    return Plan(changes=True, restart=bool(due), due=tuple(due), verify_again=again)

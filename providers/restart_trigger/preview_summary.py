@@ -34,9 +34,11 @@ from typing import Any, TextIO
 
 from restart_trigger.inputs import DEFAULT_TIMEOUT, OPTIONS
 from restart_trigger.plan import Plan, decide, owed_of
-from restart_trigger.rollout import EARLIER_WHY, earlier_words
+from restart_trigger.rollout import EARLIER_UNVERIFIED, EARLIER_WHY, earlier_words
 from restart_trigger.targets import view_targets
 from restart_trigger.validation import KNOWN_AFTER_APPLY, escaped, is_secret, is_unknown, shown
+from restart_trigger.verify import describe as describe_verify
+from restart_trigger.verify import effective
 
 TRIGGER_TYPE = "pulumi-python:dynamic/restart:RestartTrigger"
 
@@ -236,6 +238,20 @@ class TriggerChange:
         return self.plan().restart
 
 
+def _verify_words(inputs: Mapping[str, Any]) -> dict[str, str]:
+    """Per target key, its verification in words (only targets that have one)."""
+    raw = inputs.get("targets")
+    entries = raw if isinstance(raw, list) else []
+    views = view_targets(raw)
+    out = {}
+    for view, entry in zip(views, entries, strict=False):
+        own = entry.get("verify") if isinstance(entry, Mapping) else None
+        value, _ = effective(inputs.get("verify"), own, "")
+        if value is not None:
+            out[view.key] = describe_verify(value)
+    return out
+
+
 def _progress_outputs(outputs: Mapping[str, Any] | None) -> dict[str, Any]:
     """What the old state's outputs record of the restarts (see ``plan.progress_of``)."""
     keys = ("progress", "owed", "change_order_ids", "statuses", "restarted_hash", "restarted_at")
@@ -319,12 +335,21 @@ def _changed_options(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str
     out = []
     for key in OPTIONS:
         if old.get(key) != new.get(key):
+            if key == "verify":  # in words: never a header value
+                before, after = describe_verify(old.get(key)), describe_verify(new.get(key))
+                out.append(f"{before} → {after}")
+                continue
             out.append(f"{key} {shown(old.get(key))} → {shown(new.get(key))}")
     old_t = {t.key: t for t in view_targets(old.get("targets"))}
     new_t = {t.key: t for t in view_targets(new.get("targets"))}
+    old_v, new_v = _verify_words(old), _verify_words(new)
     for key in sorted(old_t.keys() & new_t.keys()):
         before, after = old_t[key].strategy, new_t[key].strategy
         if before != after:
+            out.append(f"{new_t[key].label}: {before} → {after}")
+        if old_v.get(key) != new_v.get(key) and old.get("verify") == new.get("verify"):
+            before = old_v.get(key, "no verification")
+            after = new_v.get(key, "no verification")
             out.append(f"{new_t[key].label}: {before} → {after}")
     if old_t.keys() != new_t.keys():
         added = ", ".join(new_t[k].label for k in sorted(new_t.keys() - old_t.keys()))
@@ -395,27 +420,60 @@ def _quiet_line(change: TriggerChange) -> str:
     return f"- {name}: {what}, no restart" + (f" ({changed})" if changed else "")
 
 
+def _verify_again(change: TriggerChange) -> list[str]:
+    """The keys of the targets the update verifies again without restarting them."""
+    if change.op != "update":
+        return []
+    plan = change.plan()
+    return [
+        key
+        for key, words in earlier_words(
+            _progress_outputs(change.old_outputs), change.new or {}, list(plan.due or ())
+        ).items()
+        if words == EARLIER_UNVERIFIED
+    ]
+
+
 def _restart_rows(change: TriggerChange, sure: bool) -> list[tuple[str, ...]]:
     new = change.new or {}
     targets = view_targets(new.get("targets"))
     due = change.plan().due
     if due is not None:  # else: which ones is decided at apply, so each may restart
-        targets = [t for t in targets if t.key in due]
+        again = set(_verify_again(change))
+        targets = [t for t in targets if t.key in due and t.key not in again]
     common = _trigger_strategy(new, len(view_targets(new.get("targets"))))
+    verify = _verify_words(new)
     old_hash = short_hash(change.old_hash) if change.op != "create" else "—"
     hashes = f"{old_hash} → {short_hash(change.new_hash)}"
     rows = []
     for target in sorted(targets, key=lambda t: (t.kind, t.ident)):
+        strategy = f"{target.strategy}; {common}"
+        if target.key in verify:
+            strategy += f"; {verify[target.key]}"
         rows.append(
             (
                 inline_code(change.name, cell=True),
                 escape_markdown(target.label),
-                escape_markdown(f"{target.strategy}; {common}"),
+                escape_markdown(strategy),
                 escape_markdown(hashes),
                 escape_markdown(_why_restart(change, sure, target.key)),
             )
         )
     return rows
+
+
+def _verify_again_lines(change: TriggerChange) -> list[str]:
+    new = change.new or {}
+    labels = {t.key: t.label for t in view_targets(new.get("targets"))}
+    verify = _verify_words(new)
+    lines = []
+    for key in sorted(_verify_again(change)):
+        what = verify.get(key, "no verification any more: passes at once")
+        lines.append(
+            f"- {inline_code(change.name)}: {escape_markdown(labels.get(key, key))}: verify "
+            f"again at up, no restart ({escape_markdown(what)}; {EARLIER_WHY[EARLIER_UNVERIFIED]})"
+        )
+    return lines
 
 
 def summarize_preview(preview: dict) -> str:
@@ -443,12 +501,18 @@ def summarize_preview(preview: dict) -> str:
 
     rows: list[tuple[str, ...]] = []
     quiet: list[str] = []
+    again: list[str] = []
     for change in changes:
         restarts = change.restarts()
         if restarts is False:
             quiet.append(_quiet_line(change))
-        else:
-            rows += _restart_rows(change, sure=restarts is True)
+            continue
+        change_rows = _restart_rows(change, sure=restarts is True)
+        change_again = _verify_again_lines(change)
+        rows += change_rows
+        again += change_again
+        if not change_rows and not change_again:
+            quiet.append(_quiet_line(change))
 
     if rows:
         maybe = sum(1 for c in changes if c.restarts() is None)
@@ -467,6 +531,12 @@ def summarize_preview(preview: dict) -> str:
         lines.append("**No restarts found** in what the failed preview planned.")
     else:
         lines.append("**No restarts.**")
+
+    if again:
+        lines.append("")
+        lines.append("#### Verified again at up (no restart)")
+        lines.append("")
+        lines += again
 
     if quiet:
         lines.append("")

@@ -21,6 +21,7 @@ from restart_trigger.targets import (
     SaeApplication,
     WebPlusEnvironment,
 )
+from restart_trigger.verify import Verify, as_input
 
 
 class InputError(pulumi.RunError, ValueError):
@@ -77,6 +78,39 @@ TargetInput = (
 )
 
 
+def _secret_headers(verify: Any) -> Any:
+    """``verify`` as sent to the engine: plain (``Verify`` turned into a mapping), each HTTP
+    probe's header values marked secret, so that the engine keeps them encrypted in state and
+    masks them in every diff and output (what the provider returns under the same input
+    names is marked secret too). A ``verify`` given as one Output is marked secret whole."""
+    verify = as_input(verify)
+    if verify is None or verify is False:
+        return verify
+    if not isinstance(verify, Mapping):
+        return pulumi.Output.secret(verify)
+    http = verify.get("http")
+    if not isinstance(http, list | tuple):
+        return dict(verify) if http is None else {**verify, "http": pulumi.Output.secret(http)}
+    probes = []
+    for probe in http:
+        probe = as_input(probe)
+        headers = probe.get("headers") if isinstance(probe, Mapping) else None
+        if isinstance(headers, Mapping):
+            probe = {**probe, "headers": {k: pulumi.Output.secret(v) for k, v in headers.items()}}
+        elif headers is not None:
+            probe = {**probe, "headers": pulumi.Output.secret(headers)}
+        elif not isinstance(probe, Mapping):
+            probe = pulumi.Output.secret(probe)
+        probes.append(probe)
+    return {**verify, "http": probes}
+
+
+def _with_secret_headers(target: Any) -> Any:
+    if isinstance(target, Mapping) and target.get("verify") is not None:
+        return {**target, "verify": _secret_headers(target["verify"])}
+    return target
+
+
 class RestartTrigger(dynamic.Resource, module="restart", name="RestartTrigger"):
     """Restarts SAE applications, EDAS applications (ECS or Kubernetes) and Web+ environments
     when ``hash`` changes.
@@ -102,14 +136,22 @@ class RestartTrigger(dynamic.Resource, module="restart", name="RestartTrigger"):
         region: Alibaba Cloud region (default: ``alicloud:region`` config, then the env).
         endpoint: one endpoint URL for every product, e.g. the local emulator's
             (default: resolved per region; ``alicloud:endpoints`` config also works).
+        verify: what must pass after each target's change succeeded before the target counts
+            as done (``restart_trigger.Verify(http=[HttpProbe(url=...)], cloud=True,
+            within=...)``, or a mapping); a target's own ``verify`` replaces it. A target
+            that does not pass fails the update like a failed restart (``canary``,
+            ``max_failures``), and the next ``pulumi up`` verifies it again without
+            restarting it. Header values are secrets. Needs ``wait``.
 
     Outputs: ``progress`` (per target key, e.g. ``"edas:<app_id>"``: the ``hash`` it last
     restarted for, its ``change_id``, ``status``, ``restarted_at`` and ``request_id``),
     ``owed`` (the targets a partly failed rollout still owes), and derived from progress:
     ``change_order_id`` (with one target), ``change_order_ids``, ``request_ids``,
     ``statuses`` (running, paused, succeeded, failed, unknown), ``restarted_at`` (UTC, ISO
-    8601) and ``restarted_hash`` (of the latest restart). None is never an output value:
-    ``""``, ``{}`` and ``[]`` mean "not yet".
+    8601) and ``restarted_hash`` (of the latest restart). A target restarted for its hash
+    whose verification has not passed keeps ``unverified_hash`` and ``unverified_reason`` in
+    its ``progress`` entry (and stays in ``owed``). None is never an output value: ``""``,
+    ``{}`` and ``[]`` mean "not yet".
     """
 
     hash: pulumi.Output[str]
@@ -137,10 +179,11 @@ class RestartTrigger(dynamic.Resource, module="restart", name="RestartTrigger"):
         max_failures: pulumi.Input[int] | None = None,
         region: pulumi.Input[str] | None = None,
         endpoint: pulumi.Input[str] | None = None,
+        verify: Verify | pulumi.Input[Mapping[str, Any]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         if isinstance(targets, list | tuple):
-            targets = [t.to_input() if hasattr(t, "to_input") else t for t in targets]
+            targets = [_with_secret_headers(as_input(t)) for t in targets]
         props: dict[str, Any] = {
             "hash": hash,
             "targets": targets,
@@ -152,6 +195,7 @@ class RestartTrigger(dynamic.Resource, module="restart", name="RestartTrigger"):
             "max_failures": max_failures,
             "region": region,
             "endpoint": endpoint,
+            "verify": _secret_headers(verify),
         }
         problems = list(_unsendable(props, ""))
         if problems:

@@ -5,7 +5,11 @@ what a rollout does, and what it leaves in state, is here:
 
 * :func:`settings_of`: the rollout inputs of a trigger (``Rollout``, ``wait``, the deadline);
 * :func:`earlier_of`: what earlier updates left to resolve for this hash (state and the send
-  journal); :func:`earlier_words`: the same as a preview says it;
+  journal); :func:`unverified_of`: the targets restarted for this hash whose verification
+  did not pass (verified again, not restarted); :func:`earlier_words`: both as a preview says
+  them;
+* :func:`verify_specs`: the ``verify.Spec`` that applies to each target (its own, else the
+  trigger's);
 * :func:`roll_out`: restart the due targets through ``runner.run_rollout`` and fold the
   outcomes into the trigger's new outputs (:class:`Result`: the outputs, and the failure text
   when some targets stay owed; ``kept`` says whether state should record the outputs anyway);
@@ -28,9 +32,10 @@ from restart_trigger.backoff import Deadline
 from restart_trigger.inputs import DEFAULT_TIMEOUT, inputs_of
 from restart_trigger.journal import Journal, TargetJournal
 from restart_trigger.lines import Lines
-from restart_trigger.plan import owed_of, progress_of
+from restart_trigger.plan import owed_of, progress_of, unverified_for
 from restart_trigger.runner import Outcome, Rollout, Unknown, failure_text, run_rollout
 from restart_trigger.targets import RUNNING, UNKNOWN_STATE, Target, parse_targets
+from restart_trigger.verify import Spec, effective, spec_of
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,20 @@ def settings_of(props: Mapping[str, Any]) -> Settings:
         wait=props.get("wait", True) is not False,
         timeout=float(props.get("timeout") or DEFAULT_TIMEOUT),
     )
+
+
+def verify_specs(props: Mapping[str, Any]) -> dict[str, Spec]:
+    """Per target key, the checked ``verify`` that applies to it (its own ``verify``, else the
+    trigger's; ``false`` or none: absent)."""
+    parsed = parse_targets(props.get("targets"))
+    out = {}
+    for target in parsed.targets:
+        own, own_path = parsed.verify.get(target.key, (None, ""))
+        value, path = effective(props.get("verify"), own, own_path)
+        spec = spec_of(value, path)
+        if spec is not None:
+            out[target.key] = spec
+    return out
 
 
 def targets_of(props: Mapping[str, Any]) -> list[Target]:
@@ -128,9 +147,32 @@ def earlier_of(
     return unsettled, unknown
 
 
+UNVERIFIED_FIELDS = ("unverified_hash", "unverified_reason")
+"""What a target's progress record keeps while its restart for a hash has not passed
+verification: the hash (equal to its ``hash``) and why, in words (never a header value).
+``verified_at`` records when a verification last passed."""
+
+
+def unverified_of(
+    previous: Mapping[str, Mapping[str, Any]], new_hash: str, keys: list[str]
+) -> dict[str, str]:
+    """Per target key, the change id of its restart for ``new_hash`` whose verification did
+    not pass (``plan.unverified_for``): verified again, never restarted again."""
+    return {
+        key: str(previous[key].get("change_id") or "")
+        for key in keys
+        if unverified_for(previous.get(key), new_hash)
+    }
+
+
 EARLIER_UNKNOWN = "outcome unknown, checked at up"
 EARLIER_UNSETTLED = "issued earlier, not seen to finish: waited for at up"
+EARLIER_UNVERIFIED = "restarted for this hash, not verified: verify again at up, no restart"
 EARLIER_WHY = {
+    EARLIER_UNVERIFIED: (
+        "an earlier `pulumi up` restarted this target for this hash and its verification did "
+        "not pass; the next `up` verifies it again and does not restart it"
+    ),
     EARLIER_UNKNOWN: (
         "an earlier `pulumi up` sent this restart and never learned its outcome; the next "
         "`up` looks for it in the change list before sending anything"
@@ -146,15 +188,20 @@ def earlier_words(
     olds: Mapping[str, Any] | None, news: Mapping[str, Any], keys: list[str]
 ) -> dict[str, str]:
     """Per target key, how a preview says what an earlier update left to resolve for the new
-    hash (from state alone: :func:`earlier_of` without the journal): ``EARLIER_UNKNOWN`` or
-    ``EARLIER_UNSETTLED``. Empty when nothing is left."""
+    hash (from state alone: :func:`earlier_of` without the journal, and
+    :func:`unverified_of`): ``EARLIER_UNKNOWN``, ``EARLIER_UNSETTLED`` or
+    ``EARLIER_UNVERIFIED`` (verify again at up). Empty when nothing is left."""
     new_hash = news.get("hash")
     if not olds or not isinstance(new_hash, str):
         return {}
-    unsettled, unknown = earlier_of(progress_of(olds), new_hash, None, keys)
+    previous = progress_of(olds)
+    unverified = unverified_of(previous, new_hash, keys)
+    rest = [key for key in keys if key not in unverified]
+    unsettled, unknown = earlier_of(previous, new_hash, None, rest)
     return {
         **{key: EARLIER_UNKNOWN for key in unknown},
         **{key: EARLIER_UNSETTLED for key in unsettled},
+        **{key: EARLIER_UNVERIFIED for key in unverified},
     }
 
 
@@ -166,9 +213,18 @@ def fold(
 ) -> dict[str, dict[str, Any]]:
     """The per-target progress after a rollout: a restart replaces the target's record; a
     target that did not restart keeps its last restart and what is still to resolve of this
-    update's restart (a change not seen to finish, or an outcome unknown)."""
+    update's restart (a change not seen to finish, or an outcome unknown). A restart whose
+    verification did not pass records ``unverified_hash``/``unverified_reason`` (the next
+    update verifies it again); one that passed, ``verified_at``. A target only verified again
+    keeps its record (its restart), with the verification's result."""
     progress = {k: dict(v) for k, v in previous.items()}
     for outcome in outcomes:
+        if outcome.reverify:
+            record = {
+                k: v for k, v in progress.get(outcome.key, {}).items() if k not in UNVERIFIED_FIELDS
+            }
+            progress[outcome.key] = {**record, **_verification(outcome, new_hash, now)}
+            continue
         if outcome.restarted:
             progress[outcome.key] = {
                 "hash": new_hash,
@@ -176,6 +232,7 @@ def fold(
                 "request_id": outcome.request_id or "",
                 "status": outcome.status.state if outcome.status else RUNNING,
                 "restarted_at": now,
+                **_verification(outcome, new_hash, now),
             }
             continue
         if not outcome.started:
@@ -205,6 +262,15 @@ def fold(
         else:
             progress.pop(outcome.key, None)
     return progress
+
+
+def _verification(outcome: Outcome, new_hash: str, now: str) -> dict[str, Any]:
+    """The record fields of an outcome's verification (none when none ran)."""
+    if outcome.verify_error is not None:
+        return {"unverified_hash": new_hash, "unverified_reason": outcome.verify_error}
+    if outcome.verified:
+        return {"verified_at": now}
+    return {}
 
 
 def outputs_of(
@@ -267,7 +333,10 @@ def roll_out(
     todo = [t for t in targets_of(props) if due is None or t.key in due]
     previous = progress_of(olds)
     new_hash = str(props.get("hash"))
-    unsettled, unknown = earlier_of(previous, new_hash, journal, [t.key for t in todo])
+    keys = [t.key for t in todo]
+    unverified = unverified_of(previous, new_hash, keys)
+    rest = [key for key in keys if key not in unverified]
+    unsettled, unknown = earlier_of(previous, new_hash, journal, rest)
     outcomes = run_rollout(
         client,
         todo,
@@ -279,12 +348,14 @@ def roll_out(
         unsettled=unsettled,
         unknown=unknown,
         record_for=(lambda key: TargetJournal(journal, key, new_hash)) if journal else None,
+        verify_for=verify_specs(props) if settings.wait else None,
+        unverified=unverified,
     )
     after = fold(previous, outcomes, new_hash, now())
-    still_owed = [o.key for o in outcomes if not o.restarted]
+    still_owed = [o.key for o in outcomes if not o.done]
     restarted_hash = (
         new_hash
-        if any(o.restarted for o in outcomes)
+        if any(o.restarted and not o.reverify for o in outcomes)
         else str((olds or {}).get("restarted_hash") or "")
     )
     return Result(

@@ -39,8 +39,10 @@ from restart_trigger.aliyun.recovery import SEND_RECORD, SendRecord
 from restart_trigger.backoff import Backoff, Deadline
 from restart_trigger.lines import Lines, silent
 from restart_trigger.stopping import STOP, EngineGone, Stop
-from restart_trigger.targets import FAILED, PAUSED, ChangeStatus, Target
+from restart_trigger.targets import FAILED, PAUSED, SUCCEEDED, ChangeStatus, Target
 from restart_trigger.validation import escaped
+from restart_trigger.verify import Answer, Check, HttpFetch, Probe, Spec, probe_checks
+from restart_trigger.verify import run as run_checks
 
 # Status polling: first look soon (restarts of small apps are quick), then ×1.25 up to every
 # 10 s, so a finished change is seen within about a quarter of its duration (P3's budget).
@@ -103,23 +105,42 @@ class Outcome:
     started: bool = True
     unknown: Unknown | None = None
     """Set when the restart's outcome is unknown: what the next update needs to resolve it."""
+    verify_error: str | None = None
+    """Set when the target restarted but its verification did not pass: why (each check that
+    did not pass and its last answer)."""
+    verified: bool = False
+    """A verification ran and passed."""
+    reverify: bool = False
+    """Not restarted in this update: an earlier update restarted it for this hash and its
+    verification had not passed; only verified again."""
 
     @property
-    def failed(self) -> bool:
-        """The target did not restart (not started counts: it is still owed)."""
+    def _restart_failed(self) -> bool:
         return self.error is not None or (self.status is not None and self.status.state == FAILED)
 
     @property
+    def failed(self) -> bool:
+        """The target is not done (not started counts: it is still owed): its restart failed,
+        or its verification did not pass."""
+        return self._restart_failed or self.verify_error is not None
+
+    @property
     def restarted(self) -> bool:
-        """Its restart was accepted and (with waits) its change did not fail."""
-        return self.change_id is not None and not self.failed
+        """Its restart was accepted and (with waits) its change did not fail (verified or not;
+        also a target only verified again, restarted by an earlier update)."""
+        return self.change_id is not None and not self._restart_failed
+
+    @property
+    def done(self) -> bool:
+        """Restarted, and its verification (if any) passed: nothing left for this hash."""
+        return self.restarted and self.verify_error is None
 
     @property
     def unsettled(self) -> bool:
         """A change was issued but not seen to finish (the wait ended first): not restarted,
         not known to have failed either."""
         change_failed = self.status is not None and self.status.state == FAILED
-        return self.change_id is not None and self.failed and not change_failed
+        return self.change_id is not None and self._restart_failed and not change_failed
 
 
 @dataclass(frozen=True)
@@ -148,6 +169,9 @@ def run_rollout(
     unknown: Mapping[str, Unknown] | None = None,
     record_for: Callable[[str], SendRecord | None] | None = None,
     stop: Stop = STOP,
+    verify_for: Mapping[str, Spec] | None = None,
+    unverified: Mapping[str, str] | None = None,
+    fetch: Callable[[Probe, float], Answer] | None = None,
 ) -> list[Outcome]:
     """Restart every target once and (with ``wait``) wait for its change; one Outcome each,
     in the order of ``targets``, following ``rollout`` within the process-wide cap. A target
@@ -161,7 +185,32 @@ def run_rollout(
     sent for this hash without learning its outcome) is resolved first
     (:func:`resolve_unknown`). ``record_for(key)`` is told about each send of that target
     (the send journal). Once ``stop`` is requested (the engine is gone), no further target
-    starts and waits end."""
+    starts and waits end.
+
+    ``verify_for`` (key -> ``verify.Spec``): after the target's change succeeded, its checks
+    must pass (:func:`verify_target`) before it counts as done; one that does not pass is a
+    failure for ``canary`` and ``max_failures`` like a failed restart. ``unverified`` (key ->
+    the change id of a restart an earlier update made for this very hash whose verification
+    did not pass) is verified again, not restarted. ``fetch`` sends the HTTP probes (default:
+    one ``verify.HttpFetch`` for the rollout)."""
+    if fetch is None and any(spec.probes for spec in (verify_for or {}).values()):
+        with HttpFetch() as own_fetch:
+            return run_rollout(
+                client,
+                targets,
+                known_change_ids=known_change_ids,
+                wait=wait,
+                deadline=deadline,
+                rollout=rollout,
+                lines=lines,
+                unsettled=unsettled,
+                unknown=unknown,
+                record_for=record_for,
+                stop=stop,
+                verify_for=verify_for,
+                unverified=unverified,
+                fetch=own_fetch,
+            )
     pool = _shared_pool()
     report = lines or Lines("", silent)
     window = rollout.max_parallel or len(targets) or 1
@@ -177,13 +226,28 @@ def run_rollout(
             return Outcome(target.key, error=ENGINE_GONE, started=False)
         token = SEND_RECORD.set(record_for(target.key) if record_for else None)
         try:
-            return first_settle_then_restart(target)
+            outcome = first_settle_then_restart(target)
         finally:
             SEND_RECORD.reset(token)
+        spec = (verify_for or {}).get(target.key)
+        succeeded = outcome.status is not None and outcome.status.state == SUCCEEDED
+        if outcome.restarted and succeeded and (spec is not None or outcome.reverify):
+            verify_target(client, target, outcome, spec, deadline, report, fetch, stop=stop)
+        return outcome
 
     def first_settle_then_restart(target: Target) -> Outcome:
         known = known_change_ids.get(target.key)
         known_ids = [known] if known else []
+        restarted = (unverified or {}).get(target.key)
+        if restarted:
+            # restarted for this hash by an earlier update: verify again, never restart
+            report.reverifying(target.key, restarted)
+            return Outcome(
+                target.key,
+                change_id=restarted,
+                status=ChangeStatus(SUCCEEDED, "restarted by an earlier update"),
+                reverify=True,
+            )
         earlier = (unsettled or {}).get(target.key)
         if earlier:
             settled = await_earlier_change(
@@ -206,8 +270,12 @@ def run_rollout(
         if canary and index >= canary and failed:
             canaries = [o.key for i, o in sorted(outcomes.items()) if i < canary and o.failed]
             if canaries:
+                not_verified = all(
+                    outcomes[i].restarted for i in outcomes if i < canary and outcomes[i].failed
+                )
+                what = "did not pass verification" if not_verified else "did not restart"
                 return (
-                    f"not started: the canary {', '.join(canaries)} did not restart; it "
+                    f"not started: the canary {', '.join(canaries)} {what}; it "
                     "restarts at the next `pulumi up`"
                 )
         if len(failed) > rollout.max_failures:
@@ -239,6 +307,66 @@ def run_rollout(
         outcomes[index] = Outcome(target.key, error=reason, started=False)
         report.not_started(target.key, reason)
     return [outcomes[i] for i in range(len(targets))]
+
+
+def verify_target(
+    client: AliyunClient,
+    target: Target,
+    outcome: Outcome,
+    spec: Spec | None,
+    deadline: Deadline,
+    lines: Lines,
+    fetch: Callable[[Probe, float], Answer] | None,
+    *,
+    stop: Stop = STOP,
+) -> None:
+    """Verify a target whose change succeeded (``outcome``, updated in place): every HTTP probe
+    of ``spec`` (sent with ``fetch``) and, with ``cloud``, the kind's view of its instances
+    (``Target.instances``), each until it passed ``spec.successes`` times in a row, within
+    ``spec.within`` and the deadline (``verify.run``). No spec (a target verified again whose
+    ``verify`` was removed since): nothing to check, it passes."""
+    if spec is None:
+        outcome.verified = True
+        lines.verified(target.key)
+        return
+    checks: list[Check] = []
+    if spec.probes:
+        if fetch is None:
+            raise ValueError("HTTP probes need a fetch")
+        checks += probe_checks(spec, fetch)
+    if spec.cloud:
+        checks.append(_cloud_check(client, target, spec, deadline))
+    lines.verifying(target.key, [c.label for c in checks], spec.successes, spec.within)
+    verdict = run_checks(
+        checks,
+        spec,
+        deadline,
+        report=lambda label, answer: lines.checked(target.key, label, answer.ok, answer.text),
+        stop=stop.requested,
+    )
+    if verdict.passed:
+        outcome.verified = True
+        lines.verified(target.key)
+    else:
+        outcome.verify_error = verdict.reason
+        lines.unverified(target.key, verdict.reason)
+
+
+def _cloud_check(client: AliyunClient, target: Target, spec: Spec, deadline: Deadline) -> Check:
+    """The cloud's view of ``target``'s instances as a check: one read per attempt, retried
+    only within the attempt's time."""
+    label = f"{spec.path}.cloud {target.instances_action or 'instances'}"
+
+    def attempt(limit: float) -> Answer:
+        try:
+            view = target.instances(
+                client, Deadline(limit, clock=deadline.clock, sleep=deadline.sleep)
+            )
+        except AliyunError as exc:
+            return Answer(False, f"could not read: {exc}")
+        return Answer(view.ready, view.detail)
+
+    return Check(label, attempt)
 
 
 def restart_target(
@@ -413,17 +541,34 @@ def _wait(
 def failure_text(outcomes: Sequence[Outcome], *, progress_saved: bool = True) -> str:
     """The message of a partly or wholly failed update: each failed target and why, the ones
     not started and why, the ones that did restart, and what the next ``pulumi up`` will do
-    (``progress_saved``: whether state keeps the restarts that happened)."""
+    (``progress_saved``: whether state keeps the restarts that happened). A target that
+    restarted but did not pass its verification is named with its checks' last answers."""
     failed = [o for o in outcomes if o.failed and o.started]
     skipped = [o for o in outcomes if not o.started]
     ok = [o for o in outcomes if not o.failed]
+    unverified = [o for o in failed if o.restarted]
     owed = len(failed) + len(skipped)
-    lines = [f"{owed} of {len(outcomes)} target(s) did not restart:"]
-    lines += [f"  - {_describe_failure(o)}" for o in failed]
+    if unverified:
+        lines = [
+            f"{owed} of {len(outcomes)} target(s) are not done ({len(unverified)} restarted "
+            "but not verified):"
+        ]
+    else:
+        lines = [f"{owed} of {len(outcomes)} target(s) did not restart:"]
+    lines += [f"  - {_describe_failure(o)}" for o in failed if not o.restarted]
+    lines += [f"  - {_describe_unverified(o)}" for o in unverified]
     lines += [f"  - {escaped(o.key)}: {escaped(o.error)}" for o in skipped]
-    if ok:
+    restarted = [o for o in ok if not o.reverify]
+    if restarted:
         lines.append(
-            "  restarted: " + ", ".join(f"{escaped(o.key)} ({escaped(o.change_id)})" for o in ok)
+            "  restarted: "
+            + ", ".join(f"{escaped(o.key)} ({escaped(o.change_id)})" for o in restarted)
+        )
+    reverified = [o for o in ok if o.reverify]
+    if reverified:
+        lines.append(
+            "  verified (restarted by an earlier update): "
+            + ", ".join(f"{escaped(o.key)} ({escaped(o.change_id)})" for o in reverified)
         )
     unsettled = [o for o in failed if o.unsettled]
     if unsettled:
@@ -441,11 +586,19 @@ def failure_text(outcomes: Sequence[Outcome], *, progress_saved: bool = True) ->
             "after the send (one absent from the change list read just before it) and sends "
             "again only if none has shown once the settle window since the send has passed"
         )
-    if not ok and (unsettled or unknown):
+    if unverified and progress_saved:
+        others = owed - len(unverified)
+        lines.append(
+            "State keeps the restarts that happened: the next `pulumi up` verifies "
+            + ", ".join(escaped(o.key) for o in unverified)
+            + " again (without restarting)"
+            + (f" and restarts only the {others} other target(s) above." if others else ".")
+        )
+    elif not ok and (unsettled or unknown):
         lines.append(
             f"Nothing restarted yet: the next `pulumi up` owes the {owed} target(s) above."
         )
-    elif not ok:
+    elif not ok and not unverified:
         lines.append(
             f"Nothing restarted: the next `pulumi up` restarts the {owed} target(s) above again."
         )
@@ -461,6 +614,19 @@ def failure_text(outcomes: Sequence[Outcome], *, progress_saved: bool = True) ->
             "restarts every target again."
         )
     return "\n".join(lines)
+
+
+def _describe_unverified(outcome: Outcome) -> str:
+    key, change = escaped(outcome.key), escaped(outcome.change_id)
+    if outcome.reverify:
+        return (
+            f"{key} (change {change}, restarted by an earlier update for this hash): still not "
+            f"verified: {escaped(outcome.verify_error)}"
+        )
+    return (
+        f"{key} (change {change}): restarted, not verified: {escaped(outcome.verify_error)}; "
+        "the next `pulumi up` verifies it again, without restarting it"
+    )
 
 
 def _describe_failure(outcome: Outcome) -> str:

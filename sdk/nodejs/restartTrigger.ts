@@ -105,6 +105,10 @@ export class RestartTrigger extends pulumi.CustomResource {
      */
     declare public readonly timeout: pulumi.Output<number>;
     /**
+     * What must pass after each target's change succeeded (a target's own `verify` replaces it for that target). A failed verification counts as a failure for `canary` and `maxFailures`, and fails the update naming the target, the probe and its last answer.
+     */
+    declare public readonly verify: pulumi.Output<outputs.Verify | undefined>;
+    /**
      * Wait for every change order to finish, failing the update if one fails (default true); with false the update ends once the restarts are accepted.
      */
     declare public readonly wait: pulumi.Output<boolean>;
@@ -135,6 +139,7 @@ export class RestartTrigger extends pulumi.CustomResource {
             resourceInputs["restartOnCreate"] = args?.restartOnCreate;
             resourceInputs["targets"] = args?.targets;
             resourceInputs["timeout"] = args?.timeout;
+            resourceInputs["verify"] = args?.verify;
             resourceInputs["wait"] = args?.wait;
             resourceInputs["changeOrderId"] = undefined /*out*/;
             resourceInputs["changeOrderIds"] = undefined /*out*/;
@@ -162,6 +167,7 @@ export class RestartTrigger extends pulumi.CustomResource {
             resourceInputs["statuses"] = undefined /*out*/;
             resourceInputs["targets"] = undefined /*out*/;
             resourceInputs["timeout"] = undefined /*out*/;
+            resourceInputs["verify"] = undefined /*out*/;
             resourceInputs["wait"] = undefined /*out*/;
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
@@ -209,6 +215,10 @@ export interface RestartTriggerArgs {
      * Seconds the whole update may take, waits included: more than 0, at most 86400 (default 1800).
      */
     timeout?: pulumi.Input<number | undefined>;
+    /**
+     * What must pass after each target's change succeeded (a target's own `verify` replaces it for that target). A failed verification counts as a failure for `canary` and `maxFailures`, and fails the update naming the target, the probe and its last answer.
+     */
+    verify?: pulumi.Input<inputs.VerifyArgs | undefined>;
     /**
      * Wait for every change order to finish, failing the update if one fails (default true); with false the update ends once the restarts are accepted.
      */

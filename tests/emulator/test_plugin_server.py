@@ -439,3 +439,23 @@ def wire_unknown() -> str:
     from restart_trigger.validation import UNKNOWN
 
     return UNKNOWN
+
+
+def test_header_values_of_a_verify_come_back_secret(provider):
+    probe = {"url": "https://app.example.test/health", "headers": {"Authorization": "Bearer x"}}
+    answer = check(
+        provider,
+        {
+            "hash": "h1",
+            "targets": [{**SAE_TARGET, "verify": {"http": [probe]}}],
+            "verify": {"http": [probe], "within": 60},
+        },
+    )
+    assert not answer.failures, answer.failures
+    inputs = plain(answer.inputs)
+    assert wire.is_secret(inputs["verify"]["http"][0]["headers"]["Authorization"])
+    assert wire.is_secret(inputs["targets"][0]["verify"]["http"][0]["headers"]["Authorization"])
+    assert not wire.is_secret(inputs["verify"]["http"][0]["url"])
+
+
+SAE_TARGET = {"kind": "sae", "appId": TEST_SAE_APP_ID}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from restart_trigger.plan import decide, progress_of
+from restart_trigger.plan import decide, progress_of, unverified_for
+from restart_trigger.rollout import EARLIER_UNVERIFIED, earlier_words, unverified_of
 from restart_trigger.validation import UNKNOWN
 
 OLD = {
@@ -166,3 +167,50 @@ def test_targets_not_known_yet_do_not_force_a_replacement():
 def test_with_target_ids_known_only_at_apply_a_hash_change_restarts_whom_apply_decides():
     plan = decide(OLD, new(hash="sha256:bbb", targets=[{"kind": "edas", "app_id": UNKNOWN}]))
     assert (plan.restart, plan.due) == (True, None)
+
+
+# -- verification: the next up verifies an unverified target again instead of restarting it --
+
+
+URL = "http://127.0.0.1:9/health"
+
+
+TARGETS = [{"kind": "edas", "app_id": "a"}, {"kind": "edas", "app_id": "b"}]
+
+
+VERIFY = {"http": [{"url": URL}], "cloud": False, "within": 30, "interval": 2, "successes": 1}
+
+
+def olds_with(progress, owed):
+    return {"hash": "h2", "targets": TARGETS, "verify": VERIFY, "progress": progress, "owed": owed}
+
+
+def test_the_next_up_verifies_an_unverified_target_again_instead_of_restarting_it():
+    progress = {
+        "edas:a": {"hash": "h2", "change_id": "co-1", "unverified_hash": "h2"},
+        "edas:b": {"hash": "h1", "change_id": "co-0"},
+    }
+    news = {"hash": "h2", "targets": TARGETS, "verify": VERIFY}
+    plan = decide(olds_with(progress, ["edas:a", "edas:b"]), news)
+    assert plan.due == ("edas:a", "edas:b") and plan.verify_again == ("edas:a",)
+    assert unverified_of(progress, "h2", ["edas:a", "edas:b"]) == {"edas:a": "co-1"}
+    assert earlier_words(olds_with(progress, ["edas:a"]), news, ["edas:a", "edas:b"]) == {
+        "edas:a": EARLIER_UNVERIFIED
+    }
+    assert EARLIER_UNVERIFIED.endswith("verify again at up, no restart")
+    # a new hash restarts it as any other target
+    moved = decide(olds_with(progress, ["edas:a"]), {**news, "hash": "h3"})
+    assert moved.due == ("edas:a", "edas:b") and moved.verify_again == ()
+
+
+def test_state_from_before_verify_reads_as_verified():
+    old = {"hash": "h2", "change_id": "co-1", "status": "succeeded"}
+    assert not unverified_for(old, "h2")
+    olds = {"hash": "h2", "targets": TARGETS, "progress": {"edas:a": old}, "owed": []}
+    assert decide(olds, {"hash": "h2", "targets": TARGETS}).changes is False
+
+
+def test_adding_or_changing_verify_alone_restarts_nothing():
+    olds = {"hash": "h2", "targets": TARGETS, "progress": {}, "owed": []}
+    plan = decide(olds, {"hash": "h2", "targets": TARGETS, "verify": VERIFY})
+    assert plan.changes and plan.restart is False and plan.due == ()

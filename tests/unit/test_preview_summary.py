@@ -583,3 +583,49 @@ def test_an_unknown_outcome_is_said_when_the_state_still_holds_the_hash_before_i
     old = {**inputs(H1), "progress": {key: record}, "owed": [key]}
     (row,) = rows(summarize_preview(preview(step("update", "api", old, inputs(H2)))))
     assert row[-1].startswith("outcome unknown, checked at up"), row
+
+
+# -- verification ------------------------------------------------------------------------------
+
+
+URN = "urn:pulumi:dev::proj::pulumi-python:dynamic/restart:RestartTrigger::api"
+
+
+SECRET = "probe-token-value-9c1d"
+
+
+URL = "http://127.0.0.1:9/health"
+
+
+TARGETS = [{"kind": "edas", "app_id": "a"}, {"kind": "edas", "app_id": "b"}]
+
+
+VERIFY = {"http": [{"url": URL}], "cloud": False, "within": 30, "interval": 2, "successes": 1}
+
+
+def test_the_preview_summary_says_verify_again_at_up_and_shows_what_is_verified():
+    progress = {
+        "edas:a": {"hash": "h2", "change_id": "co-1", "unverified_hash": "h2"},
+        "edas:b": {"hash": "h1", "change_id": "co-0"},
+    }
+    verify = {**VERIFY, "http": [{"url": URL, "headers": {"Authorization": SECRET}}]}
+    inputs = {"hash": "h2", "targets": TARGETS, "verify": verify}
+    preview = {
+        "steps": [
+            {
+                "op": "update",
+                "urn": URN,
+                "oldState": {
+                    "inputs": inputs,
+                    "outputs": {**inputs, "progress": progress, "owed": ["edas:a", "edas:b"]},
+                },
+                "newState": {"inputs": inputs},
+            }
+        ]
+    }
+    text = summarize_preview(preview)
+    assert "**1 target would restart.**" in text
+    assert "EDAS app b" in text and "verify GET http&#58;//127.0.0.1:9/health" in text
+    assert "#### Verified again at up (no restart)" in text
+    assert "- `api`: EDAS app a: verify again at up, no restart" in text
+    assert SECRET not in text

@@ -6,13 +6,17 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from restart_trigger import runner
-from restart_trigger.aliyun import RestartResult
+from restart_trigger.aliyun import NotFoundError, RestartResult
 from restart_trigger.backoff import Deadline
 from restart_trigger.lines import Lines
 from restart_trigger.runner import NOT_STARTED, Outcome, Rollout, failure_text, run_rollout
-from restart_trigger.targets import FAILED, SUCCEEDED, ChangeStatus
+from restart_trigger.targets import FAILED, SUCCEEDED, ChangeStatus, InstancesView
 from restart_trigger.targets.edas import EdasTarget
+from restart_trigger.verify import Answer, spec_of
+from tests.unit.fakes import FakeTime
 
 
 class CountingTarget(EdasTarget):
@@ -412,3 +416,204 @@ def test_once_a_stop_is_requested_no_target_starts_and_waits_end():
     assert StopsAfterFirst.sent == ["a0"]
     assert outcomes[0].unsettled and "the Pulumi engine went away" in outcomes[0].error
     assert [o.error for o in outcomes[1:]] == [ENGINE_GONE, ENGINE_GONE]
+
+
+# -- verification: a target is done only once its restart succeeded and its checks passed;
+# fake clock, fake targets, fake probes ----------------------------------------------------------
+
+
+SECRET = "probe-token-value-9c1d"
+
+
+DONE = ChangeStatus(SUCCEEDED, "EDAS status 2 (success)")
+
+
+class Target(EdasTarget):
+    """An EDAS target that restarts at once, counting restart calls; its instances read as
+    the class says."""
+
+    restarts: list[str] = []
+    ready = True
+
+    def call_restart_api(self, client, known_change_ids):
+        type(self).restarts.append(self.app_id)
+        return RestartResult(f"co-{self.app_id}", f"req-{self.app_id}")
+
+    def status(self, client, change_id):
+        return DONE
+
+    def instances(self, client, deadline):
+        ready = type(self).ready
+        return InstancesView(ready, f"{2 if ready else 1} of 2 instance(s) running (test)")
+
+
+@pytest.fixture
+def clock():
+    Target.restarts = []
+    Target.ready = True
+    return FakeTime()
+
+
+def deadline_of(clock, seconds=600):
+    return Deadline(seconds, clock=clock.clock, sleep=clock.sleep)
+
+
+class Probes:
+    """A fake fetch: answers per URL path, recording each probe sent (and its header values)."""
+
+    def __init__(self, **answers):
+        self.answers = answers
+        self.sent = []
+
+    def __call__(self, probe, limit):
+        self.sent.append((probe.url, dict(probe.headers), limit))
+        path = probe.url.rsplit("/", 1)[-1]
+        status = self.answers.get(path, 200)
+        if status == 200:
+            return Answer(True, "HTTP 200")
+        return Answer(False, f"HTTP {status} (expected 2xx), body 'echo {SECRET}'")
+
+
+def spec(path="health", **extra):
+    raw = {
+        "http": [{"url": f"http://127.0.0.1:9/{path}", "headers": {"X-Token": SECRET}}],
+        "within": 10,
+        "interval": 2,
+        **extra,
+    }
+    return spec_of(raw)
+
+
+def targets(n):
+    return [Target(app_id=f"app-{i}") for i in range(n)]
+
+
+def roll_verifying(clock, ts, specs, fetch, lines=None, **kw):
+    return run_rollout(
+        None,
+        ts,
+        known_change_ids={},
+        wait=True,
+        deadline=deadline_of(clock),
+        lines=Lines("api", (lines if lines is not None else []).append),
+        verify_for=specs,
+        fetch=fetch,
+        **kw,
+    )
+
+
+def test_a_canary_that_fails_verification_stops_the_rollout(clock):
+    ts = targets(3)
+    lines = []
+    outcomes = roll_verifying(
+        clock,
+        ts,
+        {t.key: spec() for t in ts},
+        Probes(health=500),
+        lines,
+        rollout=Rollout(canary=1),
+    )
+    canary, *others = outcomes
+    assert Target.restarts == ["app-0"]  # no other target was restarted
+    assert canary.restarted and canary.failed and not canary.done
+    assert canary.verify_error.startswith("not verified within 10s: verify.http[0] GET ")
+    assert all(not o.started for o in others)
+    assert others[0].error == (
+        "not started: the canary edas:app-0 did not pass verification; it restarts at the next "
+        "`pulumi up`"
+    )
+    text = failure_text(outcomes)
+    assert text.splitlines()[0] == "3 of 3 target(s) are not done (1 restarted but not verified):"
+    assert "edas:app-0 (change co-app-0): restarted, not verified: not verified within 10s" in text
+    assert "last answer HTTP 500 (expected 2xx), body 'echo ***'" in text
+    assert text.splitlines()[-1] == (
+        "State keeps the restarts that happened: the next `pulumi up` verifies edas:app-0 again "
+        "(without restarting) and restarts only the 2 other target(s) above."
+    )
+    assert SECRET not in text + "\n".join(lines)
+    assert "api: edas:app-0 verifying: verify.http[0] GET http://127.0.0.1:9/health" in lines[2]
+    assert any("verify.http[0] GET http://127.0.0.1:9/health: fail, HTTP 500" in x for x in lines)
+
+
+def test_a_verification_that_does_not_pass_counts_for_max_failures(clock):
+    ts = targets(3)
+    specs = {ts[0].key: spec("bad"), ts[1].key: spec(), ts[2].key: spec()}
+    outcomes = roll_verifying(clock, ts, specs, Probes(bad=503), rollout=Rollout(max_parallel=1))
+    assert Target.restarts == ["app-0"]
+    assert outcomes[1].error.startswith("not started: 1 target(s) had failed, more than")
+    outcomes = roll_verifying(
+        clock, targets(3), specs, Probes(bad=503), rollout=Rollout(max_parallel=1, max_failures=1)
+    )
+    assert [o.done for o in outcomes] == [False, True, True]
+
+
+def test_a_healthy_rollout_waits_for_every_check_and_says_each_result(clock):
+    ts = targets(2)
+    lines = []
+    probes = Probes()
+    outcomes = roll_verifying(
+        clock, ts, {t.key: spec(successes=2, cloud=True) for t in ts}, probes, lines
+    )
+    assert [o.done and o.verified for o in outcomes] == [True, True]
+    assert len(probes.sent) == 4  # two passes in a row each
+    assert all(headers == {"X-Token": SECRET} for _, headers, _ in probes.sent)
+    assert "api: edas:app-0 verified" in lines
+    assert any("verify.cloud QueryApplicationStatus: pass, 2 of 2 instance(s)" in x for x in lines)
+
+
+def test_the_clouds_view_alone_catches_instances_not_all_running(clock):
+    Target.ready = False
+    [outcome] = roll_verifying(
+        clock, targets(1), {"edas:app-0": spec_of({"cloud": True, "within": 6})}, None
+    )
+    assert outcome.restarted and not outcome.done
+    assert outcome.verify_error == (
+        "not verified within 6s: verify.cloud QueryApplicationStatus: last answer 1 of 2 "
+        "instance(s) running (test) (0 of 1 consecutive pass(es), 3 attempt(s))"
+    )
+
+
+def test_a_target_without_a_spec_is_done_when_its_change_succeeded(clock):
+    [outcome] = roll_verifying(clock, targets(1), {}, Probes(health=500))
+    assert outcome.done and not outcome.verified and outcome.verify_error is None
+
+
+def test_a_target_left_unverified_is_verified_again_and_never_restarted(clock):
+    lines = []
+    [outcome] = roll_verifying(
+        clock,
+        targets(1),
+        {"edas:app-0": spec()},
+        Probes(),
+        lines,
+        unverified={"edas:app-0": "co-earlier"},
+    )
+    assert Target.restarts == []
+    assert outcome.reverify and outcome.done and outcome.change_id == "co-earlier"
+    assert lines[0] == (
+        "api: edas:app-0 restarted for this hash by an earlier update (change co-earlier), not "
+        "verified: verifying again, not restarting"
+    )
+    [again] = roll_verifying(
+        clock,
+        targets(1),
+        {"edas:app-0": spec()},
+        Probes(health=500),
+        unverified={"edas:app-0": "co-earlier"},
+    )
+    assert Target.restarts == [] and not again.done
+    assert (
+        "edas:app-0 (change co-earlier, restarted by an earlier update for this hash): still "
+        "not verified" in failure_text([again])
+    )
+
+
+def test_a_cloud_read_that_fails_is_an_answer_not_a_crash(clock):
+    class Broken(Target):
+        def instances(self, client, deadline):
+            raise NotFoundError(404, "NotFound", "no such app", "r-1")
+
+    [outcome] = roll_verifying(
+        clock, [Broken(app_id="x")], {"edas:x": spec_of({"cloud": True, "within": 3})}, None
+    )
+    assert "last answer could not read:" in outcome.verify_error

@@ -195,3 +195,15 @@ def test_a_missing_target_names_every_kind_and_how_to_write_it():
     assert "[{kind: sae, app_id: ...}]" in reason and "[{kind: edas-k8s, app_id: ...}]" in reason
     ((path, reason),) = failures_of({"ecc_ids": []})
     assert "SaeApplication(app_id=...)" in reason and "EdasK8sApplication(app_id=...)" in reason
+
+
+# -- the cloud's view of the instances (verify: {cloud: true}) --------------------------------
+
+
+def test_every_kind_names_its_instance_read():
+    assert {kind: cls.instances_action for kind, cls in KINDS.items()} == {
+        "edas": "QueryApplicationStatus",
+        "webplus": "DescribeAppEnvStatus",
+        "sae": "DescribeApplicationGroups",
+        "edas-k8s": "DescribeAppInstanceList",
+    }

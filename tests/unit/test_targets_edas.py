@@ -12,6 +12,7 @@ from restart_trigger.targets.edas import (
     EdasTarget,
     edas_candidates,
     edas_change_ids,
+    instances_running,
     looks_like_restart,
 )
 from restart_trigger.targets.edas import decode_status as decode_edas_status
@@ -264,3 +265,18 @@ def test_the_edas_snapshot_is_every_listed_id():
 )
 def test_an_order_type_says_restart_in_english_or_chinese_or_not_at_all(order, restart):
     assert looks_like_restart(order) is restart
+
+
+# -- the cloud's view of the instances (verify: {cloud: true}) --------------------------------
+
+
+def test_edas_counts_running_instances_against_all():
+    app = lambda total, running: {  # noqa: E731
+        "Application": {"InstanceCount": total, "RunningInstanceCount": running}
+    }
+    assert instances_running(app(2, 2)).ready
+    view = instances_running(app(3, 2))
+    assert not view.ready and view.detail.startswith("2 of 3 instance(s) running (EDAS")
+    assert not instances_running(app(0, 0)).ready  # no instances is not "all running"
+    assert not instances_running({}).ready
+    assert not instances_running({"Application": "x"}).ready

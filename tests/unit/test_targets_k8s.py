@@ -4,11 +4,13 @@ runs."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from restart_trigger.aliyun import BusinessError, RestartResult
 from restart_trigger.backoff import Deadline
-from restart_trigger.targets.k8s import EdasK8sTarget
+from restart_trigger.targets.k8s import EdasK8sTarget, pod_ready, pods_ready
 from restart_trigger.validation import UNKNOWN
 
 # --- preview wording ------------------------------------------------------------------------------
@@ -105,3 +107,35 @@ def test_k8s_refusal_without_a_change_order_in_progress_fails_at_once(status):
             client, known_change_ids=[], deadline=deadline(Clock())
         )
     assert len(client.calls) == 1
+
+
+# -- the cloud's view of the instances (verify: {cloud: true}) --------------------------------
+
+
+def pod(phase="Running", ready="True", deleting=False, name="p-1"):
+    metadata = {"name": name, **({"deletionTimestamp": "2026-01-01T00:00:00Z"} if deleting else {})}
+    return {
+        "metadata": metadata,
+        "status": {"phase": phase, "conditions": [{"type": "Ready", "status": ready}]},
+    }
+
+
+def test_a_pod_is_ready_when_running_ready_and_not_being_deleted():
+    assert pod_ready(pod())
+    assert not pod_ready(pod(phase="Pending"))
+    assert not pod_ready(pod(ready="False"))
+    assert not pod_ready(pod(deleting=True))
+    assert not pod_ready({})
+
+
+def test_edas_k8s_reads_each_pods_raw_json():
+    instances = [
+        {"PodRaw": json.dumps(pod())},
+        {"PodRaw": json.dumps(pod(ready="False", name="p-2"))},
+    ]
+    view = pods_ready(instances)
+    assert not view.ready
+    assert view.detail.endswith("; not ready: p-2 (phase Running, Ready False)")
+    assert pods_ready([{"PodRaw": json.dumps(pod())}]).ready
+    assert not pods_ready([]).ready
+    assert not pods_ready([{"PodRaw": "not json"}]).ready

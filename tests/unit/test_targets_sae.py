@@ -8,7 +8,13 @@ import pytest
 
 from restart_trigger.aliyun import BusinessError, RestartResult
 from restart_trigger.backoff import Deadline
-from restart_trigger.targets.sae import BUSY_CODES, SaeTarget, decode_change_order, sae_candidates
+from restart_trigger.targets.sae import (
+    BUSY_CODES,
+    SaeTarget,
+    decode_change_order,
+    groups_running,
+    sae_candidates,
+)
 from restart_trigger.validation import UNKNOWN
 
 APP = "0099b7be-5f5b-4512-a7fc-56049ef1a2b3"
@@ -198,3 +204,23 @@ def test_sae_candidates_follow_the_rules():
     orders = [OURS, OLD, CONSOLE, DEPLOY, OTHER_APP, {"ChangeOrderId": "bare"}, {"Status": 1}]
     assert sae_candidates(orders, APP, before, frozenset()) == ["sae-ours", "bare"]
     assert sae_candidates(orders, APP, before, frozenset({"sae-ours"})) == ["bare"]
+
+
+# -- the cloud's view of the instances (verify: {cloud: true}) --------------------------------
+
+
+def test_sae_needs_every_group_at_its_replicas():
+    group = lambda replicas, running, name="g": {  # noqa: E731
+        "GroupName": name,
+        "Replicas": replicas,
+        "RunningInstances": running,
+    }
+    assert groups_running([group(2, 2), group(1, 1)]).ready
+    view = groups_running([group(2, 2), group(2, 1, "canary")])
+    assert not view.ready
+    assert view.detail == (
+        "3 of 4 instance(s) running (SAE DescribeApplicationGroups RunningInstances/Replicas); "
+        "short in group canary"
+    )
+    assert not groups_running([]).ready
+    assert not groups_running([{"GroupName": "g"}]).ready

@@ -8,7 +8,7 @@ import pytest
 
 from restart_trigger.aliyun import BusinessError, RestartResult
 from restart_trigger.backoff import Deadline
-from restart_trigger.targets.webplus import WebPlusTarget, webplus_candidates
+from restart_trigger.targets.webplus import WebPlusTarget, env_instances_healthy, webplus_candidates
 from restart_trigger.targets.webplus import decode_change as decode_webplus_change
 
 # --- statuses -------------------------------------------------------------------------------------
@@ -146,3 +146,21 @@ def test_a_new_latest_change_of_another_kind_is_not_a_candidate():
 )
 def test_a_latest_change_that_is_not_new_is_not_described(env_status, before, known):
     assert webplus_candidates(env_status, never, before, known) == []
+
+
+# -- the cloud's view of the instances (verify: {cloud: true}) --------------------------------
+
+
+def test_web_plus_needs_a_running_env_with_only_healthy_instances():
+    def env(status="RUNNING", applying=False, **counts):
+        app = {"HealthyInstances": 2, **counts}
+        return {"EnvStatus": status, "ApplyingChange": applying, "InstanceAppStatus": app}
+
+    assert env_instances_healthy(env()).ready
+    assert not env_instances_healthy(env(UnhealthyInstances=1)).ready
+    assert not env_instances_healthy(env(status="UPDATING")).ready
+    assert not env_instances_healthy(env(applying=True)).ready
+    assert not env_instances_healthy(env(HealthyInstances=0)).ready
+    view = env_instances_healthy(env(StoppedInstances=1, UnknownInstances=1))
+    assert view.detail.startswith("environment RUNNING, 2 of 4 instance(s) healthy, 1 stopped, 1 ")
+    assert not env_instances_healthy({}).ready

@@ -24,15 +24,26 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from restart_trigger.aliyun import AliyunClient, Credentials
-from restart_trigger.backoff import Backoff
+from restart_trigger.backoff import Backoff, Deadline
 from restart_trigger.targets.edas import (
+    EdasTarget,
     get_change_order_info,
     list_recent_change_orders,
+    query_application_status,
     restart_application,
 )
-from restart_trigger.targets.k8s import restart_k8s_application
-from restart_trigger.targets.sae import describe_change_order, restart_sae_application
-from restart_trigger.targets.webplus import describe_change, restart_app_env
+from restart_trigger.targets.k8s import (
+    EdasK8sTarget,
+    describe_app_instance_list,
+    restart_k8s_application,
+)
+from restart_trigger.targets.sae import (
+    SaeTarget,
+    describe_application_groups,
+    describe_change_order,
+    restart_sae_application,
+)
+from restart_trigger.targets.webplus import WebPlusTarget, describe_change, restart_app_env
 
 KEY_ID = "test-access-key-id"
 SECRET = "test-secret-value-0123456789"
@@ -98,6 +109,18 @@ ANSWERS: dict[tuple[str, str], dict[str, Any]] = {
         "Success": True,
         "RequestId": "r-10",
         "Data": {"ChangeOrderList": [], "CurrentPage": 1, "PageSize": 20, "TotalSize": 0},
+    },
+    (EDAS, "QueryApplicationStatus"): {
+        "Code": 200,
+        "RequestId": "r-v1",
+        "AppInfo": {"Application": {"InstanceCount": 2, "RunningInstanceCount": 1}},
+    },
+    (EDAS, "DescribeAppInstanceList"): {"Code": 200, "RequestId": "r-v2", "InstanceList": []},
+    (SAE, "DescribeApplicationGroups"): {
+        "Code": "200",
+        "Success": True,
+        "RequestId": "r-v3",
+        "Data": [{"GroupId": "g-1", "Replicas": 2, "RunningInstances": 2}],
     },
 }
 """The canned 200 body of each operation, by (``x-acs-version``, ``x-acs-action``)."""
@@ -406,6 +429,33 @@ CASES = [
             )
         ),
     ),
+    Case(
+        # the cloud's view of an EDAS application's instances (verify: {cloud: true})
+        EDAS,
+        "QueryApplicationStatus",
+        lambda c: query_application_status(c, "app-1"),
+        lambda o: o.edas.query_application_status(
+            _edas_models().QueryApplicationStatusRequest(app_id="app-1")
+        ),
+    ),
+    Case(
+        # the cloud's view of an EDAS Kubernetes application's pods (verify: {cloud: true})
+        EDAS,
+        "DescribeAppInstanceList",
+        lambda c: describe_app_instance_list(c, "app-k8s"),
+        lambda o: o.edas.describe_app_instance_list(
+            _edas_models().DescribeAppInstanceListRequest(app_id="app-k8s")
+        ),
+    ),
+    Case(
+        # the cloud's view of an SAE application's groups (verify: {cloud: true})
+        SAE,
+        "DescribeApplicationGroups",
+        lambda c: describe_application_groups(c, SAE_APP),
+        lambda o: o.sae.describe_application_groups(
+            _sae_models().DescribeApplicationGroupsRequest(app_id=SAE_APP)
+        ),
+    ),
 ]
 
 
@@ -422,6 +472,35 @@ def test_our_request_is_the_official_sdks_request(case: Case, ours, official, re
     case.sdk(official)
     theirs = _only(recorder.take(), case.operation)
 
+    assert mine.shape() == theirs.shape()
+
+
+INSTANCE_READS = [
+    (EdasTarget(app_id="app-1"), False, "1 of 2 instance(s) running"),
+    (EdasK8sTarget(app_id="app-k8s"), False, "the application has no pods"),
+    (SaeTarget(app_id=SAE_APP), True, "2 of 2 instance(s) running"),
+    (WebPlusTarget(env_id="we-1"), False, "no instance counts in the answer"),
+]
+"""Each kind's cloud's view of its instances (``verify: {cloud: true}``) from the canned
+answer above: ready or not, and words its detail holds."""
+
+
+@pytest.mark.parametrize(
+    ("target", "ready", "detail"), INSTANCE_READS, ids=[t.kind for t, _, _ in INSTANCE_READS]
+)
+def test_each_kinds_instance_read_is_one_compared_request(
+    target, ready, detail, ours, official, recorder
+):
+    """The read ``verify: {cloud: true}`` makes is one request, of the operation the kind
+    names, the same as the official SDK's (its case above), and its answer is read into the
+    view."""
+    view = target.instances(ours, Deadline(10))
+    assert view.ready is ready and detail in view.detail
+    (mine,) = recorder.take()
+    assert mine.action == target.instances_action
+    [case] = [case for case in CASES if case.operation == mine.operation]
+    case.sdk(official)
+    theirs = _only(recorder.take(), case.operation)
     assert mine.shape() == theirs.shape()
 
 

@@ -106,6 +106,26 @@ def _missing_kinds(news: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+def _header_paths(props: Mapping[str, Any]) -> set[wire.Path]:
+    """Where a ``verify`` holds a header value: kept secret, whether or not the program marked
+    it (the SDKs mark only top-level secrets)."""
+    found: set[wire.Path] = set()
+
+    def probes(verify: Any, at: wire.Path) -> None:
+        http = verify.get("http") if isinstance(verify, Mapping) else None
+        for j, probe in enumerate(http if isinstance(http, list) else []):
+            headers = probe.get("headers") if isinstance(probe, Mapping) else None
+            if isinstance(headers, Mapping):
+                found.update((*at, "http", j, "headers", name) for name in headers)
+
+    probes(props.get("verify"), ("verify",))
+    targets = props.get("targets")
+    for i, target in enumerate(targets if isinstance(targets, list) else []):
+        if isinstance(target, Mapping):
+            probes(target.get("verify"), ("targets", i, "verify"))
+    return found
+
+
 def _id_field(target: Mapping[str, Any]) -> str:
     cls = KINDS.get(target.get("kind"))
     return cls.id_field if cls is not None else "kind"
@@ -118,17 +138,19 @@ def _to_be_known(props: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def why_due(olds: Mapping[str, Any] | None, news: Mapping[str, Any], key: str) -> str:
-    """Why target ``key`` restarts in this update, in words for a diff."""
+    """What target ``key`` is due in this update, and why, in words for a diff: what an
+    earlier update left to resolve (``rollout.earlier_words``: verified again, waited for,
+    looked for), else why it restarts."""
     if olds is None:
-        return "a new trigger with restartOnCreate"
+        return "restarts: a new trigger with restartOnCreate"
     earlier = earlier_words(olds, news, [key])
     if key in earlier:
         return earlier[key]
     if key in set(olds.get("owed") or ()):
-        return "owed: the last rollout for this hash did not restart it"
+        return "restarts: owed, the last rollout for this hash did not restart it"
     if olds.get("hash") != news.get("hash"):
-        return "hash changed"
-    return "added to the trigger, with restartOnCreate"
+        return "restarts: hash changed"
+    return "restarts: added to the trigger, with restartOnCreate"
 
 
 class AliRestartProvider(provider_pb2_grpc.ResourceProviderServicer):
@@ -214,6 +236,7 @@ class AliRestartProvider(provider_pb2_grpc.ResourceProviderServicer):
     def Check(self, request, context):
         news, secret = _props(request.news)
         inputs, failures = check_inputs(news)
+        secret |= _header_paths(inputs)
         failures = _missing_kinds(news) + failures
         return provider_pb2.CheckResponse(
             inputs=_struct(inputs, secret),
@@ -279,7 +302,7 @@ class AliRestartProvider(provider_pb2_grpc.ResourceProviderServicer):
     def _say_why(self, urn: str, resource_id: str, olds, news, due) -> None:
         lines = Lines(trigger_name(urn, resource_id), log_sink(urn, self.engine_address))
         for key in due:
-            lines.earlier(key, f"restarts: {why_due(olds, news, key)}")
+            lines.earlier(key, why_due(olds, news, key))
 
     def Create(self, request, context):
         props, secret = _props(request.properties)

@@ -35,6 +35,7 @@ from restart_trigger.targets.base import (
     SUCCEEDED,
     UNKNOWN_STATE,
     ChangeStatus,
+    InstancesView,
     Target,
     key_of,
 )
@@ -43,11 +44,16 @@ from restart_trigger.targets.k8s import EdasK8sApplication, EdasK8sTarget
 from restart_trigger.targets.sae import SaeApplication, SaeTarget
 from restart_trigger.targets.webplus import WebPlusEnvironment, WebPlusTarget
 from restart_trigger.validation import KNOWN_AFTER_APPLY, Failures, is_unknown
+from restart_trigger.verify import check_spec
 
 MAX_TARGETS = 1000
 """The most targets one trigger restarts. Its state keeps a progress record per target
 (about 300 bytes each) and every preview shows them; a fleet bigger than this reads better,
 and fails more locally, as several triggers."""
+
+SHARED_FIELDS = frozenset({"verify"})
+"""Fields an entry of every kind may have: ``verify``, the target's own verification after its
+restart (``restart_trigger.verify``), instead of the trigger's; ``false``: none."""
 
 KINDS: dict[str, type[Target]] = {}
 """Every kind, by its ``kind``, in the order they were registered."""
@@ -98,6 +104,8 @@ __all__ = [
     "SUCCEEDED",
     "UNKNOWN_STATE",
     "ChangeStatus",
+    "InstancesView",
+    "SHARED_FIELDS",
     "EdasApplication",
     "EdasK8sApplication",
     "ParsedTargets",
@@ -184,6 +192,9 @@ class ParsedTargets:
     targets: list[Target] = field(default_factory=list)
     normalized: Any = field(default_factory=list)
     failures: Failures = field(default_factory=Failures)
+    verify: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    """Per key of a built target, its own checked ``verify`` value (None: the trigger's
+    applies; ``False``: none) and that value's path (``targets[2].verify``)."""
 
 
 def parse_targets(raw: Any, path: str = "targets") -> ParsedTargets:
@@ -231,9 +242,9 @@ def parse_targets(raw: Any, path: str = "targets") -> ParsedTargets:
         cls = kind_of(entry, here, out.failures)
         if cls is None:
             continue
-        extra = sorted(set(entry) - cls.fields)
+        extra = sorted(set(entry) - cls.fields - SHARED_FIELDS)
         if extra:
-            allowed = ", ".join(sorted(cls.fields - {"kind"}))
+            allowed = ", ".join(sorted((cls.fields | SHARED_FIELDS) - {"kind"}))
             out.failures.add(
                 f"{here}.{extra[0]}",
                 f"unknown field for a {cls.kind} target; allowed: {allowed}"
@@ -241,10 +252,13 @@ def parse_targets(raw: Any, path: str = "targets") -> ParsedTargets:
             )
         before = len(out.failures)
         cls.validate(entry, here, out.failures)
+        own_verify = check_spec(entry.get("verify"), f"{here}.verify", out.failures, target=True)
         normalized = {
             "kind": cls.kind,
             **{k: v for k, v in entry.items() if k != "kind" and v is not None},
         }
+        if own_verify is not None:
+            normalized["verify"] = own_verify
         out.normalized.append(normalized)
         if len(out.failures) != before or is_unknown(entry[cls.id_field]):
             continue
@@ -256,6 +270,7 @@ def parse_targets(raw: Any, path: str = "targets") -> ParsedTargets:
             continue
         seen[target.key] = i
         out.targets.append(target)
+        out.verify[target.key] = (own_verify, f"{here}.verify")
     return out
 
 

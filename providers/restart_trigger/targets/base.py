@@ -43,6 +43,17 @@ def key_of(kind: str, ident: Any) -> str:
 
 
 @dataclass(frozen=True)
+class InstancesView:
+    """The cloud's own view of a target's instances after a change (``verify: {cloud: true}``):
+    ``ready`` when every instance is running / ready as the kind's read API says; ``detail``
+    in words, naming the operation and fields read (``2 of 2 instance(s) running (EDAS
+    QueryApplicationStatus RunningInstanceCount/InstanceCount)``)."""
+
+    ready: bool
+    detail: str
+
+
+@dataclass(frozen=True)
 class ChangeStatus:
     """Where one change order (EDAS) or change (Web+) stands.
 
@@ -95,6 +106,8 @@ class InputSpec:
         out: dict[str, Any] = {"kind": self.kind}
         for spec in fields(self):  # type: ignore[arg-type]
             value = getattr(self, spec.name)
+            if callable(getattr(type(value), "to_input", None)):  # a restart_trigger.Verify
+                value = value.to_input()
             if value is not None:
                 out[spec.name] = list(value) if isinstance(value, tuple) else value
         return out
@@ -156,6 +169,15 @@ class Target:
 
     def status(self, client: AliyunClient, change_id: str) -> ChangeStatus:
         """Where the change ``change_id`` of this target stands."""
+        raise NotImplementedError
+
+    instances_action: ClassVar[str | None] = None
+    """The read API of the cloud's view of its instances (``verify: {cloud: true}``); None:
+    the kind has none, and ``cloud: true`` is refused at preview."""
+
+    def instances(self, client: AliyunClient, deadline: Deadline) -> InstancesView:
+        """Whether every instance of the target runs / is ready now, as the cloud says (one
+        read, its retries within ``deadline``)."""
         raise NotImplementedError
 
     # -- shared ---------------------------------------------------------------------------------

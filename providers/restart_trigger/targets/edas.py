@@ -14,6 +14,7 @@ from restart_trigger.aliyun import AliyunClient, BusinessError, RestartResult
 from restart_trigger.aliyun.client import Operation
 from restart_trigger.aliyun.params import clean_str, ids_of, items, require_id, section
 from restart_trigger.aliyun.recovery import Reader, new_orders
+from restart_trigger.backoff import Deadline
 from restart_trigger.targets.base import (
     FAILED,
     PAUSED,
@@ -22,8 +23,10 @@ from restart_trigger.targets.base import (
     UNKNOWN_STATE,
     ChangeStatus,
     InputSpec,
+    InstancesView,
     Target,
     batch_position,
+    int_or_none,
 )
 from restart_trigger.validation import Failures, check_id, is_unknown, shown
 
@@ -43,6 +46,14 @@ LIST_RECENT_CHANGE_ORDER = Operation(
 )
 """Read by EDAS restarts (ECS and Kubernetes): the snapshot before each send and the looks
 after a lost answer."""
+QUERY_APPLICATION_STATUS = Operation(
+    "edas", "QueryApplicationStatus", "GET", "/pop/v5/app/app_status", EDAS_VERSION
+)
+"""The cloud's view of an ECS application's instances (``verify: {cloud: true}``): query
+``AppId``; ``AppInfo.Application`` holds ``InstanceCount`` and ``RunningInstanceCount``
+(alibabacloud-edas20170801 ``QueryApplicationStatusResponseBodyAppInfoApplication``; the API
+page's "number of application instances" / "number of application instances that are
+running")."""
 
 MAX_ECC_IDS = 100
 """The most ECC ids one restart names. ``EccInfo`` travels in the query string, comma
@@ -88,12 +99,15 @@ class EdasApplication(InputSpec):
             of a ``pulumi_alicloud.edas.Application``.
         ecc_ids: restart only these elastic compute containers (``QueryApplicationStatus``
             shows them); default: every instance of the application.
+        verify: this target's own ``verify`` (a ``restart_trigger.Verify`` or a mapping),
+            instead of the trigger's; ``False``: none for this target.
     """
 
     kind: ClassVar[str] = "edas"
 
     app_id: pulumi.Input[str]
     ecc_ids: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None
+    verify: Any = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +123,7 @@ class EdasTarget(Target):
     title: ClassVar[str] = "EDAS app"
     restart_action: ClassVar[str] = "RestartApplication"
     changes: ClassVar[EdasChanges] = EDAS_CHANGES
+    instances_action: ClassVar[str] = "QueryApplicationStatus"
 
     @classmethod
     def validate(cls, raw: Mapping[str, Any], path: str, failures: Failures) -> None:
@@ -168,6 +183,9 @@ class EdasTarget(Target):
     def status(self, client: AliyunClient, change_id: str) -> ChangeStatus:
         return decode_status(get_change_order_info(client, change_id))
 
+    def instances(self, client: AliyunClient, deadline: Deadline) -> InstancesView:
+        return instances_running(query_application_status(client, self.app_id, deadline))
+
 
 # -- the operations ------------------------------------------------------------------------
 
@@ -217,6 +235,30 @@ def list_recent_change_orders(client: AliyunClient, app_id: str) -> list[dict]:
     """Return ``ChangeOrderList.ChangeOrder`` (possibly empty) for an EDAS application."""
     app_id = require_id("app_id", app_id)
     return change_order_items(client.read(LIST_RECENT_CHANGE_ORDER, {"AppId": app_id}))
+
+
+def query_application_status(
+    client: AliyunClient, app_id: str, deadline: Deadline | None = None
+) -> dict:
+    """Return ``AppInfo`` of an EDAS application in an ECS cluster (``QueryApplicationStatus``)."""
+    query = {"AppId": require_id("app_id", app_id)}
+    data = client.read(QUERY_APPLICATION_STATUS, query, deadline)
+    return section(data, "AppInfo", QUERY_APPLICATION_STATUS)
+
+
+def instances_running(app_info: Mapping[str, Any]) -> InstancesView:
+    """Read ``AppInfo`` of ``QueryApplicationStatus``: ready when the application has
+    instances and ``RunningInstanceCount`` reaches ``InstanceCount``."""
+    application = app_info.get("Application")
+    application = application if isinstance(application, Mapping) else {}
+    total = int_or_none(application.get("InstanceCount"))
+    running = int_or_none(application.get("RunningInstanceCount"))
+    fields = "EDAS QueryApplicationStatus RunningInstanceCount/InstanceCount"
+    if total is None or running is None:
+        return InstancesView(False, f"no instance counts in the answer ({fields})")
+    if total < 1:
+        return InstancesView(False, f"the application has no instances ({fields}: 0)")
+    return InstancesView(running >= total, f"{running} of {total} instance(s) running ({fields})")
 
 
 def change_order_id_of(data: Mapping[str, Any]) -> Any:

@@ -21,6 +21,7 @@ from restart_trigger.aliyun.params import (
     section,
 )
 from restart_trigger.aliyun.recovery import Reader, new_orders
+from restart_trigger.backoff import Deadline
 from restart_trigger.targets.base import (
     FAILED,
     PAUSED,
@@ -29,6 +30,7 @@ from restart_trigger.targets.base import (
     UNKNOWN_STATE,
     ChangeStatus,
     InputSpec,
+    InstancesView,
     Target,
     batch_position,
     int_or_none,
@@ -40,6 +42,7 @@ from restart_trigger.validation import (
     check_bool,
     check_id,
     check_int,
+    escaped,
     is_unknown,
     shown,
 )
@@ -58,6 +61,17 @@ LIST_CHANGE_ORDERS = Operation(
     "sae", "ListChangeOrders", "GET", "/pop/v1/sam/changeorder/ListChangeOrders", SAE_VERSION
 )
 """Read by SAE restarts (the snapshot and the looks) and by ``list_change_orders``."""
+DESCRIBE_APPLICATION_GROUPS = Operation(
+    "sae",
+    "DescribeApplicationGroups",
+    "GET",
+    "/pop/v1/sam/app/describeApplicationGroups",
+    SAE_VERSION,
+)
+"""The cloud's view of an SAE application's instances (``verify: {cloud: true}``): query
+``AppId``; ``Data[]``, one per group, each with ``Replicas`` ("the total number of
+instances") and ``RunningInstances`` ("the number of running instances"), as
+alibabacloud-sae20190506 ``DescribeApplicationGroupsResponseBodyData`` describes them."""
 
 SAE_RESTART_TYPE = "CoRestartApplication"
 """The ``CoTypeCode`` of an SAE application restart (alibabacloud-sae20190506's
@@ -159,6 +173,8 @@ class SaeApplication(InputSpec):
             used, SAE's default); when set (0-100) it wins over ``min_ready_instances``.
         auto_enable_application_scaling_rule: re-enable the application's auto scaling rules
             after the restart.
+        verify: this target's own ``verify`` (a ``restart_trigger.Verify`` or a mapping),
+            instead of the trigger's; ``False``: none for this target.
     """
 
     kind: ClassVar[str] = "sae"
@@ -167,6 +183,7 @@ class SaeApplication(InputSpec):
     min_ready_instances: pulumi.Input[int] | None = None
     min_ready_instance_ratio: pulumi.Input[int] | None = None
     auto_enable_application_scaling_rule: pulumi.Input[bool] | None = None
+    verify: Any = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +201,7 @@ class SaeTarget(Target):
     title: ClassVar[str] = "SAE app"
     restart_action: ClassVar[str] = "RestartApplication"
     changes: ClassVar[SaeChanges] = SAE_CHANGES
+    instances_action: ClassVar[str] = "DescribeApplicationGroups"
 
     @classmethod
     def validate(cls, raw: Mapping[str, Any], path: str, failures: Failures) -> None:
@@ -258,6 +276,9 @@ class SaeTarget(Target):
     def status(self, client: AliyunClient, change_id: str) -> ChangeStatus:
         return decode_change_order(describe_change_order(client, change_id))
 
+    def instances(self, client: AliyunClient, deadline: Deadline) -> InstancesView:
+        return groups_running(describe_application_groups(client, self.app_id, deadline))
+
 
 def restart_sae_application(
     client: AliyunClient,
@@ -317,6 +338,45 @@ def list_change_orders(client: AliyunClient, app_id: str) -> list[dict]:
     restarts, newest first (the page the restart snapshot reads: ``SAE_RESTART_PAGE``)."""
     query = {"AppId": require_id("app_id", app_id), **SAE_RESTART_PAGE}
     return sae_change_orders(client.read(LIST_CHANGE_ORDERS, query))
+
+
+def describe_application_groups(
+    client: AliyunClient, app_id: str, deadline: Deadline | None = None
+) -> list[dict]:
+    """Return ``Data`` (the groups, possibly none) of an SAE application
+    (``DescribeApplicationGroups``)."""
+    query = {"AppId": require_id("app_id", app_id)}
+    data = client.read(DESCRIBE_APPLICATION_GROUPS, query, deadline)
+    groups = data.get("Data")
+    if groups is None:
+        return []
+    if not isinstance(groups, list):
+        raise InvalidResponseError(
+            200, "InvalidResponse", "Data is not a list of groups", data.get("RequestId")
+        )
+    return [group for group in groups if isinstance(group, dict)]
+
+
+def groups_running(groups: list[dict]) -> InstancesView:
+    """Read ``Data`` of ``DescribeApplicationGroups``: ready when the application has instances
+    and every group runs all of its ``Replicas`` (``RunningInstances``)."""
+    fields = "SAE DescribeApplicationGroups RunningInstances/Replicas"
+    wanted = running = 0
+    short = None
+    for group in groups:
+        replicas = int_or_none(group.get("Replicas"))
+        live = int_or_none(group.get("RunningInstances"))
+        if replicas is None or live is None:
+            return InstancesView(False, f"no instance counts in the answer ({fields})")
+        wanted, running = wanted + replicas, running + min(live, replicas)
+        if live < replicas and short is None:
+            short = group.get("GroupName") or group.get("GroupId")
+    if wanted < 1:
+        return InstancesView(False, f"the application has no instances ({fields}: 0)")
+    detail = f"{running} of {wanted} instance(s) running ({fields})"
+    if short is not None:
+        detail += f"; short in group {escaped(short)[:80]}"
+    return InstancesView(short is None, detail)
 
 
 # SAE change order Status codes (alibabacloud-sae20190506 DescribeChangeOrderResponseBodyData).

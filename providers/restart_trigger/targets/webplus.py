@@ -17,6 +17,7 @@ from restart_trigger.aliyun.params import (
     section,
 )
 from restart_trigger.aliyun.recovery import Reader
+from restart_trigger.backoff import Deadline
 from restart_trigger.targets.base import (
     FAILED,
     PAUSED,
@@ -24,7 +25,9 @@ from restart_trigger.targets.base import (
     SUCCEEDED,
     ChangeStatus,
     InputSpec,
+    InstancesView,
     Target,
+    int_or_none,
 )
 from restart_trigger.validation import (
     KNOWN_AFTER_APPLY,
@@ -33,6 +36,7 @@ from restart_trigger.validation import (
     check_bool,
     check_id,
     check_int,
+    escaped,
     is_unknown,
     shown,
 )
@@ -50,7 +54,11 @@ DESCRIBE_CHANGE = Operation(
 DESCRIBE_APP_ENV_STATUS = Operation(
     "webplus", "DescribeAppEnvStatus", "GET", "/pop/v1/wam/appEnv/status", WEBPLUS_VERSION
 )
-"""Read by Web+ restarts: the snapshot before each send and the looks after a lost answer."""
+"""Read by Web+ restarts: the snapshot before each send and the looks after a lost answer;
+also the cloud's view of an environment's instances (``verify: {cloud: true}``):
+``EnvStatus.EnvStatus``, ``ApplyingChange`` and ``InstanceAppStatus{HealthyInstances,
+StoppedInstances,UnhealthyInstances,UnknownInstances}`` (alibabacloud-webplus20190320
+``DescribeAppEnvStatusResponseBodyEnvStatus``; docs ``DescribeAppEnvStatus.md``)."""
 
 
 def webplus_latest_change(env_status: Mapping[str, Any]) -> str | None:
@@ -126,6 +134,8 @@ class WebPlusEnvironment(InputSpec):
         batch_percent: percentage of instances per batch, 1-100; instead of batch_size.
         batch_interval: wait between batches, as the API's BatchInterval.
         pause_between_batches: pause after each batch until the change is resumed.
+        verify: this target's own ``verify`` (a ``restart_trigger.Verify`` or a mapping),
+            instead of the trigger's; ``False``: none for this target.
     """
 
     kind: ClassVar[str] = "webplus"
@@ -135,6 +145,7 @@ class WebPlusEnvironment(InputSpec):
     batch_percent: pulumi.Input[int] | None = None
     batch_interval: pulumi.Input[int] | None = None
     pause_between_batches: pulumi.Input[bool] | None = None
+    verify: Any = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +164,7 @@ class WebPlusTarget(Target):
     title: ClassVar[str] = "Web+ env"
     restart_action: ClassVar[str] = "RestartAppEnv"
     changes: ClassVar[WebPlusChanges] = WEBPLUS_CHANGES
+    instances_action: ClassVar[str] = "DescribeAppEnvStatus"
 
     @classmethod
     def validate(cls, raw: Mapping[str, Any], path: str, failures: Failures) -> None:
@@ -212,6 +224,9 @@ class WebPlusTarget(Target):
     def status(self, client: AliyunClient, change_id: str) -> ChangeStatus:
         return decode_change(describe_change(client, self.env_id, change_id))
 
+    def instances(self, client: AliyunClient, deadline: Deadline) -> InstancesView:
+        return env_instances_healthy(describe_app_env_status(client, self.env_id, deadline))
+
 
 def restart_app_env(
     client: AliyunClient,
@@ -264,6 +279,41 @@ def describe_change(client: AliyunClient, env_id: str, change_id: str) -> dict:
         "ChangeId": require_id("change_id", change_id),
     }
     return section(client.read(DESCRIBE_CHANGE, query), "Change", DESCRIBE_CHANGE)
+
+
+def describe_app_env_status(
+    client: AliyunClient, env_id: str, deadline: Deadline | None = None
+) -> dict:
+    """Return ``EnvStatus`` of a Web+ environment (``DescribeAppEnvStatus``)."""
+    query = {"EnvId": require_id("env_id", env_id)}
+    data = client.read(DESCRIBE_APP_ENV_STATUS, query, deadline)
+    return section(data, "EnvStatus", DESCRIBE_APP_ENV_STATUS)
+
+
+def env_instances_healthy(env_status: Mapping[str, Any]) -> InstancesView:
+    """Read ``EnvStatus`` of ``DescribeAppEnvStatus``: ready when the environment is
+    ``RUNNING`` with no change applying, has healthy instances and none stopped, unhealthy
+    or unknown."""
+    fields = "Web+ DescribeAppEnvStatus EnvStatus, InstanceAppStatus"
+    status = clean_str(env_status.get("EnvStatus")) or "?"
+    counts = env_status.get("InstanceAppStatus")
+    counts = counts if isinstance(counts, Mapping) else {}
+    healthy = int_or_none(counts.get("HealthyInstances"))
+    others = {
+        name: int_or_none(counts.get(f"{name}Instances")) or 0
+        for name in ("Stopped", "Unhealthy", "Unknown")
+    }
+    if healthy is None:
+        return InstancesView(False, f"no instance counts in the answer ({fields})")
+    total = healthy + sum(others.values())
+    words = ", ".join(f"{n} {name.lower()}" for name, n in others.items() if n)
+    detail = f"environment {escaped(status)[:40]}, {healthy} of {total} instance(s) healthy"
+    detail += f", {words}" if words else ""
+    applying = _flag(env_status, "ApplyingChange")
+    if applying:
+        detail += ", a change is applying"
+    ready = status == "RUNNING" and not applying and healthy >= 1 and not any(others.values())
+    return InstancesView(ready, f"{detail} ({fields})")
 
 
 def _flag(change: Mapping[str, Any], *names: str) -> bool:

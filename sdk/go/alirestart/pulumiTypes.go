@@ -602,6 +602,8 @@ type EdasApplication struct {
 	EccIds []string `pulumi:"eccIds"`
 	// Always `"edas"`: the kind of target, which tells the provider this entry is an EDAS application in an ECS cluster.
 	Kind string `pulumi:"kind"`
+	// This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+	Verify interface{} `pulumi:"verify"`
 }
 
 // EdasApplicationInput is an input type that accepts EdasApplicationArgs and EdasApplicationOutput values.
@@ -623,6 +625,8 @@ type EdasApplicationArgs struct {
 	EccIds pulumi.StringArrayInput `pulumi:"eccIds"`
 	// Always `"edas"`: the kind of target, which tells the provider this entry is an EDAS application in an ECS cluster.
 	Kind pulumi.StringInput `pulumi:"kind"`
+	// This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+	Verify pulumi.Input `pulumi:"verify"`
 }
 
 func (EdasApplicationArgs) ElementType() reflect.Type {
@@ -667,6 +671,11 @@ func (o EdasApplicationOutput) Kind() pulumi.StringOutput {
 	return o.ApplyT(func(v EdasApplication) string { return v.Kind }).(pulumi.StringOutput)
 }
 
+// This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+func (o EdasApplicationOutput) Verify() pulumi.AnyOutput {
+	return o.ApplyT(func(v EdasApplication) interface{} { return v.Verify }).(pulumi.AnyOutput)
+}
+
 // An EDAS application in a Kubernetes cluster, restarted with `RestartK8sApplication` and waited for with `GetChangeOrderInfo` (EDAS 2017-08-01). Its key in the outputs is `edas-k8s:<appId>`.
 type EdasK8sApplication struct {
 	// The application id (`ListApplication` shows it); may be an Output.
@@ -675,6 +684,8 @@ type EdasK8sApplication struct {
 	Kind string `pulumi:"kind"`
 	// The change process's own timeout, in seconds (1-1800); default: EDAS's.
 	Timeout *int `pulumi:"timeout"`
+	// This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+	Verify interface{} `pulumi:"verify"`
 }
 
 // EdasK8sApplicationInput is an input type that accepts EdasK8sApplicationArgs and EdasK8sApplicationOutput values.
@@ -696,6 +707,8 @@ type EdasK8sApplicationArgs struct {
 	Kind pulumi.StringInput `pulumi:"kind"`
 	// The change process's own timeout, in seconds (1-1800); default: EDAS's.
 	Timeout pulumi.IntPtrInput `pulumi:"timeout"`
+	// This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+	Verify pulumi.Input `pulumi:"verify"`
 }
 
 func (EdasK8sApplicationArgs) ElementType() reflect.Type {
@@ -740,6 +753,147 @@ func (o EdasK8sApplicationOutput) Timeout() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v EdasK8sApplication) *int { return v.Timeout }).(pulumi.IntPtrOutput)
 }
 
+// This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+func (o EdasK8sApplicationOutput) Verify() pulumi.AnyOutput {
+	return o.ApplyT(func(v EdasK8sApplication) interface{} { return v.Verify }).(pulumi.AnyOutput)
+}
+
+// One HTTP probe of `Verify`: a GET that must answer an expected status (and, optionally, hold a text) after the target's change succeeded. Redirects are not followed; TLS trusts what the cloud client trusts.
+type HttpProbe struct {
+	// A text the answer's body must hold in its first 64 KiB (at most 1024 characters).
+	Body *string `pulumi:"body"`
+	// Headers sent with each attempt (at most 20). Their values are secrets: the provider keeps them encrypted in state and shows them nowhere.
+	Headers map[string]string `pulumi:"headers"`
+	// The HTTP statuses that pass, 1 to 20 of 100-599 (default: any 2xx).
+	Status []int `pulumi:"status"`
+	// Seconds one attempt may take in all, connect to last byte (more than 0, at most 300; default 10).
+	Timeout *float64 `pulumi:"timeout"`
+	// What to GET: `http://` or `https://`, without credentials in it (put them in `headers`), at most 2048 characters.
+	Url string `pulumi:"url"`
+}
+
+// HttpProbeInput is an input type that accepts HttpProbeArgs and HttpProbeOutput values.
+// You can construct a concrete instance of `HttpProbeInput` via:
+//
+//	HttpProbeArgs{...}
+type HttpProbeInput interface {
+	pulumi.Input
+
+	ToHttpProbeOutput() HttpProbeOutput
+	ToHttpProbeOutputWithContext(context.Context) HttpProbeOutput
+}
+
+// One HTTP probe of `Verify`: a GET that must answer an expected status (and, optionally, hold a text) after the target's change succeeded. Redirects are not followed; TLS trusts what the cloud client trusts.
+type HttpProbeArgs struct {
+	// A text the answer's body must hold in its first 64 KiB (at most 1024 characters).
+	Body pulumi.StringPtrInput `pulumi:"body"`
+	// Headers sent with each attempt (at most 20). Their values are secrets: the provider keeps them encrypted in state and shows them nowhere.
+	Headers pulumi.StringMapInput `pulumi:"headers"`
+	// The HTTP statuses that pass, 1 to 20 of 100-599 (default: any 2xx).
+	Status pulumi.IntArrayInput `pulumi:"status"`
+	// Seconds one attempt may take in all, connect to last byte (more than 0, at most 300; default 10).
+	Timeout pulumi.Float64PtrInput `pulumi:"timeout"`
+	// What to GET: `http://` or `https://`, without credentials in it (put them in `headers`), at most 2048 characters.
+	Url pulumi.StringInput `pulumi:"url"`
+}
+
+func (HttpProbeArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*HttpProbe)(nil)).Elem()
+}
+
+func (i HttpProbeArgs) ToHttpProbeOutput() HttpProbeOutput {
+	return i.ToHttpProbeOutputWithContext(context.Background())
+}
+
+func (i HttpProbeArgs) ToHttpProbeOutputWithContext(ctx context.Context) HttpProbeOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(HttpProbeOutput)
+}
+
+// HttpProbeArrayInput is an input type that accepts HttpProbeArray and HttpProbeArrayOutput values.
+// You can construct a concrete instance of `HttpProbeArrayInput` via:
+//
+//	HttpProbeArray{ HttpProbeArgs{...} }
+type HttpProbeArrayInput interface {
+	pulumi.Input
+
+	ToHttpProbeArrayOutput() HttpProbeArrayOutput
+	ToHttpProbeArrayOutputWithContext(context.Context) HttpProbeArrayOutput
+}
+
+type HttpProbeArray []HttpProbeInput
+
+func (HttpProbeArray) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]HttpProbe)(nil)).Elem()
+}
+
+func (i HttpProbeArray) ToHttpProbeArrayOutput() HttpProbeArrayOutput {
+	return i.ToHttpProbeArrayOutputWithContext(context.Background())
+}
+
+func (i HttpProbeArray) ToHttpProbeArrayOutputWithContext(ctx context.Context) HttpProbeArrayOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(HttpProbeArrayOutput)
+}
+
+// One HTTP probe of `Verify`: a GET that must answer an expected status (and, optionally, hold a text) after the target's change succeeded. Redirects are not followed; TLS trusts what the cloud client trusts.
+type HttpProbeOutput struct{ *pulumi.OutputState }
+
+func (HttpProbeOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*HttpProbe)(nil)).Elem()
+}
+
+func (o HttpProbeOutput) ToHttpProbeOutput() HttpProbeOutput {
+	return o
+}
+
+func (o HttpProbeOutput) ToHttpProbeOutputWithContext(ctx context.Context) HttpProbeOutput {
+	return o
+}
+
+// A text the answer's body must hold in its first 64 KiB (at most 1024 characters).
+func (o HttpProbeOutput) Body() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v HttpProbe) *string { return v.Body }).(pulumi.StringPtrOutput)
+}
+
+// Headers sent with each attempt (at most 20). Their values are secrets: the provider keeps them encrypted in state and shows them nowhere.
+func (o HttpProbeOutput) Headers() pulumi.StringMapOutput {
+	return o.ApplyT(func(v HttpProbe) map[string]string { return v.Headers }).(pulumi.StringMapOutput)
+}
+
+// The HTTP statuses that pass, 1 to 20 of 100-599 (default: any 2xx).
+func (o HttpProbeOutput) Status() pulumi.IntArrayOutput {
+	return o.ApplyT(func(v HttpProbe) []int { return v.Status }).(pulumi.IntArrayOutput)
+}
+
+// Seconds one attempt may take in all, connect to last byte (more than 0, at most 300; default 10).
+func (o HttpProbeOutput) Timeout() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v HttpProbe) *float64 { return v.Timeout }).(pulumi.Float64PtrOutput)
+}
+
+// What to GET: `http://` or `https://`, without credentials in it (put them in `headers`), at most 2048 characters.
+func (o HttpProbeOutput) Url() pulumi.StringOutput {
+	return o.ApplyT(func(v HttpProbe) string { return v.Url }).(pulumi.StringOutput)
+}
+
+type HttpProbeArrayOutput struct{ *pulumi.OutputState }
+
+func (HttpProbeArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]HttpProbe)(nil)).Elem()
+}
+
+func (o HttpProbeArrayOutput) ToHttpProbeArrayOutput() HttpProbeArrayOutput {
+	return o
+}
+
+func (o HttpProbeArrayOutput) ToHttpProbeArrayOutputWithContext(ctx context.Context) HttpProbeArrayOutput {
+	return o
+}
+
+func (o HttpProbeArrayOutput) Index(i pulumi.IntInput) HttpProbeOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) HttpProbe {
+		return vs[0].([]HttpProbe)[vs[1].(int)]
+	}).(HttpProbeOutput)
+}
+
 // An SAE (Serverless App Engine) application, restarted with SAE's `RestartApplication` and waited for with `DescribeChangeOrder` (SAE 2019-05-06). Its key in the outputs is `sae:<appId>`.
 type SaeApplication struct {
 	// The application id (a UUID such as `0099b7be-5f5b-4512-a7fc-56049ef1a2b3`; `ListApplications` shows it); may be an Output, e.g. of an `alicloud.sae.Application`.
@@ -752,6 +906,8 @@ type SaeApplication struct {
 	MinReadyInstanceRatio *int `pulumi:"minReadyInstanceRatio"`
 	// Instances kept ready during the restart, at least -1: -1 lets SAE choose (25% of the instances, rounded up), 0 allows an interruption; default: SAE's.
 	MinReadyInstances *int `pulumi:"minReadyInstances"`
+	// This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+	Verify interface{} `pulumi:"verify"`
 }
 
 // SaeApplicationInput is an input type that accepts SaeApplicationArgs and SaeApplicationOutput values.
@@ -777,6 +933,8 @@ type SaeApplicationArgs struct {
 	MinReadyInstanceRatio pulumi.IntPtrInput `pulumi:"minReadyInstanceRatio"`
 	// Instances kept ready during the restart, at least -1: -1 lets SAE choose (25% of the instances, rounded up), 0 allows an interruption; default: SAE's.
 	MinReadyInstances pulumi.IntPtrInput `pulumi:"minReadyInstances"`
+	// This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+	Verify pulumi.Input `pulumi:"verify"`
 }
 
 func (SaeApplicationArgs) ElementType() reflect.Type {
@@ -831,6 +989,227 @@ func (o SaeApplicationOutput) MinReadyInstances() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v SaeApplication) *int { return v.MinReadyInstances }).(pulumi.IntPtrOutput)
 }
 
+// This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+func (o SaeApplicationOutput) Verify() pulumi.AnyOutput {
+	return o.ApplyT(func(v SaeApplication) interface{} { return v.Verify }).(pulumi.AnyOutput)
+}
+
+// What must pass after a target's change succeeded before the target counts as done: HTTP probes and/or the cloud's own view of the application's instances. A target that restarted but did not pass is recorded as unverified: the next `pulumi up` verifies it again and does not restart it.
+type Verify struct {
+	// Also the cloud's own view: every instance of the application running / ready, as the product's read API says (EDAS `QueryApplicationStatus`, EDAS Kubernetes `DescribeAppInstanceList`, SAE `DescribeApplicationGroups`, Web+ `DescribeAppEnvStatus`).
+	Cloud *bool `pulumi:"cloud"`
+	// HTTP probes, 1 to 20, each passing on its own.
+	Http []HttpProbe `pulumi:"http"`
+	// Seconds between two rounds of checks (more than 0, at most 3600; default 2).
+	Interval *float64 `pulumi:"interval"`
+	// Consecutive passes each check needs, 1-100 (default 1).
+	Successes *int `pulumi:"successes"`
+	// Seconds after the change succeeded by which every check must have passed (more than 0, at most 86400; default 300).
+	Within *float64 `pulumi:"within"`
+}
+
+// VerifyInput is an input type that accepts VerifyArgs and VerifyOutput values.
+// You can construct a concrete instance of `VerifyInput` via:
+//
+//	VerifyArgs{...}
+type VerifyInput interface {
+	pulumi.Input
+
+	ToVerifyOutput() VerifyOutput
+	ToVerifyOutputWithContext(context.Context) VerifyOutput
+}
+
+// What must pass after a target's change succeeded before the target counts as done: HTTP probes and/or the cloud's own view of the application's instances. A target that restarted but did not pass is recorded as unverified: the next `pulumi up` verifies it again and does not restart it.
+type VerifyArgs struct {
+	// Also the cloud's own view: every instance of the application running / ready, as the product's read API says (EDAS `QueryApplicationStatus`, EDAS Kubernetes `DescribeAppInstanceList`, SAE `DescribeApplicationGroups`, Web+ `DescribeAppEnvStatus`).
+	Cloud pulumi.BoolPtrInput `pulumi:"cloud"`
+	// HTTP probes, 1 to 20, each passing on its own.
+	Http HttpProbeArrayInput `pulumi:"http"`
+	// Seconds between two rounds of checks (more than 0, at most 3600; default 2).
+	Interval pulumi.Float64PtrInput `pulumi:"interval"`
+	// Consecutive passes each check needs, 1-100 (default 1).
+	Successes pulumi.IntPtrInput `pulumi:"successes"`
+	// Seconds after the change succeeded by which every check must have passed (more than 0, at most 86400; default 300).
+	Within pulumi.Float64PtrInput `pulumi:"within"`
+}
+
+func (VerifyArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*Verify)(nil)).Elem()
+}
+
+func (i VerifyArgs) ToVerifyOutput() VerifyOutput {
+	return i.ToVerifyOutputWithContext(context.Background())
+}
+
+func (i VerifyArgs) ToVerifyOutputWithContext(ctx context.Context) VerifyOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(VerifyOutput)
+}
+
+func (i VerifyArgs) ToVerifyPtrOutput() VerifyPtrOutput {
+	return i.ToVerifyPtrOutputWithContext(context.Background())
+}
+
+func (i VerifyArgs) ToVerifyPtrOutputWithContext(ctx context.Context) VerifyPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(VerifyOutput).ToVerifyPtrOutputWithContext(ctx)
+}
+
+// VerifyPtrInput is an input type that accepts VerifyArgs, VerifyPtr and VerifyPtrOutput values.
+// You can construct a concrete instance of `VerifyPtrInput` via:
+//
+//	        VerifyArgs{...}
+//
+//	or:
+//
+//	        nil
+type VerifyPtrInput interface {
+	pulumi.Input
+
+	ToVerifyPtrOutput() VerifyPtrOutput
+	ToVerifyPtrOutputWithContext(context.Context) VerifyPtrOutput
+}
+
+type verifyPtrType VerifyArgs
+
+func VerifyPtr(v *VerifyArgs) VerifyPtrInput {
+	return (*verifyPtrType)(v)
+}
+
+func (*verifyPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**Verify)(nil)).Elem()
+}
+
+func (i *verifyPtrType) ToVerifyPtrOutput() VerifyPtrOutput {
+	return i.ToVerifyPtrOutputWithContext(context.Background())
+}
+
+func (i *verifyPtrType) ToVerifyPtrOutputWithContext(ctx context.Context) VerifyPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(VerifyPtrOutput)
+}
+
+// What must pass after a target's change succeeded before the target counts as done: HTTP probes and/or the cloud's own view of the application's instances. A target that restarted but did not pass is recorded as unverified: the next `pulumi up` verifies it again and does not restart it.
+type VerifyOutput struct{ *pulumi.OutputState }
+
+func (VerifyOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*Verify)(nil)).Elem()
+}
+
+func (o VerifyOutput) ToVerifyOutput() VerifyOutput {
+	return o
+}
+
+func (o VerifyOutput) ToVerifyOutputWithContext(ctx context.Context) VerifyOutput {
+	return o
+}
+
+func (o VerifyOutput) ToVerifyPtrOutput() VerifyPtrOutput {
+	return o.ToVerifyPtrOutputWithContext(context.Background())
+}
+
+func (o VerifyOutput) ToVerifyPtrOutputWithContext(ctx context.Context) VerifyPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v Verify) *Verify {
+		return &v
+	}).(VerifyPtrOutput)
+}
+
+// Also the cloud's own view: every instance of the application running / ready, as the product's read API says (EDAS `QueryApplicationStatus`, EDAS Kubernetes `DescribeAppInstanceList`, SAE `DescribeApplicationGroups`, Web+ `DescribeAppEnvStatus`).
+func (o VerifyOutput) Cloud() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v Verify) *bool { return v.Cloud }).(pulumi.BoolPtrOutput)
+}
+
+// HTTP probes, 1 to 20, each passing on its own.
+func (o VerifyOutput) Http() HttpProbeArrayOutput {
+	return o.ApplyT(func(v Verify) []HttpProbe { return v.Http }).(HttpProbeArrayOutput)
+}
+
+// Seconds between two rounds of checks (more than 0, at most 3600; default 2).
+func (o VerifyOutput) Interval() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v Verify) *float64 { return v.Interval }).(pulumi.Float64PtrOutput)
+}
+
+// Consecutive passes each check needs, 1-100 (default 1).
+func (o VerifyOutput) Successes() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v Verify) *int { return v.Successes }).(pulumi.IntPtrOutput)
+}
+
+// Seconds after the change succeeded by which every check must have passed (more than 0, at most 86400; default 300).
+func (o VerifyOutput) Within() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v Verify) *float64 { return v.Within }).(pulumi.Float64PtrOutput)
+}
+
+type VerifyPtrOutput struct{ *pulumi.OutputState }
+
+func (VerifyPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**Verify)(nil)).Elem()
+}
+
+func (o VerifyPtrOutput) ToVerifyPtrOutput() VerifyPtrOutput {
+	return o
+}
+
+func (o VerifyPtrOutput) ToVerifyPtrOutputWithContext(ctx context.Context) VerifyPtrOutput {
+	return o
+}
+
+func (o VerifyPtrOutput) Elem() VerifyOutput {
+	return o.ApplyT(func(v *Verify) Verify {
+		if v != nil {
+			return *v
+		}
+		var ret Verify
+		return ret
+	}).(VerifyOutput)
+}
+
+// Also the cloud's own view: every instance of the application running / ready, as the product's read API says (EDAS `QueryApplicationStatus`, EDAS Kubernetes `DescribeAppInstanceList`, SAE `DescribeApplicationGroups`, Web+ `DescribeAppEnvStatus`).
+func (o VerifyPtrOutput) Cloud() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *Verify) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.Cloud
+	}).(pulumi.BoolPtrOutput)
+}
+
+// HTTP probes, 1 to 20, each passing on its own.
+func (o VerifyPtrOutput) Http() HttpProbeArrayOutput {
+	return o.ApplyT(func(v *Verify) []HttpProbe {
+		if v == nil {
+			return nil
+		}
+		return v.Http
+	}).(HttpProbeArrayOutput)
+}
+
+// Seconds between two rounds of checks (more than 0, at most 3600; default 2).
+func (o VerifyPtrOutput) Interval() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *Verify) *float64 {
+		if v == nil {
+			return nil
+		}
+		return v.Interval
+	}).(pulumi.Float64PtrOutput)
+}
+
+// Consecutive passes each check needs, 1-100 (default 1).
+func (o VerifyPtrOutput) Successes() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *Verify) *int {
+		if v == nil {
+			return nil
+		}
+		return v.Successes
+	}).(pulumi.IntPtrOutput)
+}
+
+// Seconds after the change succeeded by which every check must have passed (more than 0, at most 86400; default 300).
+func (o VerifyPtrOutput) Within() pulumi.Float64PtrOutput {
+	return o.ApplyT(func(v *Verify) *float64 {
+		if v == nil {
+			return nil
+		}
+		return v.Within
+	}).(pulumi.Float64PtrOutput)
+}
+
 // A Web+ environment, restarted with `RestartAppEnv` and waited for with `DescribeChange` (Web+ 2019-03-20). Its key in the outputs is `webplus:<envId>`.
 type WebPlusEnvironment struct {
 	// Wait between batches, as the API's `BatchInterval` (at least 0).
@@ -845,6 +1224,8 @@ type WebPlusEnvironment struct {
 	Kind string `pulumi:"kind"`
 	// Pause after each batch until the change is resumed (`ResumeChange`).
 	PauseBetweenBatches *bool `pulumi:"pauseBetweenBatches"`
+	// This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+	Verify interface{} `pulumi:"verify"`
 }
 
 // WebPlusEnvironmentInput is an input type that accepts WebPlusEnvironmentArgs and WebPlusEnvironmentOutput values.
@@ -872,6 +1253,8 @@ type WebPlusEnvironmentArgs struct {
 	Kind pulumi.StringInput `pulumi:"kind"`
 	// Pause after each batch until the change is resumed (`ResumeChange`).
 	PauseBetweenBatches pulumi.BoolPtrInput `pulumi:"pauseBetweenBatches"`
+	// This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+	Verify pulumi.Input `pulumi:"verify"`
 }
 
 func (WebPlusEnvironmentArgs) ElementType() reflect.Type {
@@ -931,6 +1314,11 @@ func (o WebPlusEnvironmentOutput) PauseBetweenBatches() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v WebPlusEnvironment) *bool { return v.PauseBetweenBatches }).(pulumi.BoolPtrOutput)
 }
 
+// This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+func (o WebPlusEnvironmentOutput) Verify() pulumi.AnyOutput {
+	return o.ApplyT(func(v WebPlusEnvironment) interface{} { return v.Verify }).(pulumi.AnyOutput)
+}
+
 func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*AssumeRoleInput)(nil)).Elem(), AssumeRoleArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*AssumeRolePtrInput)(nil)).Elem(), AssumeRoleArgs{})
@@ -938,7 +1326,11 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*AssumeRoleWithOidcPtrInput)(nil)).Elem(), AssumeRoleWithOidcArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*EdasApplicationInput)(nil)).Elem(), EdasApplicationArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*EdasK8sApplicationInput)(nil)).Elem(), EdasK8sApplicationArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*HttpProbeInput)(nil)).Elem(), HttpProbeArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*HttpProbeArrayInput)(nil)).Elem(), HttpProbeArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*SaeApplicationInput)(nil)).Elem(), SaeApplicationArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*VerifyInput)(nil)).Elem(), VerifyArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*VerifyPtrInput)(nil)).Elem(), VerifyArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*WebPlusEnvironmentInput)(nil)).Elem(), WebPlusEnvironmentArgs{})
 	pulumi.RegisterOutputType(AssumeRoleOutput{})
 	pulumi.RegisterOutputType(AssumeRolePtrOutput{})
@@ -946,6 +1338,10 @@ func init() {
 	pulumi.RegisterOutputType(AssumeRoleWithOidcPtrOutput{})
 	pulumi.RegisterOutputType(EdasApplicationOutput{})
 	pulumi.RegisterOutputType(EdasK8sApplicationOutput{})
+	pulumi.RegisterOutputType(HttpProbeOutput{})
+	pulumi.RegisterOutputType(HttpProbeArrayOutput{})
 	pulumi.RegisterOutputType(SaeApplicationOutput{})
+	pulumi.RegisterOutputType(VerifyOutput{})
+	pulumi.RegisterOutputType(VerifyPtrOutput{})
 	pulumi.RegisterOutputType(WebPlusEnvironmentOutput{})
 }

@@ -50,6 +50,8 @@ type RestartTrigger struct {
 	Targets pulumi.ArrayOutput `pulumi:"targets"`
 	// Seconds the whole update may take, waits included: more than 0, at most 86400 (default 1800).
 	Timeout pulumi.Float64Output `pulumi:"timeout"`
+	// What must pass after each target's change succeeded (a target's own `verify` replaces it for that target). A failed verification counts as a failure for `canary` and `maxFailures`, and fails the update naming the target, the probe and its last answer.
+	Verify VerifyPtrOutput `pulumi:"verify"`
 	// Wait for every change order to finish, failing the update if one fails (default true); with false the update ends once the restarts are accepted.
 	Wait pulumi.BoolOutput `pulumi:"wait"`
 }
@@ -118,6 +120,8 @@ type restartTriggerArgs struct {
 	Targets []interface{} `pulumi:"targets"`
 	// Seconds the whole update may take, waits included: more than 0, at most 86400 (default 1800).
 	Timeout *float64 `pulumi:"timeout"`
+	// What must pass after each target's change succeeded (a target's own `verify` replaces it for that target). A failed verification counts as a failure for `canary` and `maxFailures`, and fails the update naming the target, the probe and its last answer.
+	Verify *Verify `pulumi:"verify"`
 	// Wait for every change order to finish, failing the update if one fails (default true); with false the update ends once the restarts are accepted.
 	Wait *bool `pulumi:"wait"`
 }
@@ -142,6 +146,8 @@ type RestartTriggerArgs struct {
 	Targets pulumi.ArrayInput
 	// Seconds the whole update may take, waits included: more than 0, at most 86400 (default 1800).
 	Timeout pulumi.Float64PtrInput
+	// What must pass after each target's change succeeded (a target's own `verify` replaces it for that target). A failed verification counts as a failure for `canary` and `maxFailures`, and fails the update naming the target, the probe and its last answer.
+	Verify VerifyPtrInput
 	// Wait for every change order to finish, failing the update if one fails (default true); with false the update ends once the restarts are accepted.
 	Wait pulumi.BoolPtrInput
 }
@@ -316,6 +322,11 @@ func (o RestartTriggerOutput) Targets() pulumi.ArrayOutput {
 // Seconds the whole update may take, waits included: more than 0, at most 86400 (default 1800).
 func (o RestartTriggerOutput) Timeout() pulumi.Float64Output {
 	return o.ApplyT(func(v *RestartTrigger) pulumi.Float64Output { return v.Timeout }).(pulumi.Float64Output)
+}
+
+// What must pass after each target's change succeeded (a target's own `verify` replaces it for that target). A failed verification counts as a failure for `canary` and `maxFailures`, and fails the update naming the target, the probe and its last answer.
+func (o RestartTriggerOutput) Verify() VerifyPtrOutput {
+	return o.ApplyT(func(v *RestartTrigger) VerifyPtrOutput { return v.Verify }).(VerifyPtrOutput)
 }
 
 // Wait for every change order to finish, failing the update if one fails (default true); with false the update ends once the restarts are accepted.

@@ -106,6 +106,10 @@ export interface EdasApplicationArgs {
      * Always `"edas"`: the kind of target, which tells the provider this entry is an EDAS application in an ECS cluster.
      */
     kind: pulumi.Input<"edas">;
+    /**
+     * This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+     */
+    verify?: pulumi.Input<boolean | inputs.VerifyArgs | undefined>;
 }
 
 /**
@@ -124,6 +128,36 @@ export interface EdasK8sApplicationArgs {
      * The change process's own timeout, in seconds (1-1800); default: EDAS's.
      */
     timeout?: pulumi.Input<number | undefined>;
+    /**
+     * This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+     */
+    verify?: pulumi.Input<boolean | inputs.VerifyArgs | undefined>;
+}
+
+/**
+ * One HTTP probe of `Verify`: a GET that must answer an expected status (and, optionally, hold a text) after the target's change succeeded. Redirects are not followed; TLS trusts what the cloud client trusts.
+ */
+export interface HttpProbeArgs {
+    /**
+     * A text the answer's body must hold in its first 64 KiB (at most 1024 characters).
+     */
+    body?: pulumi.Input<string | undefined>;
+    /**
+     * Headers sent with each attempt (at most 20). Their values are secrets: the provider keeps them encrypted in state and shows them nowhere.
+     */
+    headers?: pulumi.Input<{[key: string]: pulumi.Input<string>} | undefined>;
+    /**
+     * The HTTP statuses that pass, 1 to 20 of 100-599 (default: any 2xx).
+     */
+    status?: pulumi.Input<pulumi.Input<number>[] | undefined>;
+    /**
+     * Seconds one attempt may take in all, connect to last byte (more than 0, at most 300; default 10).
+     */
+    timeout?: pulumi.Input<number | undefined>;
+    /**
+     * What to GET: `http://` or `https://`, without credentials in it (put them in `headers`), at most 2048 characters.
+     */
+    url: pulumi.Input<string>;
 }
 
 /**
@@ -150,6 +184,36 @@ export interface SaeApplicationArgs {
      * Instances kept ready during the restart, at least -1: -1 lets SAE choose (25% of the instances, rounded up), 0 allows an interruption; default: SAE's.
      */
     minReadyInstances?: pulumi.Input<number | undefined>;
+    /**
+     * This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+     */
+    verify?: pulumi.Input<boolean | inputs.VerifyArgs | undefined>;
+}
+
+/**
+ * What must pass after a target's change succeeded before the target counts as done: HTTP probes and/or the cloud's own view of the application's instances. A target that restarted but did not pass is recorded as unverified: the next `pulumi up` verifies it again and does not restart it.
+ */
+export interface VerifyArgs {
+    /**
+     * Also the cloud's own view: every instance of the application running / ready, as the product's read API says (EDAS `QueryApplicationStatus`, EDAS Kubernetes `DescribeAppInstanceList`, SAE `DescribeApplicationGroups`, Web+ `DescribeAppEnvStatus`).
+     */
+    cloud?: pulumi.Input<boolean | undefined>;
+    /**
+     * HTTP probes, 1 to 20, each passing on its own.
+     */
+    http?: pulumi.Input<pulumi.Input<inputs.HttpProbeArgs>[] | undefined>;
+    /**
+     * Seconds between two rounds of checks (more than 0, at most 3600; default 2).
+     */
+    interval?: pulumi.Input<number | undefined>;
+    /**
+     * Consecutive passes each check needs, 1-100 (default 1).
+     */
+    successes?: pulumi.Input<number | undefined>;
+    /**
+     * Seconds after the change succeeded by which every check must have passed (more than 0, at most 86400; default 300).
+     */
+    within?: pulumi.Input<number | undefined>;
 }
 
 /**
@@ -180,4 +244,8 @@ export interface WebPlusEnvironmentArgs {
      * Pause after each batch until the change is resumed (`ResumeChange`).
      */
     pauseBetweenBatches?: pulumi.Input<boolean | undefined>;
+    /**
+     * This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+     */
+    verify?: pulumi.Input<boolean | inputs.VerifyArgs | undefined>;
 }

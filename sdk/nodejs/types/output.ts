@@ -106,6 +106,10 @@ export interface EdasApplication {
      * Always `"edas"`: the kind of target, which tells the provider this entry is an EDAS application in an ECS cluster.
      */
     kind: "edas";
+    /**
+     * This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+     */
+    verify?: boolean | outputs.Verify;
 }
 
 /**
@@ -124,6 +128,36 @@ export interface EdasK8sApplication {
      * The change process's own timeout, in seconds (1-1800); default: EDAS's.
      */
     timeout?: number;
+    /**
+     * This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+     */
+    verify?: boolean | outputs.Verify;
+}
+
+/**
+ * One HTTP probe of `Verify`: a GET that must answer an expected status (and, optionally, hold a text) after the target's change succeeded. Redirects are not followed; TLS trusts what the cloud client trusts.
+ */
+export interface HttpProbe {
+    /**
+     * A text the answer's body must hold in its first 64 KiB (at most 1024 characters).
+     */
+    body?: string;
+    /**
+     * Headers sent with each attempt (at most 20). Their values are secrets: the provider keeps them encrypted in state and shows them nowhere.
+     */
+    headers?: {[key: string]: string};
+    /**
+     * The HTTP statuses that pass, 1 to 20 of 100-599 (default: any 2xx).
+     */
+    status?: number[];
+    /**
+     * Seconds one attempt may take in all, connect to last byte (more than 0, at most 300; default 10).
+     */
+    timeout?: number;
+    /**
+     * What to GET: `http://` or `https://`, without credentials in it (put them in `headers`), at most 2048 characters.
+     */
+    url: string;
 }
 
 /**
@@ -150,6 +184,36 @@ export interface SaeApplication {
      * Instances kept ready during the restart, at least -1: -1 lets SAE choose (25% of the instances, rounded up), 0 allows an interruption; default: SAE's.
      */
     minReadyInstances?: number;
+    /**
+     * This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+     */
+    verify?: boolean | outputs.Verify;
+}
+
+/**
+ * What must pass after a target's change succeeded before the target counts as done: HTTP probes and/or the cloud's own view of the application's instances. A target that restarted but did not pass is recorded as unverified: the next `pulumi up` verifies it again and does not restart it.
+ */
+export interface Verify {
+    /**
+     * Also the cloud's own view: every instance of the application running / ready, as the product's read API says (EDAS `QueryApplicationStatus`, EDAS Kubernetes `DescribeAppInstanceList`, SAE `DescribeApplicationGroups`, Web+ `DescribeAppEnvStatus`).
+     */
+    cloud?: boolean;
+    /**
+     * HTTP probes, 1 to 20, each passing on its own.
+     */
+    http?: outputs.HttpProbe[];
+    /**
+     * Seconds between two rounds of checks (more than 0, at most 3600; default 2).
+     */
+    interval?: number;
+    /**
+     * Consecutive passes each check needs, 1-100 (default 1).
+     */
+    successes?: number;
+    /**
+     * Seconds after the change succeeded by which every check must have passed (more than 0, at most 86400; default 300).
+     */
+    within?: number;
 }
 
 /**
@@ -180,5 +244,9 @@ export interface WebPlusEnvironment {
      * Pause after each batch until the change is resumed (`ResumeChange`).
      */
     pauseBetweenBatches?: boolean;
+    /**
+     * This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+     */
+    verify?: boolean | outputs.Verify;
 }
 

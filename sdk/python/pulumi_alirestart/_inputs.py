@@ -23,8 +23,12 @@ __all__ = [
     'EdasApplicationArgsDict',
     'EdasK8sApplicationArgs',
     'EdasK8sApplicationArgsDict',
+    'HttpProbeArgs',
+    'HttpProbeArgsDict',
     'SaeApplicationArgs',
     'SaeApplicationArgsDict',
+    'VerifyArgs',
+    'VerifyArgsDict',
     'WebPlusEnvironmentArgs',
     'WebPlusEnvironmentArgsDict',
 ]
@@ -327,24 +331,32 @@ class EdasApplicationArgsDict(TypedDict):
     """
     Restart only these elastic compute containers (`QueryApplicationStatus` shows them): 1 to 100 distinct ids (they travel in the request URL); default: every instance of the application. To restart more instances, leave it out or split them over several triggers.
     """
+    verify: NotRequired[pulumi.Input[Optional[Union[_builtins.bool, 'VerifyArgsDict']]]]
+    """
+    This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+    """
 
 @pulumi.input_type
 class EdasApplicationArgs:
     def __init__(__self__, *,
                  app_id: pulumi.Input[_builtins.str],
                  kind: pulumi.Input[Literal['edas']],
-                 ecc_ids: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None):
+                 ecc_ids: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]] = None,
+                 verify: pulumi.Input[Optional[Union[_builtins.bool, 'VerifyArgs']]] = None):
         """
         An EDAS application in an ECS cluster, restarted with EDAS `RestartApplication` and waited for with `GetChangeOrderInfo` (EDAS 2017-08-01). Its key in the outputs is `edas:<appId>`.
 
         :param pulumi.Input[_builtins.str] app_id: The application id (`ListApplication` shows it); may be an Output, e.g. of an `alicloud.edas.Application`.
         :param pulumi.Input[Literal['edas']] kind: Always `"edas"`: the kind of target, which tells the provider this entry is an EDAS application in an ECS cluster.
         :param pulumi.Input[Sequence[pulumi.Input[_builtins.str]]] ecc_ids: Restart only these elastic compute containers (`QueryApplicationStatus` shows them): 1 to 100 distinct ids (they travel in the request URL); default: every instance of the application. To restart more instances, leave it out or split them over several triggers.
+        :param pulumi.Input[Union[_builtins.bool, 'VerifyArgs']] verify: This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
         """
         pulumi.set(__self__, "app_id", app_id)
         pulumi.set(__self__, "kind", 'edas')
         if ecc_ids is not None:
             pulumi.set(__self__, "ecc_ids", ecc_ids)
+        if verify is not None:
+            pulumi.set(__self__, "verify", verify)
 
     @_builtins.property
     @pulumi.getter(name="appId")
@@ -382,6 +394,18 @@ class EdasApplicationArgs:
     def ecc_ids(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.str]]]]):
         pulumi.set(self, "ecc_ids", value)
 
+    @_builtins.property
+    @pulumi.getter
+    def verify(self) -> pulumi.Input[Optional[Union[_builtins.bool, 'VerifyArgs']]]:
+        """
+        This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+        """
+        return pulumi.get(self, "verify")
+
+    @verify.setter
+    def verify(self, value: pulumi.Input[Optional[Union[_builtins.bool, 'VerifyArgs']]]):
+        pulumi.set(self, "verify", value)
+
 
 class EdasK8sApplicationArgsDict(TypedDict):
     """
@@ -399,24 +423,32 @@ class EdasK8sApplicationArgsDict(TypedDict):
     """
     The change process's own timeout, in seconds (1-1800); default: EDAS's.
     """
+    verify: NotRequired[pulumi.Input[Optional[Union[_builtins.bool, 'VerifyArgsDict']]]]
+    """
+    This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+    """
 
 @pulumi.input_type
 class EdasK8sApplicationArgs:
     def __init__(__self__, *,
                  app_id: pulumi.Input[_builtins.str],
                  kind: pulumi.Input[Literal['edas-k8s']],
-                 timeout: pulumi.Input[Optional[_builtins.int]] = None):
+                 timeout: pulumi.Input[Optional[_builtins.int]] = None,
+                 verify: pulumi.Input[Optional[Union[_builtins.bool, 'VerifyArgs']]] = None):
         """
         An EDAS application in a Kubernetes cluster, restarted with `RestartK8sApplication` and waited for with `GetChangeOrderInfo` (EDAS 2017-08-01). Its key in the outputs is `edas-k8s:<appId>`.
 
         :param pulumi.Input[_builtins.str] app_id: The application id (`ListApplication` shows it); may be an Output.
         :param pulumi.Input[Literal['edas-k8s']] kind: Always `"edas-k8s"`: the kind of target, which tells the provider this entry is an EDAS application in a Kubernetes cluster.
         :param pulumi.Input[_builtins.int] timeout: The change process's own timeout, in seconds (1-1800); default: EDAS's.
+        :param pulumi.Input[Union[_builtins.bool, 'VerifyArgs']] verify: This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
         """
         pulumi.set(__self__, "app_id", app_id)
         pulumi.set(__self__, "kind", 'edas-k8s')
         if timeout is not None:
             pulumi.set(__self__, "timeout", timeout)
+        if verify is not None:
+            pulumi.set(__self__, "verify", verify)
 
     @_builtins.property
     @pulumi.getter(name="appId")
@@ -454,6 +486,131 @@ class EdasK8sApplicationArgs:
     def timeout(self, value: pulumi.Input[Optional[_builtins.int]]):
         pulumi.set(self, "timeout", value)
 
+    @_builtins.property
+    @pulumi.getter
+    def verify(self) -> pulumi.Input[Optional[Union[_builtins.bool, 'VerifyArgs']]]:
+        """
+        This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+        """
+        return pulumi.get(self, "verify")
+
+    @verify.setter
+    def verify(self, value: pulumi.Input[Optional[Union[_builtins.bool, 'VerifyArgs']]]):
+        pulumi.set(self, "verify", value)
+
+
+class HttpProbeArgsDict(TypedDict):
+    """
+    One HTTP probe of `Verify`: a GET that must answer an expected status (and, optionally, hold a text) after the target's change succeeded. Redirects are not followed; TLS trusts what the cloud client trusts.
+    """
+    url: pulumi.Input[_builtins.str]
+    """
+    What to GET: `http://` or `https://`, without credentials in it (put them in `headers`), at most 2048 characters.
+    """
+    body: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    A text the answer's body must hold in its first 64 KiB (at most 1024 characters).
+    """
+    headers: NotRequired[pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]]
+    """
+    Headers sent with each attempt (at most 20). Their values are secrets: the provider keeps them encrypted in state and shows them nowhere.
+    """
+    status: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.int]]]]]
+    """
+    The HTTP statuses that pass, 1 to 20 of 100-599 (default: any 2xx).
+    """
+    timeout: NotRequired[pulumi.Input[Optional[_builtins.float]]]
+    """
+    Seconds one attempt may take in all, connect to last byte (more than 0, at most 300; default 10).
+    """
+
+@pulumi.input_type
+class HttpProbeArgs:
+    def __init__(__self__, *,
+                 url: pulumi.Input[_builtins.str],
+                 body: pulumi.Input[Optional[_builtins.str]] = None,
+                 headers: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 status: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.int]]]] = None,
+                 timeout: pulumi.Input[Optional[_builtins.float]] = None):
+        """
+        One HTTP probe of `Verify`: a GET that must answer an expected status (and, optionally, hold a text) after the target's change succeeded. Redirects are not followed; TLS trusts what the cloud client trusts.
+
+        :param pulumi.Input[_builtins.str] url: What to GET: `http://` or `https://`, without credentials in it (put them in `headers`), at most 2048 characters.
+        :param pulumi.Input[_builtins.str] body: A text the answer's body must hold in its first 64 KiB (at most 1024 characters).
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] headers: Headers sent with each attempt (at most 20). Their values are secrets: the provider keeps them encrypted in state and shows them nowhere.
+        :param pulumi.Input[Sequence[pulumi.Input[_builtins.int]]] status: The HTTP statuses that pass, 1 to 20 of 100-599 (default: any 2xx).
+        :param pulumi.Input[_builtins.float] timeout: Seconds one attempt may take in all, connect to last byte (more than 0, at most 300; default 10).
+        """
+        pulumi.set(__self__, "url", url)
+        if body is not None:
+            pulumi.set(__self__, "body", body)
+        if headers is not None:
+            pulumi.set(__self__, "headers", headers)
+        if status is not None:
+            pulumi.set(__self__, "status", status)
+        if timeout is not None:
+            pulumi.set(__self__, "timeout", timeout)
+
+    @_builtins.property
+    @pulumi.getter
+    def url(self) -> pulumi.Input[_builtins.str]:
+        """
+        What to GET: `http://` or `https://`, without credentials in it (put them in `headers`), at most 2048 characters.
+        """
+        return pulumi.get(self, "url")
+
+    @url.setter
+    def url(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "url", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def body(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        A text the answer's body must hold in its first 64 KiB (at most 1024 characters).
+        """
+        return pulumi.get(self, "body")
+
+    @body.setter
+    def body(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "body", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def headers(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
+        """
+        Headers sent with each attempt (at most 20). Their values are secrets: the provider keeps them encrypted in state and shows them nowhere.
+        """
+        return pulumi.get(self, "headers")
+
+    @headers.setter
+    def headers(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "headers", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def status(self) -> pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.int]]]]:
+        """
+        The HTTP statuses that pass, 1 to 20 of 100-599 (default: any 2xx).
+        """
+        return pulumi.get(self, "status")
+
+    @status.setter
+    def status(self, value: pulumi.Input[Optional[Sequence[pulumi.Input[_builtins.int]]]]):
+        pulumi.set(self, "status", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def timeout(self) -> pulumi.Input[Optional[_builtins.float]]:
+        """
+        Seconds one attempt may take in all, connect to last byte (more than 0, at most 300; default 10).
+        """
+        return pulumi.get(self, "timeout")
+
+    @timeout.setter
+    def timeout(self, value: pulumi.Input[Optional[_builtins.float]]):
+        pulumi.set(self, "timeout", value)
+
 
 class SaeApplicationArgsDict(TypedDict):
     """
@@ -479,6 +636,10 @@ class SaeApplicationArgsDict(TypedDict):
     """
     Instances kept ready during the restart, at least -1: -1 lets SAE choose (25% of the instances, rounded up), 0 allows an interruption; default: SAE's.
     """
+    verify: NotRequired[pulumi.Input[Optional[Union[_builtins.bool, 'VerifyArgsDict']]]]
+    """
+    This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+    """
 
 @pulumi.input_type
 class SaeApplicationArgs:
@@ -487,7 +648,8 @@ class SaeApplicationArgs:
                  kind: pulumi.Input[Literal['sae']],
                  auto_enable_application_scaling_rule: pulumi.Input[Optional[_builtins.bool]] = None,
                  min_ready_instance_ratio: pulumi.Input[Optional[_builtins.int]] = None,
-                 min_ready_instances: pulumi.Input[Optional[_builtins.int]] = None):
+                 min_ready_instances: pulumi.Input[Optional[_builtins.int]] = None,
+                 verify: pulumi.Input[Optional[Union[_builtins.bool, 'VerifyArgs']]] = None):
         """
         An SAE (Serverless App Engine) application, restarted with SAE's `RestartApplication` and waited for with `DescribeChangeOrder` (SAE 2019-05-06). Its key in the outputs is `sae:<appId>`.
 
@@ -496,6 +658,7 @@ class SaeApplicationArgs:
         :param pulumi.Input[_builtins.bool] auto_enable_application_scaling_rule: Re-enable the application's auto scaling rules after the restart.
         :param pulumi.Input[_builtins.int] min_ready_instance_ratio: The same as a percentage of the instances, -1 to 100 (-1: not used, SAE's default); when set (0-100) it wins over `minReadyInstances`.
         :param pulumi.Input[_builtins.int] min_ready_instances: Instances kept ready during the restart, at least -1: -1 lets SAE choose (25% of the instances, rounded up), 0 allows an interruption; default: SAE's.
+        :param pulumi.Input[Union[_builtins.bool, 'VerifyArgs']] verify: This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
         """
         pulumi.set(__self__, "app_id", app_id)
         pulumi.set(__self__, "kind", 'sae')
@@ -505,6 +668,8 @@ class SaeApplicationArgs:
             pulumi.set(__self__, "min_ready_instance_ratio", min_ready_instance_ratio)
         if min_ready_instances is not None:
             pulumi.set(__self__, "min_ready_instances", min_ready_instances)
+        if verify is not None:
+            pulumi.set(__self__, "verify", verify)
 
     @_builtins.property
     @pulumi.getter(name="appId")
@@ -566,6 +731,132 @@ class SaeApplicationArgs:
     def min_ready_instances(self, value: pulumi.Input[Optional[_builtins.int]]):
         pulumi.set(self, "min_ready_instances", value)
 
+    @_builtins.property
+    @pulumi.getter
+    def verify(self) -> pulumi.Input[Optional[Union[_builtins.bool, 'VerifyArgs']]]:
+        """
+        This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+        """
+        return pulumi.get(self, "verify")
+
+    @verify.setter
+    def verify(self, value: pulumi.Input[Optional[Union[_builtins.bool, 'VerifyArgs']]]):
+        pulumi.set(self, "verify", value)
+
+
+class VerifyArgsDict(TypedDict):
+    """
+    What must pass after a target's change succeeded before the target counts as done: HTTP probes and/or the cloud's own view of the application's instances. A target that restarted but did not pass is recorded as unverified: the next `pulumi up` verifies it again and does not restart it.
+    """
+    cloud: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    Also the cloud's own view: every instance of the application running / ready, as the product's read API says (EDAS `QueryApplicationStatus`, EDAS Kubernetes `DescribeAppInstanceList`, SAE `DescribeApplicationGroups`, Web+ `DescribeAppEnvStatus`).
+    """
+    http: NotRequired[pulumi.Input[Optional[Sequence[pulumi.Input['HttpProbeArgsDict']]]]]
+    """
+    HTTP probes, 1 to 20, each passing on its own.
+    """
+    interval: NotRequired[pulumi.Input[Optional[_builtins.float]]]
+    """
+    Seconds between two rounds of checks (more than 0, at most 3600; default 2).
+    """
+    successes: NotRequired[pulumi.Input[Optional[_builtins.int]]]
+    """
+    Consecutive passes each check needs, 1-100 (default 1).
+    """
+    within: NotRequired[pulumi.Input[Optional[_builtins.float]]]
+    """
+    Seconds after the change succeeded by which every check must have passed (more than 0, at most 86400; default 300).
+    """
+
+@pulumi.input_type
+class VerifyArgs:
+    def __init__(__self__, *,
+                 cloud: pulumi.Input[Optional[_builtins.bool]] = None,
+                 http: pulumi.Input[Optional[Sequence[pulumi.Input['HttpProbeArgs']]]] = None,
+                 interval: pulumi.Input[Optional[_builtins.float]] = None,
+                 successes: pulumi.Input[Optional[_builtins.int]] = None,
+                 within: pulumi.Input[Optional[_builtins.float]] = None):
+        """
+        What must pass after a target's change succeeded before the target counts as done: HTTP probes and/or the cloud's own view of the application's instances. A target that restarted but did not pass is recorded as unverified: the next `pulumi up` verifies it again and does not restart it.
+
+        :param pulumi.Input[_builtins.bool] cloud: Also the cloud's own view: every instance of the application running / ready, as the product's read API says (EDAS `QueryApplicationStatus`, EDAS Kubernetes `DescribeAppInstanceList`, SAE `DescribeApplicationGroups`, Web+ `DescribeAppEnvStatus`).
+        :param pulumi.Input[Sequence[pulumi.Input['HttpProbeArgs']]] http: HTTP probes, 1 to 20, each passing on its own.
+        :param pulumi.Input[_builtins.float] interval: Seconds between two rounds of checks (more than 0, at most 3600; default 2).
+        :param pulumi.Input[_builtins.int] successes: Consecutive passes each check needs, 1-100 (default 1).
+        :param pulumi.Input[_builtins.float] within: Seconds after the change succeeded by which every check must have passed (more than 0, at most 86400; default 300).
+        """
+        if cloud is not None:
+            pulumi.set(__self__, "cloud", cloud)
+        if http is not None:
+            pulumi.set(__self__, "http", http)
+        if interval is not None:
+            pulumi.set(__self__, "interval", interval)
+        if successes is not None:
+            pulumi.set(__self__, "successes", successes)
+        if within is not None:
+            pulumi.set(__self__, "within", within)
+
+    @_builtins.property
+    @pulumi.getter
+    def cloud(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        Also the cloud's own view: every instance of the application running / ready, as the product's read API says (EDAS `QueryApplicationStatus`, EDAS Kubernetes `DescribeAppInstanceList`, SAE `DescribeApplicationGroups`, Web+ `DescribeAppEnvStatus`).
+        """
+        return pulumi.get(self, "cloud")
+
+    @cloud.setter
+    def cloud(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "cloud", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def http(self) -> pulumi.Input[Optional[Sequence[pulumi.Input['HttpProbeArgs']]]]:
+        """
+        HTTP probes, 1 to 20, each passing on its own.
+        """
+        return pulumi.get(self, "http")
+
+    @http.setter
+    def http(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['HttpProbeArgs']]]]):
+        pulumi.set(self, "http", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def interval(self) -> pulumi.Input[Optional[_builtins.float]]:
+        """
+        Seconds between two rounds of checks (more than 0, at most 3600; default 2).
+        """
+        return pulumi.get(self, "interval")
+
+    @interval.setter
+    def interval(self, value: pulumi.Input[Optional[_builtins.float]]):
+        pulumi.set(self, "interval", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def successes(self) -> pulumi.Input[Optional[_builtins.int]]:
+        """
+        Consecutive passes each check needs, 1-100 (default 1).
+        """
+        return pulumi.get(self, "successes")
+
+    @successes.setter
+    def successes(self, value: pulumi.Input[Optional[_builtins.int]]):
+        pulumi.set(self, "successes", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def within(self) -> pulumi.Input[Optional[_builtins.float]]:
+        """
+        Seconds after the change succeeded by which every check must have passed (more than 0, at most 86400; default 300).
+        """
+        return pulumi.get(self, "within")
+
+    @within.setter
+    def within(self, value: pulumi.Input[Optional[_builtins.float]]):
+        pulumi.set(self, "within", value)
+
 
 class WebPlusEnvironmentArgsDict(TypedDict):
     """
@@ -595,6 +886,10 @@ class WebPlusEnvironmentArgsDict(TypedDict):
     """
     Pause after each batch until the change is resumed (`ResumeChange`).
     """
+    verify: NotRequired[pulumi.Input[Optional[Union[_builtins.bool, 'VerifyArgsDict']]]]
+    """
+    This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+    """
 
 @pulumi.input_type
 class WebPlusEnvironmentArgs:
@@ -604,7 +899,8 @@ class WebPlusEnvironmentArgs:
                  batch_interval: pulumi.Input[Optional[_builtins.int]] = None,
                  batch_percent: pulumi.Input[Optional[_builtins.int]] = None,
                  batch_size: pulumi.Input[Optional[_builtins.int]] = None,
-                 pause_between_batches: pulumi.Input[Optional[_builtins.bool]] = None):
+                 pause_between_batches: pulumi.Input[Optional[_builtins.bool]] = None,
+                 verify: pulumi.Input[Optional[Union[_builtins.bool, 'VerifyArgs']]] = None):
         """
         A Web+ environment, restarted with `RestartAppEnv` and waited for with `DescribeChange` (Web+ 2019-03-20). Its key in the outputs is `webplus:<envId>`.
 
@@ -614,6 +910,7 @@ class WebPlusEnvironmentArgs:
         :param pulumi.Input[_builtins.int] batch_percent: Percentage of instances per batch, 1-100; instead of `batchSize`.
         :param pulumi.Input[_builtins.int] batch_size: Instances restarted per batch, at least 1 (default: the service's choice). Set either `batchSize` or `batchPercent`, not both.
         :param pulumi.Input[_builtins.bool] pause_between_batches: Pause after each batch until the change is resumed (`ResumeChange`).
+        :param pulumi.Input[Union[_builtins.bool, 'VerifyArgs']] verify: This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
         """
         pulumi.set(__self__, "env_id", env_id)
         pulumi.set(__self__, "kind", 'webplus')
@@ -625,6 +922,8 @@ class WebPlusEnvironmentArgs:
             pulumi.set(__self__, "batch_size", batch_size)
         if pause_between_batches is not None:
             pulumi.set(__self__, "pause_between_batches", pause_between_batches)
+        if verify is not None:
+            pulumi.set(__self__, "verify", verify)
 
     @_builtins.property
     @pulumi.getter(name="envId")
@@ -697,5 +996,17 @@ class WebPlusEnvironmentArgs:
     @pause_between_batches.setter
     def pause_between_batches(self, value: pulumi.Input[Optional[_builtins.bool]]):
         pulumi.set(self, "pause_between_batches", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def verify(self) -> pulumi.Input[Optional[Union[_builtins.bool, 'VerifyArgs']]]:
+        """
+        This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+        """
+        return pulumi.get(self, "verify")
+
+    @verify.setter
+    def verify(self, value: pulumi.Input[Optional[Union[_builtins.bool, 'VerifyArgs']]]):
+        pulumi.set(self, "verify", value)
 
 

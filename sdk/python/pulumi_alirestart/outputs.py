@@ -13,13 +13,16 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
+from . import outputs
 
 __all__ = [
     'AssumeRole',
     'AssumeRoleWithOidc',
     'EdasApplication',
     'EdasK8sApplication',
+    'HttpProbe',
     'SaeApplication',
+    'Verify',
     'WebPlusEnvironment',
 ]
 
@@ -232,18 +235,22 @@ class EdasApplication(dict):
     def __init__(__self__, *,
                  app_id: _builtins.str,
                  kind: Literal['edas'],
-                 ecc_ids: Optional[Sequence[_builtins.str]] = None):
+                 ecc_ids: Optional[Sequence[_builtins.str]] = None,
+                 verify: Optional[Any] = None):
         """
         An EDAS application in an ECS cluster, restarted with EDAS `RestartApplication` and waited for with `GetChangeOrderInfo` (EDAS 2017-08-01). Its key in the outputs is `edas:<appId>`.
 
         :param _builtins.str app_id: The application id (`ListApplication` shows it); may be an Output, e.g. of an `alicloud.edas.Application`.
         :param Literal['edas'] kind: Always `"edas"`: the kind of target, which tells the provider this entry is an EDAS application in an ECS cluster.
         :param Sequence[_builtins.str] ecc_ids: Restart only these elastic compute containers (`QueryApplicationStatus` shows them): 1 to 100 distinct ids (they travel in the request URL); default: every instance of the application. To restart more instances, leave it out or split them over several triggers.
+        :param Union[_builtins.bool, 'Verify'] verify: This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
         """
         pulumi.set(__self__, "app_id", app_id)
         pulumi.set(__self__, "kind", 'edas')
         if ecc_ids is not None:
             pulumi.set(__self__, "ecc_ids", ecc_ids)
+        if verify is not None:
+            pulumi.set(__self__, "verify", verify)
 
     @_builtins.property
     @pulumi.getter(name="appId")
@@ -268,6 +275,14 @@ class EdasApplication(dict):
         Restart only these elastic compute containers (`QueryApplicationStatus` shows them): 1 to 100 distinct ids (they travel in the request URL); default: every instance of the application. To restart more instances, leave it out or split them over several triggers.
         """
         return pulumi.get(self, "ecc_ids")
+
+    @_builtins.property
+    @pulumi.getter
+    def verify(self) -> Optional[Any]:
+        """
+        This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+        """
+        return pulumi.get(self, "verify")
 
 
 @pulumi.output_type
@@ -295,18 +310,22 @@ class EdasK8sApplication(dict):
     def __init__(__self__, *,
                  app_id: _builtins.str,
                  kind: Literal['edas-k8s'],
-                 timeout: Optional[_builtins.int] = None):
+                 timeout: Optional[_builtins.int] = None,
+                 verify: Optional[Any] = None):
         """
         An EDAS application in a Kubernetes cluster, restarted with `RestartK8sApplication` and waited for with `GetChangeOrderInfo` (EDAS 2017-08-01). Its key in the outputs is `edas-k8s:<appId>`.
 
         :param _builtins.str app_id: The application id (`ListApplication` shows it); may be an Output.
         :param Literal['edas-k8s'] kind: Always `"edas-k8s"`: the kind of target, which tells the provider this entry is an EDAS application in a Kubernetes cluster.
         :param _builtins.int timeout: The change process's own timeout, in seconds (1-1800); default: EDAS's.
+        :param Union[_builtins.bool, 'Verify'] verify: This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
         """
         pulumi.set(__self__, "app_id", app_id)
         pulumi.set(__self__, "kind", 'edas-k8s')
         if timeout is not None:
             pulumi.set(__self__, "timeout", timeout)
+        if verify is not None:
+            pulumi.set(__self__, "verify", verify)
 
     @_builtins.property
     @pulumi.getter(name="appId")
@@ -329,6 +348,85 @@ class EdasK8sApplication(dict):
     def timeout(self) -> Optional[_builtins.int]:
         """
         The change process's own timeout, in seconds (1-1800); default: EDAS's.
+        """
+        return pulumi.get(self, "timeout")
+
+    @_builtins.property
+    @pulumi.getter
+    def verify(self) -> Optional[Any]:
+        """
+        This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+        """
+        return pulumi.get(self, "verify")
+
+
+@pulumi.output_type
+class HttpProbe(dict):
+    """
+    One HTTP probe of `Verify`: a GET that must answer an expected status (and, optionally, hold a text) after the target's change succeeded. Redirects are not followed; TLS trusts what the cloud client trusts.
+    """
+    def __init__(__self__, *,
+                 url: _builtins.str,
+                 body: Optional[_builtins.str] = None,
+                 headers: Optional[Mapping[str, _builtins.str]] = None,
+                 status: Optional[Sequence[_builtins.int]] = None,
+                 timeout: Optional[_builtins.float] = None):
+        """
+        One HTTP probe of `Verify`: a GET that must answer an expected status (and, optionally, hold a text) after the target's change succeeded. Redirects are not followed; TLS trusts what the cloud client trusts.
+
+        :param _builtins.str url: What to GET: `http://` or `https://`, without credentials in it (put them in `headers`), at most 2048 characters.
+        :param _builtins.str body: A text the answer's body must hold in its first 64 KiB (at most 1024 characters).
+        :param Mapping[str, _builtins.str] headers: Headers sent with each attempt (at most 20). Their values are secrets: the provider keeps them encrypted in state and shows them nowhere.
+        :param Sequence[_builtins.int] status: The HTTP statuses that pass, 1 to 20 of 100-599 (default: any 2xx).
+        :param _builtins.float timeout: Seconds one attempt may take in all, connect to last byte (more than 0, at most 300; default 10).
+        """
+        pulumi.set(__self__, "url", url)
+        if body is not None:
+            pulumi.set(__self__, "body", body)
+        if headers is not None:
+            pulumi.set(__self__, "headers", headers)
+        if status is not None:
+            pulumi.set(__self__, "status", status)
+        if timeout is not None:
+            pulumi.set(__self__, "timeout", timeout)
+
+    @_builtins.property
+    @pulumi.getter
+    def url(self) -> _builtins.str:
+        """
+        What to GET: `http://` or `https://`, without credentials in it (put them in `headers`), at most 2048 characters.
+        """
+        return pulumi.get(self, "url")
+
+    @_builtins.property
+    @pulumi.getter
+    def body(self) -> Optional[_builtins.str]:
+        """
+        A text the answer's body must hold in its first 64 KiB (at most 1024 characters).
+        """
+        return pulumi.get(self, "body")
+
+    @_builtins.property
+    @pulumi.getter
+    def headers(self) -> Optional[Mapping[str, _builtins.str]]:
+        """
+        Headers sent with each attempt (at most 20). Their values are secrets: the provider keeps them encrypted in state and shows them nowhere.
+        """
+        return pulumi.get(self, "headers")
+
+    @_builtins.property
+    @pulumi.getter
+    def status(self) -> Optional[Sequence[_builtins.int]]:
+        """
+        The HTTP statuses that pass, 1 to 20 of 100-599 (default: any 2xx).
+        """
+        return pulumi.get(self, "status")
+
+    @_builtins.property
+    @pulumi.getter
+    def timeout(self) -> Optional[_builtins.float]:
+        """
+        Seconds one attempt may take in all, connect to last byte (more than 0, at most 300; default 10).
         """
         return pulumi.get(self, "timeout")
 
@@ -366,7 +464,8 @@ class SaeApplication(dict):
                  kind: Literal['sae'],
                  auto_enable_application_scaling_rule: Optional[_builtins.bool] = None,
                  min_ready_instance_ratio: Optional[_builtins.int] = None,
-                 min_ready_instances: Optional[_builtins.int] = None):
+                 min_ready_instances: Optional[_builtins.int] = None,
+                 verify: Optional[Any] = None):
         """
         An SAE (Serverless App Engine) application, restarted with SAE's `RestartApplication` and waited for with `DescribeChangeOrder` (SAE 2019-05-06). Its key in the outputs is `sae:<appId>`.
 
@@ -375,6 +474,7 @@ class SaeApplication(dict):
         :param _builtins.bool auto_enable_application_scaling_rule: Re-enable the application's auto scaling rules after the restart.
         :param _builtins.int min_ready_instance_ratio: The same as a percentage of the instances, -1 to 100 (-1: not used, SAE's default); when set (0-100) it wins over `minReadyInstances`.
         :param _builtins.int min_ready_instances: Instances kept ready during the restart, at least -1: -1 lets SAE choose (25% of the instances, rounded up), 0 allows an interruption; default: SAE's.
+        :param Union[_builtins.bool, 'Verify'] verify: This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
         """
         pulumi.set(__self__, "app_id", app_id)
         pulumi.set(__self__, "kind", 'sae')
@@ -384,6 +484,8 @@ class SaeApplication(dict):
             pulumi.set(__self__, "min_ready_instance_ratio", min_ready_instance_ratio)
         if min_ready_instances is not None:
             pulumi.set(__self__, "min_ready_instances", min_ready_instances)
+        if verify is not None:
+            pulumi.set(__self__, "verify", verify)
 
     @_builtins.property
     @pulumi.getter(name="appId")
@@ -425,6 +527,86 @@ class SaeApplication(dict):
         """
         return pulumi.get(self, "min_ready_instances")
 
+    @_builtins.property
+    @pulumi.getter
+    def verify(self) -> Optional[Any]:
+        """
+        This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+        """
+        return pulumi.get(self, "verify")
+
+
+@pulumi.output_type
+class Verify(dict):
+    """
+    What must pass after a target's change succeeded before the target counts as done: HTTP probes and/or the cloud's own view of the application's instances. A target that restarted but did not pass is recorded as unverified: the next `pulumi up` verifies it again and does not restart it.
+    """
+    def __init__(__self__, *,
+                 cloud: Optional[_builtins.bool] = None,
+                 http: Optional[Sequence['outputs.HttpProbe']] = None,
+                 interval: Optional[_builtins.float] = None,
+                 successes: Optional[_builtins.int] = None,
+                 within: Optional[_builtins.float] = None):
+        """
+        What must pass after a target's change succeeded before the target counts as done: HTTP probes and/or the cloud's own view of the application's instances. A target that restarted but did not pass is recorded as unverified: the next `pulumi up` verifies it again and does not restart it.
+
+        :param _builtins.bool cloud: Also the cloud's own view: every instance of the application running / ready, as the product's read API says (EDAS `QueryApplicationStatus`, EDAS Kubernetes `DescribeAppInstanceList`, SAE `DescribeApplicationGroups`, Web+ `DescribeAppEnvStatus`).
+        :param Sequence['HttpProbe'] http: HTTP probes, 1 to 20, each passing on its own.
+        :param _builtins.float interval: Seconds between two rounds of checks (more than 0, at most 3600; default 2).
+        :param _builtins.int successes: Consecutive passes each check needs, 1-100 (default 1).
+        :param _builtins.float within: Seconds after the change succeeded by which every check must have passed (more than 0, at most 86400; default 300).
+        """
+        if cloud is not None:
+            pulumi.set(__self__, "cloud", cloud)
+        if http is not None:
+            pulumi.set(__self__, "http", http)
+        if interval is not None:
+            pulumi.set(__self__, "interval", interval)
+        if successes is not None:
+            pulumi.set(__self__, "successes", successes)
+        if within is not None:
+            pulumi.set(__self__, "within", within)
+
+    @_builtins.property
+    @pulumi.getter
+    def cloud(self) -> Optional[_builtins.bool]:
+        """
+        Also the cloud's own view: every instance of the application running / ready, as the product's read API says (EDAS `QueryApplicationStatus`, EDAS Kubernetes `DescribeAppInstanceList`, SAE `DescribeApplicationGroups`, Web+ `DescribeAppEnvStatus`).
+        """
+        return pulumi.get(self, "cloud")
+
+    @_builtins.property
+    @pulumi.getter
+    def http(self) -> Optional[Sequence['outputs.HttpProbe']]:
+        """
+        HTTP probes, 1 to 20, each passing on its own.
+        """
+        return pulumi.get(self, "http")
+
+    @_builtins.property
+    @pulumi.getter
+    def interval(self) -> Optional[_builtins.float]:
+        """
+        Seconds between two rounds of checks (more than 0, at most 3600; default 2).
+        """
+        return pulumi.get(self, "interval")
+
+    @_builtins.property
+    @pulumi.getter
+    def successes(self) -> Optional[_builtins.int]:
+        """
+        Consecutive passes each check needs, 1-100 (default 1).
+        """
+        return pulumi.get(self, "successes")
+
+    @_builtins.property
+    @pulumi.getter
+    def within(self) -> Optional[_builtins.float]:
+        """
+        Seconds after the change succeeded by which every check must have passed (more than 0, at most 86400; default 300).
+        """
+        return pulumi.get(self, "within")
+
 
 @pulumi.output_type
 class WebPlusEnvironment(dict):
@@ -462,7 +644,8 @@ class WebPlusEnvironment(dict):
                  batch_interval: Optional[_builtins.int] = None,
                  batch_percent: Optional[_builtins.int] = None,
                  batch_size: Optional[_builtins.int] = None,
-                 pause_between_batches: Optional[_builtins.bool] = None):
+                 pause_between_batches: Optional[_builtins.bool] = None,
+                 verify: Optional[Any] = None):
         """
         A Web+ environment, restarted with `RestartAppEnv` and waited for with `DescribeChange` (Web+ 2019-03-20). Its key in the outputs is `webplus:<envId>`.
 
@@ -472,6 +655,7 @@ class WebPlusEnvironment(dict):
         :param _builtins.int batch_percent: Percentage of instances per batch, 1-100; instead of `batchSize`.
         :param _builtins.int batch_size: Instances restarted per batch, at least 1 (default: the service's choice). Set either `batchSize` or `batchPercent`, not both.
         :param _builtins.bool pause_between_batches: Pause after each batch until the change is resumed (`ResumeChange`).
+        :param Union[_builtins.bool, 'Verify'] verify: This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
         """
         pulumi.set(__self__, "env_id", env_id)
         pulumi.set(__self__, "kind", 'webplus')
@@ -483,6 +667,8 @@ class WebPlusEnvironment(dict):
             pulumi.set(__self__, "batch_size", batch_size)
         if pause_between_batches is not None:
             pulumi.set(__self__, "pause_between_batches", pause_between_batches)
+        if verify is not None:
+            pulumi.set(__self__, "verify", verify)
 
     @_builtins.property
     @pulumi.getter(name="envId")
@@ -531,5 +717,13 @@ class WebPlusEnvironment(dict):
         Pause after each batch until the change is resumed (`ResumeChange`).
         """
         return pulumi.get(self, "pause_between_batches")
+
+    @_builtins.property
+    @pulumi.getter
+    def verify(self) -> Optional[Any]:
+        """
+        This target's own verification, replacing the trigger's `verify`; `false` turns it off for this target.
+        """
+        return pulumi.get(self, "verify")
 
 

@@ -30,6 +30,7 @@ class RestartTriggerArgs:
                  region: pulumi.Input[Optional[_builtins.str]] = None,
                  restart_on_create: pulumi.Input[Optional[_builtins.bool]] = None,
                  timeout: pulumi.Input[Optional[_builtins.float]] = None,
+                 verify: pulumi.Input[Optional['VerifyArgs']] = None,
                  wait: pulumi.Input[Optional[_builtins.bool]] = None):
         """
         The set of arguments for constructing a RestartTrigger resource.
@@ -43,6 +44,7 @@ class RestartTriggerArgs:
         :param pulumi.Input[_builtins.str] region: Alibaba Cloud region id, e.g. `cn-hangzhou` (default: the provider's `region`, then its environment variables).
         :param pulumi.Input[_builtins.bool] restart_on_create: Restart when the trigger is first created (default false).
         :param pulumi.Input[_builtins.float] timeout: Seconds the whole update may take, waits included: more than 0, at most 86400 (default 1800).
+        :param pulumi.Input['VerifyArgs'] verify: What must pass after each target's change succeeded (a target's own `verify` replaces it for that target). A failed verification counts as a failure for `canary` and `maxFailures`, and fails the update naming the target, the probe and its last answer.
         :param pulumi.Input[_builtins.bool] wait: Wait for every change order to finish, failing the update if one fails (default true); with false the update ends once the restarts are accepted.
         """
         pulumi.set(__self__, "hash", hash)
@@ -61,6 +63,8 @@ class RestartTriggerArgs:
             pulumi.set(__self__, "restart_on_create", restart_on_create)
         if timeout is not None:
             pulumi.set(__self__, "timeout", timeout)
+        if verify is not None:
+            pulumi.set(__self__, "verify", verify)
         if wait is not None:
             pulumi.set(__self__, "wait", wait)
 
@@ -174,6 +178,18 @@ class RestartTriggerArgs:
 
     @_builtins.property
     @pulumi.getter
+    def verify(self) -> pulumi.Input[Optional['VerifyArgs']]:
+        """
+        What must pass after each target's change succeeded (a target's own `verify` replaces it for that target). A failed verification counts as a failure for `canary` and `maxFailures`, and fails the update naming the target, the probe and its last answer.
+        """
+        return pulumi.get(self, "verify")
+
+    @verify.setter
+    def verify(self, value: pulumi.Input[Optional['VerifyArgs']]):
+        pulumi.set(self, "verify", value)
+
+    @_builtins.property
+    @pulumi.getter
     def wait(self) -> pulumi.Input[Optional[_builtins.bool]]:
         """
         Wait for every change order to finish, failing the update if one fails (default true); with false the update ends once the restarts are accepted.
@@ -200,6 +216,7 @@ class RestartTrigger(pulumi.CustomResource):
                  restart_on_create: pulumi.Input[Optional[_builtins.bool]] = None,
                  targets: pulumi.Input[Optional[Sequence[pulumi.Input[Union[Union['EdasApplicationArgs', 'EdasApplicationArgsDict'], Union['WebPlusEnvironmentArgs', 'WebPlusEnvironmentArgsDict'], Union['SaeApplicationArgs', 'SaeApplicationArgsDict'], Union['EdasK8sApplicationArgs', 'EdasK8sApplicationArgsDict']]]]]] = None,
                  timeout: pulumi.Input[Optional[_builtins.float]] = None,
+                 verify: pulumi.Input[Optional[Union['VerifyArgs', 'VerifyArgsDict']]] = None,
                  wait: pulumi.Input[Optional[_builtins.bool]] = None,
                  __props__=None):
         """
@@ -216,6 +233,7 @@ class RestartTrigger(pulumi.CustomResource):
         :param pulumi.Input[_builtins.bool] restart_on_create: Restart when the trigger is first created (default false).
         :param pulumi.Input[Sequence[pulumi.Input[Union[Union['EdasApplicationArgs', 'EdasApplicationArgsDict'], Union['WebPlusEnvironmentArgs', 'WebPlusEnvironmentArgsDict'], Union['SaeApplicationArgs', 'SaeApplicationArgsDict'], Union['EdasK8sApplicationArgs', 'EdasK8sApplicationArgsDict']]]]] targets: What to restart, 1 to 1000 targets, any mix of `EdasApplication`, `EdasK8sApplication`, `SaeApplication` and `WebPlusEnvironment` entries (told apart by `kind`); ids may be Outputs (of alicloud resources, say).
         :param pulumi.Input[_builtins.float] timeout: Seconds the whole update may take, waits included: more than 0, at most 86400 (default 1800).
+        :param pulumi.Input[Union['VerifyArgs', 'VerifyArgsDict']] verify: What must pass after each target's change succeeded (a target's own `verify` replaces it for that target). A failed verification counts as a failure for `canary` and `maxFailures`, and fails the update naming the target, the probe and its last answer.
         :param pulumi.Input[_builtins.bool] wait: Wait for every change order to finish, failing the update if one fails (default true); with false the update ends once the restarts are accepted.
         """
         ...
@@ -251,6 +269,7 @@ class RestartTrigger(pulumi.CustomResource):
                  restart_on_create: pulumi.Input[Optional[_builtins.bool]] = None,
                  targets: pulumi.Input[Optional[Sequence[pulumi.Input[Union[Union['EdasApplicationArgs', 'EdasApplicationArgsDict'], Union['WebPlusEnvironmentArgs', 'WebPlusEnvironmentArgsDict'], Union['SaeApplicationArgs', 'SaeApplicationArgsDict'], Union['EdasK8sApplicationArgs', 'EdasK8sApplicationArgsDict']]]]]] = None,
                  timeout: pulumi.Input[Optional[_builtins.float]] = None,
+                 verify: pulumi.Input[Optional[Union['VerifyArgs', 'VerifyArgsDict']]] = None,
                  wait: pulumi.Input[Optional[_builtins.bool]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
@@ -274,6 +293,7 @@ class RestartTrigger(pulumi.CustomResource):
                 raise TypeError("Missing required property 'targets'")
             __props__.__dict__["targets"] = targets
             __props__.__dict__["timeout"] = timeout
+            __props__.__dict__["verify"] = verify
             __props__.__dict__["wait"] = wait
             __props__.__dict__["change_order_id"] = None
             __props__.__dict__["change_order_ids"] = None
@@ -322,6 +342,7 @@ class RestartTrigger(pulumi.CustomResource):
         __props__.__dict__["statuses"] = None
         __props__.__dict__["targets"] = None
         __props__.__dict__["timeout"] = None
+        __props__.__dict__["verify"] = None
         __props__.__dict__["wait"] = None
         return RestartTrigger(resource_name, opts=opts, __props__=__props__)
 
@@ -460,6 +481,14 @@ class RestartTrigger(pulumi.CustomResource):
         Seconds the whole update may take, waits included: more than 0, at most 86400 (default 1800).
         """
         return pulumi.get(self, "timeout")
+
+    @_builtins.property
+    @pulumi.getter
+    def verify(self) -> pulumi.Output[Optional['outputs.Verify']]:
+        """
+        What must pass after each target's change succeeded (a target's own `verify` replaces it for that target). A failed verification counts as a failure for `canary` and `maxFailures`, and fails the update naming the target, the probe and its last answer.
+        """
+        return pulumi.get(self, "verify")
 
     @_builtins.property
     @pulumi.getter

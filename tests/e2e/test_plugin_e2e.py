@@ -241,3 +241,62 @@ def test_explicit_providers_restart_with_their_own_credentials(new_stack, emulat
     state = json.dumps(stack.export())
     for secret in (TEST_ACCESS_KEY_SECRET, TEST_STS_ACCESS_KEY_SECRET, TEST_STS_TOKEN):
         assert secret not in state
+
+
+def test_at_v9_secrets_show_only_in_the_engines_own_rpc_lines(python_stack, emulator):
+    """``pulumi up --debug -v=9 --logtostderr`` through the plugin, with the secret key in
+    stack config and a header value of a ``verify`` probe as a secret input. At -v=9 the
+    engine logs every property it marshals or unmarshals on its RPCs, secrets included (v3.259
+    ``sdk/go/common/resource/plugin/rpc.go:98`` and ``:348``): the program's
+    ``RegisterResource``, a provider's ``Check``/``Create``, ``CheckConfig``'s answer
+    (``provider_plugin.go:727``, unmarshaled with ``KeepSecrets``) and ``Configure``'s request
+    (pinned in test_no_secret_in_debug_logs.py). Those lines are the only ones holding either
+    secret: no line of ours (progress, diagnostics, errors) does, and without -v=9 none at
+    all."""
+    import re
+
+    engine_line = re.compile(r'"msg":"(Un)?[Mm]arshaling property for RPC\[')
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    header = "Bearer header-marker-5e9a"
+    seen: list[str] = []
+
+    class Healthy(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server API
+            seen.append(self.headers.get("Authorization", ""))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *_args):
+            pass
+
+    service = ThreadingHTTPServer(("127.0.0.1", 0), Healthy)
+    threading.Thread(target=service.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{service.server_address[1]}/health"
+    stack = python_stack
+    stack.config_set("probeAuth", header, secret=True)
+    spec = {
+        "hash": "h1",
+        "targets": [SAE],
+        "restartOnCreate": True,
+        "verify": {"http": [{"url": url}], "within": 120},
+        "verifyAuthFrom": "probeAuth",
+    }
+    set_triggers(stack, {"web": spec})
+    try:
+        run = stack.up("--debug", "-v=9", "--logtostderr")
+    finally:
+        service.shutdown()
+    assert restarts(emulator) == [TEST_SAE_APP_ID]
+    assert seen and all(value == header for value in seen)  # the probe carried it
+    assert header not in json.dumps(stack.export())
+    for secret in (TEST_ACCESS_KEY_SECRET, header):
+        holding = [line for line in run.output.splitlines() if secret in line]
+        assert holding, f"the engine logs {secret!r} at -v=9 (if not, the CLI changed)"
+        others = [line[:200] for line in holding if not engine_line.search(line)]
+        assert others == [], others
+    quiet = stack.preview("--diff")
+    assert TEST_ACCESS_KEY_SECRET not in quiet.output and header not in quiet.output

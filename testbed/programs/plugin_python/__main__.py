@@ -22,6 +22,13 @@ providers = {
 }
 for name, spec in (config.get_object("triggers") or {}).items():
     options = {k: v for k, v in spec.items() if k not in ("hash", "targets", "customTimeouts")}
+    verify = spec.get("verify")
+    if verify and spec.get("verifyAuthFrom"):  # each probe's Authorization from a secret
+        auth = config.require_secret(spec["verifyAuthFrom"])
+        verify = {
+            **verify,
+            "http": [{**p, "headers": {"Authorization": auth}} for p in verify["http"]],
+        }
     provider = providers.get(spec.get("provider", ""))
     timeouts = spec.get("customTimeouts")
     trigger = alirestart.RestartTrigger(
@@ -34,6 +41,7 @@ for name, spec in (config.get_object("triggers") or {}).items():
         max_parallel=options.get("maxParallel"),
         canary=options.get("canary"),
         max_failures=options.get("maxFailures"),
+        verify=verify,
         opts=pulumi.ResourceOptions(
             custom_timeouts=pulumi.CustomTimeouts(**timeouts) if timeouts else None,
             provider=provider,

@@ -532,7 +532,7 @@ def _wait(
                 last = outcome.status.detail if outcome.status else "no status read"
                 outcome.error = (
                     f"timed out after {deadline.seconds:g}s waiting for change {change_id} "
-                    f"(last status: {last}); raise `timeout` or set wait=False"
+                    f"(last status: {last}); raise `timeout` or set `wait` to false"
                 )
             return
         tries.wait(delay)

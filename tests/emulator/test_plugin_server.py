@@ -266,7 +266,9 @@ def test_the_requests_timeout_bounds_the_wait(provider, emulator):
     with pytest.raises(Aborted) as failed:
         create(provider, inputs, timeout=3.0)  # customTimeouts: create 3s
     assert time.monotonic() - started < 25
-    assert "timeout" in failed.value.details.lower() or "deadline" in failed.value.details.lower()
+    assert "timed out after 3s" in failed.value.details
+    assert "customTimeouts, 3s, shorter than its `timeout` of 600s" in failed.value.details
+    assert "set `wait` to false" in failed.value.details
     assert restarts(emulator) == [TEST_SAE_APP_ID]
 
 

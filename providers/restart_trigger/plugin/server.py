@@ -375,9 +375,10 @@ class AliRestartProvider(provider_pb2_grpc.ResourceProviderServicer):
         restarts that happened in state) when some stay owed."""
         lines = Lines(trigger_name(urn, resource_id), log_sink(urn, self.engine_address))
         journal = Journal(urn, None if olds is None else resource_id) if urn else None
-        seconds = settings_of(props).timeout
+        own = settings_of(props).timeout
+        seconds = own
         if timeout and timeout > 0 and not is_unknown(timeout):
-            seconds = min(seconds, float(timeout))  # customTimeouts: the shorter one wins
+            seconds = min(own, float(timeout))  # customTimeouts: the shorter one wins
         deadline = Deadline(seconds)
         try:
             with self._client(props, deadline) as client:
@@ -388,8 +389,14 @@ class AliRestartProvider(provider_pb2_grpc.ResourceProviderServicer):
             context.abort(grpc.StatusCode.UNKNOWN, _words(str(exc)))
         if result.failure is None:
             return result.outputs
+        failure = result.failure
+        if seconds < own:
+            failure += (
+                f" (the deadline was the resource's customTimeouts, {seconds:g}s, shorter than "
+                f"its `timeout` of {own:g}s)"
+            )
         if not result.kept:
             # Nothing to record: the previous state is exactly what the next `up` needs.
-            context.abort(grpc.StatusCode.UNKNOWN, _words(result.failure))
-        fail_with_outputs(context, resource_id, _struct(result.outputs, secret), result.failure)
+            context.abort(grpc.StatusCode.UNKNOWN, _words(failure))
+        fail_with_outputs(context, resource_id, _struct(result.outputs, secret), _words(failure))
         raise AssertionError("unreachable: abort_with_status raises")  # pragma: no cover

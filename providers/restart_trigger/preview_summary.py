@@ -33,8 +33,14 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from restart_trigger.inputs import DEFAULT_TIMEOUT, OPTIONS
-from restart_trigger.plan import Plan, decide, owed_of
-from restart_trigger.rollout import EARLIER_UNVERIFIED, EARLIER_WHY, earlier_words
+from restart_trigger.plan import Plan, decide
+from restart_trigger.rollout import (
+    EARLIER_UNVERIFIED,
+    EARLIER_WHY,
+    HASH_CHANGED,
+    earlier_words,
+    why_due,
+)
 from restart_trigger.targets import view_targets
 from restart_trigger.validation import KNOWN_AFTER_APPLY, escaped, is_secret, is_unknown, shown
 from restart_trigger.verify import describe as describe_verify
@@ -385,15 +391,14 @@ def _why_restart(change: TriggerChange, sure: bool, key: str) -> str:
     if change.op == "update":
         if not sure:
             return "hash known only at apply: restarts if it changed"
-        earlier = earlier_words(_progress_outputs(change.old_outputs), change.new or {}, [key])
-        if key in earlier:
-            return f"{earlier[key]} ({EARLIER_WHY[earlier[key]]})"
-        if change.old_hash == change.new_hash:
-            if key in owed_of(change.old_outputs):
-                return "owed: the last rollout for this hash did not restart it"
-            return "added to the trigger, with restart_on_create"
+        olds = {**_progress_outputs(change.old_outputs), "hash": change.old_hash}
+        why = why_due(olds, {**(change.new or {}), "hash": change.new_hash}, key)
+        if why in EARLIER_WHY:
+            return f"{why} ({EARLIER_WHY[why]})"
+        if why != HASH_CHANGED:
+            return why
         extra = _changed_options(change.old or {}, change.new or {})
-        return "hash changed" + (f" (also: {'; '.join(extra)})" if extra else "")
+        return why + (f" (also: {'; '.join(extra)})" if extra else "")
     flag = "restart_on_create" if sure else f"restart_on_create {KNOWN_AFTER_APPLY}"
     if change.op == "replace":
         return f"replaced, {_replace_what(change)}; new trigger has {flag}"

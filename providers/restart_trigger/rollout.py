@@ -205,6 +205,24 @@ def earlier_words(
     }
 
 
+HASH_CHANGED = "hash changed"
+OWED = "owed: the last rollout for this hash did not restart it"
+ADDED = "added to the trigger, with restart_on_create"
+
+
+def why_due(olds: Mapping[str, Any], news: Mapping[str, Any], key: str) -> str:
+    """Why target ``key`` is due in an update from ``olds`` (the trigger's last outputs: its
+    ``hash``, ``owed`` and ``progress``) to inputs ``news``, in words both front doors show:
+    what an earlier update left to resolve (:func:`earlier_words`), else ``OWED``,
+    ``HASH_CHANGED`` or ``ADDED``."""
+    earlier = earlier_words(olds, news, [key])
+    if key in earlier:
+        return earlier[key]
+    if olds.get("hash") == news.get("hash"):
+        return OWED if key in owed_of(olds) else ADDED
+    return HASH_CHANGED
+
+
 def fold(
     previous: Mapping[str, Mapping[str, Any]],
     outcomes: list[Outcome],

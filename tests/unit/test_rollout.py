@@ -201,3 +201,17 @@ def test_a_targets_own_verify_replaces_the_triggers_and_false_turns_it_off():
     assert specs["edas:a"].probes[0].path == "verify.http[0]"
     assert specs["edas:b"].cloud and not specs["edas:b"].probes
     assert specs["edas:b"].path == "targets[1].verify"
+
+
+def test_why_due_says_what_each_front_door_shows_for_a_due_target():
+    from restart_trigger.rollout import ADDED, EARLIER_UNSETTLED, HASH_CHANGED, OWED, why_due
+
+    key = "sae:a-1"
+    assert why_due({"hash": "h1"}, {"hash": "h2"}, key) == HASH_CHANGED
+    assert why_due({"hash": "h1", "owed": [key]}, {"hash": "h1"}, key) == OWED
+    assert why_due({"hash": "h1"}, {"hash": "h1"}, key) == ADDED
+    unsettled = {
+        "hash": "h1",
+        "progress": {key: {"unsettled_change_id": "c", "unsettled_hash": "h2"}},
+    }
+    assert why_due(unsettled, {"hash": "h2"}, key) == EARLIER_UNSETTLED

@@ -44,12 +44,13 @@ from restart_trigger.plugin import importing, names, wire
 from restart_trigger.plugin.schema import schema_text
 from restart_trigger.provider_server import trigger_name
 from restart_trigger.rollout import (
+    EARLIER_WHY,
     carried_over,
-    earlier_words,
     outputs_of,
     refreshed,
     roll_out,
     settings_of,
+    why_due,
 )
 from restart_trigger.stopping import STOP
 from restart_trigger.targets import KINDS, target_keys
@@ -137,20 +138,13 @@ def _to_be_known(props: Mapping[str, Any]) -> dict[str, Any]:
     return {**inputs_of(props), **{name: UNKNOWN for name in RESTART_OUTPUTS}}
 
 
-def why_due(olds: Mapping[str, Any] | None, news: Mapping[str, Any], key: str) -> str:
-    """What target ``key`` is due in this update, and why, in words for a diff: what an
-    earlier update left to resolve (``rollout.earlier_words``: verified again, waited for,
-    looked for), else why it restarts."""
+def why(olds: Mapping[str, Any] | None, news: Mapping[str, Any], key: str) -> str:
+    """What target ``key`` is due for in this update, in words for a diff line
+    (``rollout.why_due``; a restart says so)."""
     if olds is None:
         return "restarts: a new trigger with restartOnCreate"
-    earlier = earlier_words(olds, news, [key])
-    if key in earlier:
-        return earlier[key]
-    if key in set(olds.get("owed") or ()):
-        return "restarts: owed, the last rollout for this hash did not restart it"
-    if olds.get("hash") != news.get("hash"):
-        return "restarts: hash changed"
-    return "restarts: added to the trigger, with restartOnCreate"
+    words = why_due(olds, news, key).replace("restart_on_create", "restartOnCreate")
+    return words if words in EARLIER_WHY else f"restarts: {words}"
 
 
 class AliRestartProvider(provider_pb2_grpc.ResourceProviderServicer):
@@ -302,7 +296,7 @@ class AliRestartProvider(provider_pb2_grpc.ResourceProviderServicer):
     def _say_why(self, urn: str, resource_id: str, olds, news, due) -> None:
         lines = Lines(trigger_name(urn, resource_id), log_sink(urn, self.engine_address))
         for key in due:
-            lines.earlier(key, why_due(olds, news, key))
+            lines.earlier(key, why(olds, news, key))
 
     def Create(self, request, context):
         props, secret = _props(request.properties)

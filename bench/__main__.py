@@ -3,8 +3,13 @@
     python -m bench [--runs 3] [--quick] [--only P1,P3] [--json FILE]
 
 P1  `pulumi preview` and a no-change `pulumi up` of 200 RestartTriggers vs 200 no-op dynamic
-    resources (the floor every Python dynamic provider pays): medians and ratios.
-P2  bytes of state per trigger (vs per no-op resource) and the length of `__provider`.
+    resources (the floor every Python dynamic provider pays): medians and ratios. Beside them
+    the same 200 triggers declared through the resource plugin (`alirestart:index:RestartTrigger`
+    from a Python program on the generated SDK, bench/programs/fleet_plugin), with ratios
+    against the dynamic RestartTrigger and against the no-op floor.
+P2  bytes of state per trigger (vs per no-op resource) and the length of `__provider`; the
+    plugin's state per trigger (it has no `__provider`: its provider is one provider resource
+    per stack, whose size is given too).
 P3  fan-out: 50 targets whose change orders take T seconds, restarted in one `up`, as 50
     single-target triggers and as one trigger with 50 targets: wall time / T; and the one
     trigger with `verify` on (an HTTP probe of each target, a loopback service answering at
@@ -48,8 +53,11 @@ from testbed.emulator import (  # noqa: E402
     EmulatorProcess,
 )
 from testbed.fleet import fleet_seed  # noqa: E402
+from testbed.plugin import TYPE as PLUGIN_TYPE  # noqa: E402
+from testbed.plugin import VENV_BIN, use_emulator  # noqa: E402
 from testbed.procwatch import ProviderWatch  # noqa: E402
 from testbed.pulumi_cli import Stack, cli_identity, copy_program, pulumi_env  # noqa: E402
+from testbed.sdks import python_sdk_path  # noqa: E402
 
 
 class Bench:
@@ -59,8 +67,30 @@ class Bench:
         self.workdir = workdir
         self.emulator = emulator
         self.stacks: list[Stack] = []
+        self._sdk_path: str | None = None
 
     def fleet_stack(self, program_name: str = "fleet", **config: Any) -> Stack:
+        stack = self._new_stack(program_name)
+        stack.use_account(
+            self.emulator.base_url, TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, region=TEST_REGION
+        )
+        self.configure(stack, **config)
+        return stack
+
+    def plugin_fleet_stack(self, **config: Any) -> Stack:
+        """The fleet through the resource plugin (bench/programs/fleet_plugin), as a user's
+        activated virtualenv runs it: .venv/bin (with ``pulumi-resource-alirestart``) first on
+        PATH, the generated SDK importable, ``alirestart:*`` pointed at the emulator."""
+        if self._sdk_path is None:  # installed once per run, outside any timing
+            self._sdk_path = python_sdk_path(self.workdir / "sdk-python")
+        stack = self._new_stack("fleet_plugin")
+        stack.env["PATH"] = f"{VENV_BIN}{os.pathsep}{stack.env['PATH']}"
+        stack.env["PYTHONPATH"] = f"{self._sdk_path}{os.pathsep}{REPO}"
+        use_emulator(stack, self.emulator)
+        self.configure(stack, **config)
+        return stack
+
+    def _new_stack(self, program_name: str) -> Stack:
         n = len(self.stacks)
         if (BENCH_PROGRAMS / program_name).is_dir():
             program = self.workdir / f"fleet-{n}"
@@ -79,10 +109,6 @@ class Bench:
         )
         stack = Stack(program, f"bench-{n}", env)
         stack.init()
-        stack.use_account(
-            self.emulator.base_url, TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, region=TEST_REGION
-        )
-        self.configure(stack, **config)
         self.stacks.append(stack)
         return stack
 
@@ -151,29 +177,46 @@ def p1_p2(bench: Bench, runs: int, count: int) -> dict[str, Any]:
     bench.reset_world(count, "edas", 0.2)
     triggers = bench.fleet_stack(kind="trigger", count=count)
     noops = bench.fleet_stack(kind="noop", count=count)
-    for stack in (triggers, noops):
+    plugin = bench.plugin_fleet_stack(count=count)
+    stacks = (("trigger", triggers), ("noop", noops), ("plugin", plugin))
+    for _, stack in stacks:
         stack.up()
     out: dict[str, Any] = {"count": count}
-    for name, stack in (("trigger", triggers), ("noop", noops)):
+    for name, stack in stacks:
         out[f"{name}_preview_s"] = median_of(runs, lambda s=stack: s.preview())
         out[f"{name}_up_s"] = median_of(runs, lambda s=stack: s.up())
     out["preview_ratio"] = out["trigger_preview_s"] / out["noop_preview_s"]
     out["up_ratio"] = out["trigger_up_s"] / out["noop_up_s"]
+    for step in ("preview", "up"):
+        out[f"plugin_{step}_over_trigger"] = out[f"plugin_{step}_s"] / out[f"trigger_{step}_s"]
+        out[f"plugin_{step}_over_noop"] = out[f"plugin_{step}_s"] / out[f"noop_{step}_s"]
     assert not [e for e in bench.emulator.journal() if e["action"].startswith("Restart")], (
         "P1 made restart calls"
     )
 
+    def size(resource: dict[str, Any]) -> int:
+        return len(json.dumps(resource, separators=(",", ":")))
+
     def per_resource(stack: Stack, suffix: str) -> tuple[float, int]:
         resources = stack.resources(suffix)
-        sizes = [len(json.dumps(r, separators=(",", ":"))) for r in resources]
+        assert len(resources) == count, f"{len(resources)} {suffix} resources for {count}"
         provider = len(resources[0]["inputs"]["__provider"])
-        return statistics.mean(sizes), provider
+        return statistics.mean(size(r) for r in resources), provider
 
     out["trigger_state_bytes"], out["trigger_provider_len"] = per_resource(
         triggers, "RestartTrigger"
     )
     out["noop_state_bytes"], out["noop_provider_len"] = per_resource(noops, "Noop")
-    for stack in (triggers, noops):
+    # The plugin's triggers carry no `__provider` (the engine calls the plugin by its package
+    # name): their state holds a reference to one provider resource per stack instead.
+    resources = plugin.resources(PLUGIN_TYPE)
+    assert len(resources) == count, f"{len(resources)} plugin triggers for {count}"
+    assert not [r for r in resources if "__provider" in r.get("inputs", {})]
+    out["plugin_state_bytes"] = statistics.mean(size(r) for r in resources)
+    out["plugin_provider_len"] = 0
+    [provider] = plugin.resources("pulumi:providers:alirestart")
+    out["plugin_provider_resource_bytes"] = size(provider)
+    for _, stack in stacks:
         stack.destroy()
     return out
 
@@ -337,15 +380,38 @@ def table(results: dict[str, Any]) -> str:
             f"| P1 no-change `up`, {r['count']} resources (median) | {r['trigger_up_s']:.2f} s | "
             f"{r['noop_up_s']:.2f} s (no-op dynamic) | {r['up_ratio']:.2f} |"
         )
+        if "plugin_preview_s" in r:
+            for step, label in (("preview", "`preview`"), ("up", "no-change `up`")):
+                lines.append(
+                    f"| P1 {label}, {r['count']} resources, through the plugin (median) | "
+                    f"{r[f'plugin_{step}_s']:.2f} s | {r[f'trigger_{step}_s']:.2f} s (dynamic "
+                    f"RestartTrigger); {r[f'noop_{step}_s']:.2f} s (no-op dynamic) | "
+                    f"{r[f'plugin_{step}_over_trigger']:.2f} vs dynamic; "
+                    f"{r[f'plugin_{step}_over_noop']:.2f} vs no-op |"
+                )
         lines.append(
             f"| P2 state per resource | {r['trigger_state_bytes']:.0f} B | "
             f"{r['noop_state_bytes']:.0f} B (no-op dynamic) | "
             f"{r['trigger_state_bytes'] / r['noop_state_bytes']:.2f} |"
         )
+        if "plugin_state_bytes" in r:
+            lines.append(
+                f"| P2 state per resource, through the plugin | {r['plugin_state_bytes']:.0f} B | "
+                f"{r['trigger_state_bytes']:.0f} B (dynamic RestartTrigger); "
+                f"{r['noop_state_bytes']:.0f} B (no-op dynamic) | "
+                f"{r['plugin_state_bytes'] / r['trigger_state_bytes']:.2f} vs dynamic; "
+                f"{r['plugin_state_bytes'] / r['noop_state_bytes']:.2f} vs no-op |"
+            )
         lines.append(
             f"| P2 length of `__provider` | {r['trigger_provider_len']} chars | "
             f"{r['noop_provider_len']} chars | |"
         )
+        if "plugin_provider_len" in r:
+            lines.append(
+                f"| P2 length of `__provider`, through the plugin | "
+                f"{r['plugin_provider_len']} chars (n/a: no `__provider`) | one provider "
+                f"resource per stack: {r['plugin_provider_resource_bytes']:.0f} B | |"
+            )
     if "P3" in results:
         r = results["P3"]
         lines.append(

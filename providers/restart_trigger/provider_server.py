@@ -48,11 +48,16 @@ def in_dynamic_provider_server() -> bool:
     return getattr(spec, "name", None) == _SERVER_MODULE
 
 
+def configured_workers(environ: Mapping[str, str] = os.environ) -> int:
+    """``RESTART_TRIGGER_PROVIDER_WORKERS`` (a whole number), else ``DEFAULT_WORKERS``."""
+    raw = environ.get("RESTART_TRIGGER_PROVIDER_WORKERS", "")
+    return int(raw) if raw.strip().isdigit() else DEFAULT_WORKERS
+
+
 def widen(workers: int | None = None) -> int:
     """Raise the server's worker limit to ``workers``; return how many pools were widened."""
     if workers is None:
-        raw = os.environ.get("RESTART_TRIGGER_PROVIDER_WORKERS", "")
-        workers = int(raw) if raw.strip().isdigit() else DEFAULT_WORKERS
+        workers = configured_workers()
     if workers <= 0 or not in_dynamic_provider_server():
         return 0
     widened = 0
@@ -155,13 +160,16 @@ def engine_sink(urn: str | None, address: str | None = None) -> Callable[[str], 
 
 
 def engine_address(argv: list[str] | None = None) -> str | None:
-    """The engine's gRPC address the server was started with (``host:port``), or None."""
+    """The engine's gRPC address the server was started with (``host:port``: the first
+    argument that looks so; the engine puts logging flags before it), or None."""
     args = sys.argv if argv is None else argv
     if not in_dynamic_provider_server() and argv is None:
         return None
-    candidate = args[1] if len(args) > 1 else ""
-    host, _, port = candidate.rpartition(":")
-    return candidate if host and port.isdigit() else None
+    for arg in args[1:]:
+        host, _, port = arg.rpartition(":")
+        if host and port.isdigit() and not arg.startswith("-"):
+            return arg
+    return None
 
 
 def trigger_name(urn: str | None, fallback: str) -> str:

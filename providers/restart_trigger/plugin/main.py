@@ -16,24 +16,16 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from restart_trigger.provider_server import DEFAULT_WORKERS
+from restart_trigger.provider_server import DEFAULT_WORKERS, configured_workers, engine_address
 
 
-def workers(environ=os.environ) -> int:
-    raw = environ.get("RESTART_TRIGGER_PROVIDER_WORKERS", "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_WORKERS
-
-
-def engine_address(argv: list[str]) -> str | None:
-    """The engine's address among the arguments (``host:port``, the first that looks so)."""
-    for arg in argv[1:]:
-        host, _, port = arg.rpartition(":")
-        if host and port.isdigit() and not arg.startswith("-"):
-            return arg
-    return None
+def workers(environ: Mapping[str, str] = os.environ) -> int:
+    """The server's pool size: ``RESTART_TRIGGER_PROVIDER_WORKERS`` (0: the default)."""
+    return configured_workers(environ) or DEFAULT_WORKERS
 
 
 def start_server(address: str | None) -> tuple[Any, int]:

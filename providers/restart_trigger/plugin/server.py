@@ -23,6 +23,7 @@ from the plan alone, the restart outputs unknown.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -53,25 +54,12 @@ from restart_trigger.rollout import (
     why_due,
 )
 from restart_trigger.stopping import STOP
-from restart_trigger.targets import KINDS, target_keys
+from restart_trigger.targets import INPUTS_BY_KIND, KINDS, target_keys
 from restart_trigger.validation import UNKNOWN, is_unknown
 
-TYPE = "alirestart:index:RestartTrigger"
 _NAMES = frozenset(INPUTS) | frozenset(RESTART_OUTPUTS)
-_FIELDS = frozenset(
-    {
-        "app_id",
-        "ecc_ids",
-        "env_id",
-        "batch_size",
-        "batch_percent",
-        "batch_interval",
-        "pause_between_batches",
-        "min_ready_instances",
-        "min_ready_instance_ratio",
-        "auto_enable_application_scaling_rule",
-    }
-)
+# Each kind's input fields, as the program-side input classes declare them.
+_FIELDS = frozenset(f.name for cls in INPUTS_BY_KIND.values() for f in dataclasses.fields(cls))
 
 
 def _props(struct: Any) -> tuple[dict[str, Any], set[wire.Path]]:
